@@ -1,0 +1,88 @@
+//! `infino-bench`: run named benchmark cells, print a table, append JSON lines.
+//!
+//! ```text
+//! cargo run --release -p infino-bench -- storage
+//! cargo run --release -p infino-bench -- storage --corpus ../shared/datasets/reuters
+//! ```
+//!
+//! Each row of the results file is one number: cell, subject, metric, value,
+//! unit, corpus, git revision and timestamp. Peak RSS is recorded per run.
+
+#![expect(clippy::print_stdout, reason = "a benchmark binary reports on stdout")]
+#![expect(
+    clippy::cast_precision_loss,
+    reason = "measurements are reported as f64"
+)]
+
+mod cells;
+mod corpus;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::corpus::Corpus;
+use crate::report::{Report, peak_rss_bytes};
+
+/// The cells this binary knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Cell {
+    /// Ranged reads per storage backend.
+    Storage,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "infino benchmarks: run cells by name")]
+struct Args {
+    /// Cells to run.
+    #[arg(required = true, value_enum)]
+    cells: Vec<Cell>,
+    /// A corpus directory in the shared dataset format (docs.parquet, …).
+    #[arg(long, conflicts_with = "synthetic")]
+    corpus: Option<PathBuf>,
+    /// Generate this many synthetic Zipfian documents instead.
+    #[arg(long, default_value_t = 100_000)]
+    synthetic: usize,
+    /// Results file (JSON lines, appended).
+    #[arg(long, default_value = "bench-results/results.jsonl")]
+    results: PathBuf,
+    /// Skip cells parts that need the S3 server on loopback.
+    #[arg(long)]
+    no_server: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let needs_corpus = args.cells.iter().any(|c| *c != Cell::Storage);
+    let corpus = match (&args.corpus, needs_corpus) {
+        (Some(dir), _) => Some(Corpus::load(dir)?),
+        (None, true) => Some(Corpus::synthetic(args.synthetic)),
+        (None, false) => None,
+    };
+    let corpus_name = corpus
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |c| c.name.clone());
+    if let Some(c) = &corpus {
+        println!(
+            "corpus {}: {} docs, {} MB of text",
+            c.name,
+            c.ids.len(),
+            c.text_bytes() / 1_000_000
+        );
+    }
+    let mut report = Report::new(&corpus_name);
+    let runtime = tokio::runtime::Runtime::new()?;
+    for cell in &args.cells {
+        match cell {
+            Cell::Storage => runtime.block_on(cells::storage::run(&mut report, !args.no_server))?,
+        }
+    }
+    if let Some(rss) = peak_rss_bytes() {
+        report.record("run", "process", "peak_rss", rss as f64 / 1e6, "MB");
+    }
+    println!("{}", report.table());
+    report.append_jsonl(&args.results)?;
+    println!("appended to {}", args.results.display());
+    Ok(())
+}
