@@ -1,0 +1,102 @@
+//! Fixed-width bit packing, least-significant bit first.
+//!
+//! `n` values of `width` bits occupy `packed_len(n, width)` bytes; bit `i` of
+//! the stream is bit `i % 8` of byte `i / 8`.
+
+/// Bits needed to represent `v` (0 for 0).
+pub(crate) fn bits_needed(v: u32) -> u8 {
+    // At most 32, so the narrowing is lossless.
+    u8::try_from(32 - v.leading_zeros()).expect("invariant: at most 32")
+}
+
+/// Bytes occupied by `n` values of `width` bits.
+pub(crate) fn packed_len(n: usize, width: u8) -> usize {
+    (n * usize::from(width)).div_ceil(8)
+}
+
+/// Appends `values`, each truncated to its low `width` bits (`width ≤ 32`).
+pub(crate) fn pack(values: &[u32], width: u8, out: &mut Vec<u8>) {
+    debug_assert!(width <= 32);
+    let mut acc: u64 = 0;
+    let mut filled: u32 = 0;
+    let mask = if width == 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << width) - 1
+    };
+    for &v in values {
+        acc |= (u64::from(v) & mask) << filled;
+        filled += u32::from(width);
+        while filled >= 8 {
+            out.push(acc.to_le_bytes()[0]);
+            acc >>= 8;
+            filled -= 8;
+        }
+    }
+    if filled > 0 {
+        out.push(acc.to_le_bytes()[0]);
+    }
+}
+
+/// Decodes `out.len()` values of `width` bits from `bytes`.
+///
+/// Returns `None` if `width > 32` or `bytes` is shorter than
+/// `packed_len(out.len(), width)`.
+pub(crate) fn unpack(bytes: &[u8], width: u8, out: &mut [u32]) -> Option<()> {
+    if width > 32 || bytes.len() < packed_len(out.len(), width) {
+        return None;
+    }
+    if width == 0 {
+        out.fill(0);
+        return Some(());
+    }
+    let mask = if width == 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << width) - 1
+    };
+    let mut acc: u64 = 0;
+    let mut filled: u32 = 0;
+    let mut next = bytes.iter();
+    for slot in out.iter_mut() {
+        while filled < u32::from(width) {
+            acc |= u64::from(*next.next()?) << filled;
+            filled += 8;
+        }
+        *slot = u32::try_from(acc & mask).ok()?;
+        acc >>= width;
+        filled -= u32::from(width);
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_width() {
+        for width in 0..=32u8 {
+            let max = if width == 32 {
+                u32::MAX
+            } else {
+                (1u32 << width).wrapping_sub(1)
+            };
+            let values: Vec<u32> = (0..131u32)
+                .map(|i| i.wrapping_mul(2_654_435_761) & max)
+                .collect();
+            let mut bytes = Vec::new();
+            pack(&values, width, &mut bytes);
+            assert_eq!(bytes.len(), packed_len(values.len(), width));
+            let mut back = vec![0; values.len()];
+            unpack(&bytes, width, &mut back).expect("enough bytes");
+            assert_eq!(back, values, "width {width}");
+            if !bytes.is_empty() {
+                assert!(unpack(&bytes[..bytes.len() - 1], width, &mut back).is_none());
+            }
+        }
+        assert_eq!(bits_needed(0), 0);
+        assert_eq!(bits_needed(1), 1);
+        assert_eq!(bits_needed(u32::MAX), 32);
+    }
+}

@@ -1,0 +1,57 @@
+//! LEB128 unsigned varints: 7 bits per byte, low group first, high bit set on
+//! every byte but the last.
+
+/// Appends `v` as a varint (1 to 5 bytes).
+pub(crate) fn write_u32(mut v: u32, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push(v.to_le_bytes()[0] | 0x80);
+        v >>= 7;
+    }
+    out.push(v.to_le_bytes()[0]);
+}
+
+/// Decodes one varint at `*pos`, advancing `*pos`.
+///
+/// Returns `None` on truncation, on more than 5 bytes, or when the value
+/// overflows u32.
+pub(crate) fn read_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
+    let mut value: u32 = 0;
+    for i in 0..5u32 {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        let group = u32::from(b & 0x7F);
+        if i == 4 && group > 0x0F {
+            return None;
+        }
+        value |= group << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_garbage() {
+        let values = [0, 1, 127, 128, 300, 16_383, 16_384, u32::MAX - 1, u32::MAX];
+        let mut bytes = Vec::new();
+        for v in values {
+            write_u32(v, &mut bytes);
+        }
+        let mut pos = 0;
+        for v in values {
+            assert_eq!(read_u32(&bytes, &mut pos), Some(v));
+        }
+        assert_eq!(pos, bytes.len());
+        assert_eq!(read_u32(&[0x80], &mut 0), None);
+        assert_eq!(read_u32(&[0xFF, 0xFF, 0xFF, 0xFF, 0x1F], &mut 0), None);
+        assert_eq!(
+            read_u32(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00], &mut 0),
+            None
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Every layout constant of the region, and the fixed header's encoding.
+//! `FORMAT.md` in the crate root is the byte-exact specification.
+
+use std::mem::size_of;
+
+use crate::error::{FtsError, Result, Section};
+
+/// Region magic bytes.
+pub(crate) const MAGIC: [u8; 4] = *b"IFTS";
+/// Major version written and the only one read.
+pub(crate) const MAJOR: u16 = 1;
+/// Minor version written.
+pub(crate) const MINOR: u16 = 0;
+/// Header flag: positions and offsets are stored.
+pub(crate) const FLAG_POSITIONS: u32 = 1;
+/// Documents per postings block.
+pub(crate) const BLOCK_SIZE: usize = 128;
+/// Bytes in a postings block header.
+pub(crate) const BLOCK_HEADER_LEN: usize = 24;
+/// Bytes per term-info row.
+pub(crate) const TERM_INFO_LEN: usize = 56;
+/// Sections are aligned to this many bytes.
+pub(crate) const ALIGN: usize = 8;
+/// Number of entries in the header's section table.
+pub(crate) const SECTION_COUNT: usize = 6;
+/// Byte offset of the section table within the header.
+const SECTIONS_AT: usize = 40;
+/// Bytes of the fixed header before the analyzer configuration.
+pub(crate) const FIXED_HEADER_LEN: usize = SECTIONS_AT + SECTION_COUNT * 2 * size_of::<u64>();
+/// The largest document id; `u32::MAX` is reserved as the end sentinel.
+pub(crate) const MAX_DOC: u32 = u32::MAX - 1;
+
+/// The sections listed in the header's table, in table order.
+pub(crate) const TABLE_SECTIONS: [Section; SECTION_COUNT] = [
+    Section::Dictionary,
+    Section::TermInfo,
+    Section::Postings,
+    Section::Norms,
+    Section::Presence,
+    Section::Positions,
+];
+
+/// A section's location relative to the start of the region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Extent {
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+}
+
+impl Extent {
+    /// The extent as a byte range. Callers only use extents validated to lie
+    /// inside a buffer, so the values fit `usize`.
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        let start = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        let end = usize::try_from(self.offset.saturating_add(self.len)).unwrap_or(usize::MAX);
+        start..end
+    }
+}
+
+/// The decoded fixed header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) minor: u16,
+    pub(crate) header_len: u32,
+    pub(crate) flags: u32,
+    pub(crate) doc_count: u32,
+    pub(crate) doc_slots: u32,
+    pub(crate) total_tokens: u64,
+    pub(crate) term_count: u32,
+    pub(crate) analyzer_len: u32,
+    pub(crate) sections: [Extent; SECTION_COUNT],
+}
+
+/// Rounds `n` up to the section alignment.
+pub(crate) fn align_up(n: usize) -> usize {
+    n.div_ceil(ALIGN) * ALIGN
+}
+
+pub(crate) fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(
+        bytes.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+
+pub(crate) fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+pub(crate) fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(
+        bytes.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
+impl Header {
+    /// Appends the fixed header (without the analyzer bytes).
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&MAJOR.to_le_bytes());
+        out.extend_from_slice(&self.minor.to_le_bytes());
+        out.extend_from_slice(&self.header_len.to_le_bytes());
+        out.extend_from_slice(&self.flags.to_le_bytes());
+        out.extend_from_slice(&self.doc_count.to_le_bytes());
+        out.extend_from_slice(&self.doc_slots.to_le_bytes());
+        out.extend_from_slice(&self.total_tokens.to_le_bytes());
+        out.extend_from_slice(&self.term_count.to_le_bytes());
+        out.extend_from_slice(&self.analyzer_len.to_le_bytes());
+        for extent in &self.sections {
+            out.extend_from_slice(&extent.offset.to_le_bytes());
+            out.extend_from_slice(&extent.len.to_le_bytes());
+        }
+    }
+
+    /// Decodes and checks the fixed header against a region of `region_len`
+    /// bytes: magic, major version, flags, lengths, and that every section
+    /// lies inside the region after the header, aligned and non-overlapping.
+    pub(crate) fn read(bytes: &[u8]) -> Result<Header> {
+        let corrupt = |at: usize, reason| FtsError::corrupt(Section::Header, at as u64, reason);
+        let truncated = |at: usize| corrupt(at, "region shorter than its fixed header");
+        if bytes.get(..4).ok_or_else(|| truncated(0))? != MAGIC {
+            return Err(corrupt(0, "bad magic"));
+        }
+        let major = read_u16(bytes, 4).ok_or_else(|| truncated(4))?;
+        let minor = read_u16(bytes, 6).ok_or_else(|| truncated(6))?;
+        if major != MAJOR {
+            return Err(FtsError::UnsupportedVersion {
+                found_major: major,
+                found_minor: minor,
+                supported: MAJOR,
+            });
+        }
+        if bytes.len() < FIXED_HEADER_LEN {
+            return Err(truncated(bytes.len()));
+        }
+        let u32_at = |at| read_u32(bytes, at).ok_or_else(|| truncated(at));
+        let u64_at = |at| read_u64(bytes, at).ok_or_else(|| truncated(at));
+        let mut header = Header {
+            minor,
+            header_len: u32_at(8)?,
+            flags: u32_at(12)?,
+            doc_count: u32_at(16)?,
+            doc_slots: u32_at(20)?,
+            total_tokens: u64_at(24)?,
+            term_count: u32_at(32)?,
+            analyzer_len: u32_at(36)?,
+            sections: [Extent::default(); SECTION_COUNT],
+        };
+        if header.flags & !FLAG_POSITIONS != 0 {
+            return Err(corrupt(12, "unknown flags"));
+        }
+        if header.doc_count > header.doc_slots {
+            return Err(corrupt(16, "doc count exceeds doc slots"));
+        }
+        let analyzer_end = FIXED_HEADER_LEN as u64 + u64::from(header.analyzer_len);
+        let header_len = u64::from(header.header_len);
+        if header_len != align_up_u64(analyzer_end) || header_len > bytes.len() as u64 {
+            return Err(corrupt(
+                8,
+                "header length inconsistent with analyzer length",
+            ));
+        }
+        let mut cursor = header_len;
+        for (i, slot) in header.sections.iter_mut().enumerate() {
+            let at = SECTIONS_AT + i * 16;
+            let extent = Extent {
+                offset: u64_at(at)?,
+                len: u64_at(at + 8)?,
+            };
+            let end = extent.offset.checked_add(extent.len);
+            if !extent.offset.is_multiple_of(ALIGN as u64)
+                || extent.offset < cursor
+                || end.is_none_or(|end| end > bytes.len() as u64)
+            {
+                return Err(FtsError::corrupt(
+                    TABLE_SECTIONS[i],
+                    at as u64,
+                    "section out of bounds, unaligned or overlapping",
+                ));
+            }
+            cursor = end.unwrap_or(cursor);
+            *slot = extent;
+        }
+        Ok(header)
+    }
+
+    pub(crate) fn has_positions(&self) -> bool {
+        self.flags & FLAG_POSITIONS != 0
+    }
+}
+
+pub(crate) fn align_up_u64(n: u64) -> u64 {
+    n.div_ceil(ALIGN as u64) * ALIGN as u64
+}

@@ -1,0 +1,25 @@
+//! The full-text index of infino, as pure code: documents in, region bytes
+//! out; region bytes in, query answers out. No I/O.
+
+mod analyzer;
+mod bm25;
+mod codec;
+mod error;
+mod format;
+mod postings;
+mod reader;
+mod search;
+mod topk;
+mod writer;
+
+pub use analyzer::{
+    Analyzer, AnalyzerConfig, DEFAULT_MAX_TOKEN_LEN, Language, MAX_TOKEN_LEN_LIMIT, StopWords,
+    Token,
+};
+pub use bm25::{Bm25Params, CollectionStats, idf};
+pub use codec::norm::{decode_norm, encode_norm, quantize_doc_len};
+pub use error::{FtsError, QueryErrorKind, Result, Section};
+pub use postings::{Occurrence, Postings, TERMINATED};
+pub use reader::{FtsIndex, TermInfo};
+pub use search::{MatchMode, search};
+pub use writer::{FtsConfig, FtsIndexBuilder};

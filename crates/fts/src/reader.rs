@@ -1,0 +1,315 @@
+//! Opening a region and reading its dictionary, term infos, norms and
+//! postings.
+//!
+//! [`FtsIndex::open`] validates the header, the analyzer encoding, every
+//! section's bounds, the FST (including its checksum) and the fixed-width
+//! tables, so later accessors only need local checks: a term-info row's
+//! extents, a block's shape. Every check failure is a typed
+//! [`FtsError::Corrupt`]; nothing indexes out of bounds.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fst::{Automaton, IntoStreamer, Streamer};
+use roaring::RoaringBitmap;
+
+use crate::analyzer::{Analyzer, AnalyzerConfig};
+use crate::codec::norm;
+use crate::error::{FtsError, QueryErrorKind, Result, Section};
+use crate::format::{self, Extent, Header, TERM_INFO_LEN};
+use crate::postings::{Postings, PostingsSource};
+
+/// Statistics and postings location of one dictionary term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermInfo {
+    /// The term's ordinal in the dictionary (sorted byte order).
+    pub ordinal: u32,
+    /// Number of documents containing the term (≥ 1).
+    pub doc_freq: u32,
+    /// Total occurrences across all documents.
+    pub total_tf: u64,
+    /// Largest term frequency in any document.
+    pub max_tf: u32,
+    /// Smallest norm byte among documents containing the term.
+    pub min_norm: u8,
+    postings: Extent,
+    positions: Extent,
+}
+
+/// An opened full-text region. Cheap to clone (shares the bytes).
+#[derive(Clone)]
+pub struct FtsIndex {
+    bytes: Bytes,
+    header: Header,
+    analyzer: Arc<Analyzer>,
+    dict: fst::Map<Bytes>,
+}
+
+impl std::fmt::Debug for FtsIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FtsIndex")
+            .field("len", &self.bytes.len())
+            .field("doc_count", &self.header.doc_count)
+            .field("term_count", &self.header.term_count)
+            .finish_non_exhaustive()
+    }
+}
+
+fn slice(bytes: &Bytes, extent: Extent) -> Bytes {
+    // Bounds were checked by Header::read.
+    bytes.slice(extent.range())
+}
+
+impl FtsIndex {
+    /// Opens region bytes written by [`FtsIndexBuilder`](crate::FtsIndexBuilder).
+    ///
+    /// Cost: linear in the dictionary size (the FST checksum is verified);
+    /// postings are not read.
+    ///
+    /// # Errors
+    /// [`FtsError::UnsupportedVersion`] for a newer major version;
+    /// [`FtsError::Corrupt`] for anything malformed.
+    pub fn open(bytes: Bytes) -> Result<FtsIndex> {
+        let header = Header::read(&bytes)?;
+        let analyzer_bytes = bytes
+            .get(format::FIXED_HEADER_LEN..format::FIXED_HEADER_LEN + header.analyzer_len as usize)
+            .ok_or_else(|| FtsError::corrupt(Section::Analyzer, 0, "truncated"))?;
+        let config = AnalyzerConfig::from_bytes(analyzer_bytes)?;
+        let analyzer = Analyzer::new(config)
+            .map_err(|_| FtsError::corrupt(Section::Analyzer, 0, "invalid configuration"))?;
+        let [dict, term_info, _, norms, presence, positions] = header.sections;
+        let dict_offset = dict.offset;
+        let bad_dict = |reason| FtsError::corrupt(Section::Dictionary, dict_offset, reason);
+        let dict = fst::Map::new(slice(&bytes, dict)).map_err(|_| bad_dict("invalid FST"))?;
+        dict.as_fst()
+            .verify()
+            .map_err(|_| bad_dict("FST checksum mismatch"))?;
+        if dict.len() as u64 != u64::from(header.term_count) {
+            return Err(bad_dict("term count mismatch"));
+        }
+        let checks = [
+            (
+                term_info,
+                u64::from(header.term_count) * TERM_INFO_LEN as u64,
+                Section::TermInfo,
+            ),
+            (norms, u64::from(header.doc_slots), Section::Norms),
+            (
+                presence,
+                u64::from(header.doc_slots).div_ceil(8),
+                Section::Presence,
+            ),
+        ];
+        for (extent, expected, section) in checks {
+            if extent.len != expected {
+                return Err(FtsError::corrupt(
+                    section,
+                    extent.offset,
+                    "wrong section length",
+                ));
+            }
+        }
+        if !header.has_positions() && positions.len != 0 {
+            return Err(FtsError::corrupt(
+                Section::Positions,
+                positions.offset,
+                "positions present but not flagged",
+            ));
+        }
+        Ok(FtsIndex {
+            bytes,
+            header,
+            analyzer: Arc::new(analyzer),
+            dict,
+        })
+    }
+
+    fn section(&self, i: usize) -> &[u8] {
+        let extent = self.header.sections[i];
+        &self.bytes[extent.range()]
+    }
+
+    /// Number of documents that have a value (BM25's `N` for this file).
+    pub fn doc_count(&self) -> u32 {
+        self.header.doc_count
+    }
+
+    /// One more than the largest document id added (0 when empty).
+    pub fn doc_slots(&self) -> u32 {
+        self.header.doc_slots
+    }
+
+    /// Sum of document lengths (tokens) over all documents.
+    pub fn total_tokens(&self) -> u64 {
+        self.header.total_tokens
+    }
+
+    /// Number of distinct terms.
+    pub fn term_count(&self) -> u32 {
+        self.header.term_count
+    }
+
+    /// Whether positions and offsets are stored.
+    pub fn has_positions(&self) -> bool {
+        self.header.has_positions()
+    }
+
+    /// The analyzer recorded in the region; analyze queries with it.
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// The region's size in bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The norm byte of `doc` (0 for documents without a value).
+    pub fn norm(&self, doc: u32) -> u8 {
+        self.section(3).get(doc as usize).copied().unwrap_or(0)
+    }
+
+    /// The quantized length BM25 uses for `doc`.
+    pub fn doc_len(&self, doc: u32) -> u32 {
+        norm::decode_norm(self.norm(doc))
+    }
+
+    /// Whether `doc` was added with a value.
+    pub fn is_present(&self, doc: u32) -> bool {
+        self.section(4)
+            .get(doc as usize / 8)
+            .is_some_and(|b| b & (1 << (doc % 8)) != 0)
+    }
+
+    /// Every document that has a value.
+    pub fn present_docs(&self) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        for (i, &byte) in self.section(4).iter().enumerate() {
+            for bit in 0..8u32 {
+                if byte & (1 << bit) != 0 {
+                    // i < doc_slots / 8 + 1 ≤ 2^29, so the id fits.
+                    out.insert(u32::try_from(i).unwrap_or(u32::MAX) * 8 + bit);
+                }
+            }
+        }
+        out
+    }
+
+    /// Looks up a term exactly (no analysis).
+    ///
+    /// # Errors
+    /// [`FtsError::Corrupt`] if the term's row is malformed.
+    pub fn term_info(&self, term: &str) -> Result<Option<TermInfo>> {
+        match self.dict.get(term.as_bytes()) {
+            Some(ordinal) => self.term_info_by_ordinal(ordinal).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn term_info_by_ordinal(&self, ordinal: u64) -> Result<TermInfo> {
+        let table = self.section(1);
+        let table_offset = self.header.sections[1].offset;
+        let corrupt = |at: u64, reason| FtsError::corrupt(Section::TermInfo, at, reason);
+        let ordinal = u32::try_from(ordinal)
+            .ok()
+            .filter(|&o| o < self.header.term_count)
+            .ok_or_else(|| corrupt(table_offset, "term ordinal out of range"))?;
+        let at = ordinal as usize * TERM_INFO_LEN;
+        let row_offset = table_offset + at as u64;
+        let row = &table[at..at + TERM_INFO_LEN];
+        let u64_at = |i| format::read_u64(row, i).unwrap_or(u64::MAX);
+        let u32_at = |i| format::read_u32(row, i).unwrap_or(0);
+        let info = TermInfo {
+            ordinal,
+            postings: Extent {
+                offset: u64_at(0),
+                len: u64_at(8),
+            },
+            positions: Extent {
+                offset: u64_at(16),
+                len: u64_at(24),
+            },
+            total_tf: u64_at(32),
+            doc_freq: u32_at(40),
+            max_tf: u32_at(44),
+            min_norm: row[48],
+        };
+        let within =
+            |e: Extent, len: u64| e.offset.checked_add(e.len).is_some_and(|end| end <= len);
+        if !within(info.postings, self.header.sections[2].len)
+            || !within(info.positions, self.header.sections[5].len)
+            || info.postings.len == 0
+        {
+            return Err(corrupt(row_offset, "postings or positions out of bounds"));
+        }
+        if info.doc_freq == 0
+            || info.doc_freq > self.header.doc_count
+            || info.max_tf == 0
+            || info.total_tf < u64::from(info.doc_freq)
+        {
+            return Err(corrupt(row_offset, "inconsistent term statistics"));
+        }
+        Ok(info)
+    }
+
+    /// A cursor over the postings of `info`, positioned on its first
+    /// document.
+    ///
+    /// # Errors
+    /// [`FtsError::Corrupt`] if the first block is malformed.
+    pub fn postings(&self, info: &TermInfo) -> Result<Postings<'_>> {
+        let p = self.header.sections[2];
+        let data = &self.section(2)[info.postings.range()];
+        let pos_section = self.header.sections[5];
+        let positions = self
+            .has_positions()
+            .then(|| &self.section(5)[info.positions.range()]);
+        Postings::new(PostingsSource {
+            data,
+            region_offset: p.offset + info.postings.offset,
+            positions,
+            positions_region_offset: pos_section.offset + info.positions.offset,
+            norms: self.section(3),
+        })
+    }
+
+    /// Terms accepted by `automaton`, in dictionary order, with their infos.
+    ///
+    /// # Errors
+    /// [`FtsError::Query`] with [`QueryErrorKind::TooManyExpansions`] if more
+    /// than `limit` terms match; [`FtsError::Corrupt`] on malformed rows.
+    pub fn expand<A: Automaton>(
+        &self,
+        automaton: A,
+        limit: usize,
+    ) -> Result<Vec<(String, TermInfo)>> {
+        let mut stream = self.dict.search(automaton).into_stream();
+        let mut out = Vec::new();
+        while let Some((key, ordinal)) = stream.next() {
+            if out.len() == limit {
+                return Err(FtsError::query(
+                    QueryErrorKind::TooManyExpansions { limit },
+                    0,
+                ));
+            }
+            let term = String::from_utf8_lossy(key).into_owned();
+            out.push((term, self.term_info_by_ordinal(ordinal)?));
+        }
+        Ok(out)
+    }
+
+    /// Every document containing `info`'s term.
+    ///
+    /// # Errors
+    /// [`FtsError::Corrupt`] on malformed postings.
+    pub fn doc_set(&self, info: &TermInfo) -> Result<RoaringBitmap> {
+        let mut cursor = self.postings(info)?;
+        let mut out = RoaringBitmap::new();
+        let mut doc = cursor.doc();
+        while doc != crate::postings::TERMINATED {
+            out.insert(doc);
+            doc = cursor.next_doc()?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,346 @@
+//! Building a region: documents in, region bytes out.
+//!
+//! Postings are accumulated in memory per term, in compact form, then laid
+//! out in one pass by [`FtsIndexBuilder::finish`]. The alternative — spilling
+//! sorted runs and merging — bounds memory for huge inputs but a region is one
+//! column of one superfile, so the simple design is the right trade for now.
+
+use std::collections::HashMap;
+
+use crate::analyzer::{Analyzer, AnalyzerConfig, Token};
+use crate::codec::{bitpack, norm, varint};
+use crate::error::{FtsError, Result};
+use crate::format::{
+    self, BLOCK_SIZE, Extent, FIXED_HEADER_LEN, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
+};
+
+/// What to build: the analyzer and whether to store positions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FtsConfig {
+    /// How text becomes terms; recorded in the region.
+    pub analyzer: AnalyzerConfig,
+    /// Store positions and byte offsets, enabling phrase queries and
+    /// highlighting from stored offsets.
+    pub positions: bool,
+}
+
+/// Per-term accumulation: parallel doc and term-frequency lists, and the
+/// encoded positions stream with its byte offset at each block start.
+#[derive(Default)]
+struct TermPostings {
+    docs: Vec<u32>,
+    tfs: Vec<u32>,
+    positions: Vec<u8>,
+    block_position_offsets: Vec<u64>,
+    total_tf: u64,
+}
+
+/// Builds one full-text region from documents given in increasing id order.
+///
+/// Memory: about 8 bytes per distinct (term, document) pair, plus, with
+/// positions, 3–6 bytes per token, plus the distinct terms themselves and one
+/// byte per document id up to the largest — so roughly proportional to the
+/// total token count. [`finish`](Self::finish) needs the region size again on
+/// top while it lays the bytes out.
+pub struct FtsIndexBuilder {
+    analyzer: Analyzer,
+    config: FtsConfig,
+    terms: HashMap<String, TermPostings>,
+    norms: Vec<u8>,
+    presence: Vec<u8>,
+    last_doc: Option<u32>,
+    doc_count: u32,
+    total_tokens: u64,
+}
+
+impl std::fmt::Debug for FtsIndexBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FtsIndexBuilder")
+            .field("config", &self.config)
+            .field("terms", &self.terms.len())
+            .field("doc_count", &self.doc_count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FtsIndexBuilder {
+    /// Starts an empty region.
+    ///
+    /// # Errors
+    /// [`FtsError::InvalidConfig`] if the analyzer configuration is invalid.
+    pub fn new(config: FtsConfig) -> Result<FtsIndexBuilder> {
+        Ok(FtsIndexBuilder {
+            analyzer: Analyzer::new(config.analyzer.clone())?,
+            config,
+            terms: HashMap::new(),
+            norms: Vec::new(),
+            presence: Vec::new(),
+            last_doc: None,
+            doc_count: 0,
+            total_tokens: 0,
+        })
+    }
+
+    /// Adds document `doc` (a file-local row ordinal). `None` records a null:
+    /// the document takes no part in search or statistics.
+    ///
+    /// Ids must strictly increase across calls and may skip values. Cost is
+    /// linear in the text length.
+    ///
+    /// # Errors
+    /// [`FtsError::InvalidDocument`] if `doc` is not greater than the previous
+    /// id, equals `u32::MAX`, or the text is longer than `u32::MAX` bytes. The
+    /// builder is unchanged on error.
+    pub fn add_document(&mut self, doc: u32, text: Option<&str>) -> Result<()> {
+        if self.last_doc.is_some_and(|last| doc <= last) {
+            return Err(FtsError::InvalidDocument {
+                doc,
+                reason: "document ids must strictly increase",
+            });
+        }
+        if doc > MAX_DOC {
+            return Err(FtsError::InvalidDocument {
+                doc,
+                reason: "u32::MAX is reserved",
+            });
+        }
+        if text.is_some_and(|t| u32::try_from(t.len()).is_err()) {
+            return Err(FtsError::InvalidDocument {
+                doc,
+                reason: "text longer than u32::MAX bytes",
+            });
+        }
+        self.last_doc = Some(doc);
+        let slots = doc as usize + 1;
+        self.norms.resize(slots, 0);
+        self.presence.resize(slots.div_ceil(8), 0);
+        let Some(text) = text else {
+            return Ok(());
+        };
+        let mut tokens = self.analyzer.analyze(text);
+        let doc_len = u32::try_from(tokens.len()).expect("invariant: tokens ≤ text bytes");
+        self.norms[doc as usize] = norm::encode_norm(doc_len);
+        self.presence[doc as usize / 8] |= 1 << (doc % 8);
+        self.doc_count += 1;
+        self.total_tokens += u64::from(doc_len);
+        // Stable sort keeps each term's tokens in position order.
+        tokens.sort_by(|a, b| a.term.cmp(&b.term));
+        let mut rest = tokens.as_slice();
+        while let Some(first) = rest.first() {
+            let run = rest.iter().take_while(|t| t.term == first.term).count();
+            let (group, tail) = rest.split_at(run);
+            self.add_term_occurrences(doc, group);
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    fn add_term_occurrences(&mut self, doc: u32, group: &[Token]) {
+        let term = &group[0].term;
+        let entry = match self.terms.get_mut(term) {
+            Some(entry) => entry,
+            None => self.terms.entry(term.clone()).or_default(),
+        };
+        if entry.docs.len() % BLOCK_SIZE == 0 {
+            entry
+                .block_position_offsets
+                .push(entry.positions.len() as u64);
+        }
+        let tf = u32::try_from(group.len()).expect("invariant: tokens ≤ text bytes");
+        entry.docs.push(doc);
+        entry.tfs.push(tf);
+        entry.total_tf += u64::from(tf);
+        if self.config.positions {
+            let (mut prev_pos, mut prev_end) = (0u32, 0u32);
+            for token in group {
+                // Offsets fit u32: add_document rejects longer texts.
+                let start = u32::try_from(token.start).expect("invariant: text ≤ u32::MAX");
+                let end = u32::try_from(token.end).expect("invariant: text ≤ u32::MAX");
+                varint::write_u32(token.position - prev_pos, &mut entry.positions);
+                varint::write_u32(start - prev_end, &mut entry.positions);
+                varint::write_u32(end - start, &mut entry.positions);
+                prev_pos = token.position;
+                prev_end = end;
+            }
+        }
+    }
+
+    /// Number of documents with a value added so far.
+    pub fn doc_count(&self) -> u32 {
+        self.doc_count
+    }
+
+    /// Lays out the region. Time `O(T log T + P)` for `T` distinct terms and
+    /// `P` postings.
+    ///
+    /// # Errors
+    /// [`FtsError::TooLarge`] if the term count exceeds `u32::MAX`.
+    pub fn finish(self) -> Result<Vec<u8>> {
+        let mut terms: Vec<(String, TermPostings)> = self.terms.into_iter().collect();
+        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let term_count = u32::try_from(terms.len()).map_err(|_| FtsError::TooLarge {
+            what: "more than u32::MAX distinct terms",
+        })?;
+
+        let mut dict = fst::MapBuilder::memory();
+        let mut term_info = Vec::with_capacity(terms.len() * format::TERM_INFO_LEN);
+        let mut postings = Vec::new();
+        let mut positions = Vec::new();
+        for (ordinal, (term, acc)) in terms.iter().enumerate() {
+            dict.insert(term.as_bytes(), ordinal as u64)
+                .expect("invariant: keys are sorted and unique");
+            let postings_offset = postings.len() as u64;
+            let (max_tf, min_norm) = write_blocks(acc, &self.norms, &mut postings);
+            write_term_info(
+                &mut term_info,
+                &TermInfoRow {
+                    postings: Extent {
+                        offset: postings_offset,
+                        len: postings.len() as u64 - postings_offset,
+                    },
+                    positions: Extent {
+                        offset: positions.len() as u64,
+                        len: acc.positions.len() as u64,
+                    },
+                    total_tf: acc.total_tf,
+                    doc_freq: u32::try_from(acc.docs.len()).expect("invariant: docs ≤ u32"),
+                    max_tf,
+                    min_norm,
+                },
+            );
+            positions.extend_from_slice(&acc.positions);
+        }
+        let dict = dict
+            .into_inner()
+            .expect("invariant: in-memory FST cannot fail");
+
+        let analyzer = self.config.analyzer.to_bytes()?;
+        let analyzer_len = u32::try_from(analyzer.len()).map_err(|_| FtsError::TooLarge {
+            what: "analyzer configuration over u32::MAX bytes",
+        })?;
+        let header_len = format::align_up(FIXED_HEADER_LEN + analyzer.len());
+        let bodies: [&[u8]; SECTION_COUNT] = [
+            &dict,
+            &term_info,
+            &postings,
+            &self.norms,
+            &self.presence,
+            &positions,
+        ];
+        let mut sections = [Extent::default(); SECTION_COUNT];
+        let mut cursor = header_len;
+        for (extent, body) in sections.iter_mut().zip(bodies) {
+            *extent = Extent {
+                offset: cursor as u64,
+                len: body.len() as u64,
+            };
+            cursor = format::align_up(cursor + body.len());
+        }
+        let header = Header {
+            minor: format::MINOR,
+            header_len: u32::try_from(header_len).map_err(|_| FtsError::TooLarge {
+                what: "header over u32::MAX bytes",
+            })?,
+            flags: if self.config.positions {
+                FLAG_POSITIONS
+            } else {
+                0
+            },
+            doc_count: self.doc_count,
+            doc_slots: u32::try_from(self.norms.len()).expect("invariant: doc ≤ MAX_DOC"),
+            total_tokens: self.total_tokens,
+            term_count,
+            analyzer_len,
+            sections,
+        };
+        let mut out = Vec::with_capacity(cursor);
+        header.write(&mut out);
+        out.extend_from_slice(&analyzer);
+        for body in bodies {
+            out.resize(format::align_up(out.len()), 0);
+            out.extend_from_slice(body);
+        }
+        out.resize(format::align_up(out.len()), 0);
+        Ok(out)
+    }
+}
+
+struct TermInfoRow {
+    postings: Extent,
+    positions: Extent,
+    total_tf: u64,
+    doc_freq: u32,
+    max_tf: u32,
+    min_norm: u8,
+}
+
+fn write_term_info(out: &mut Vec<u8>, row: &TermInfoRow) {
+    out.extend_from_slice(&row.postings.offset.to_le_bytes());
+    out.extend_from_slice(&row.postings.len.to_le_bytes());
+    out.extend_from_slice(&row.positions.offset.to_le_bytes());
+    out.extend_from_slice(&row.positions.len.to_le_bytes());
+    out.extend_from_slice(&row.total_tf.to_le_bytes());
+    out.extend_from_slice(&row.doc_freq.to_le_bytes());
+    out.extend_from_slice(&row.max_tf.to_le_bytes());
+    out.push(row.min_norm);
+    out.extend_from_slice(&[0; 7]);
+}
+
+/// Writes a term's postings blocks; returns the term's (max tf, min norm).
+fn write_blocks(acc: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> (u32, u8) {
+    let mut base: u32 = 0;
+    let (mut term_max_tf, mut term_min_norm) = (0u32, u8::MAX);
+    let mut deltas = [0u32; BLOCK_SIZE];
+    let mut tf_codes = [0u32; BLOCK_SIZE];
+    for (block, (docs, tfs)) in acc
+        .docs
+        .chunks(BLOCK_SIZE)
+        .zip(acc.tfs.chunks(BLOCK_SIZE))
+        .enumerate()
+    {
+        let n = docs.len();
+        let mut prev = base;
+        for (i, &doc) in docs.iter().enumerate() {
+            deltas[i] = doc - prev;
+            prev = doc + 1;
+            tf_codes[i] = tfs[i] - 1;
+        }
+        let max_tf = tfs
+            .iter()
+            .copied()
+            .max()
+            .expect("invariant: blocks are non-empty");
+        let min_norm = docs
+            .iter()
+            .map(|&d| norms[d as usize])
+            .min()
+            .expect("invariant: blocks are non-empty");
+        let doc_bits = deltas[..n]
+            .iter()
+            .map(|&d| bitpack::bits_needed(d))
+            .max()
+            .unwrap_or(0);
+        let tf_bits = bitpack::bits_needed(max_tf - 1);
+        let body_len = bitpack::packed_len(n, doc_bits) + bitpack::packed_len(n, tf_bits);
+        let last_doc = docs[n - 1];
+        out.extend_from_slice(&last_doc.to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(body_len)
+                .expect("invariant: ≤ 1 KiB")
+                .to_le_bytes(),
+        );
+        let position_offset = acc.block_position_offsets.get(block).copied().unwrap_or(0);
+        out.extend_from_slice(&position_offset.to_le_bytes());
+        out.extend_from_slice(&max_tf.to_le_bytes());
+        out.push(min_norm);
+        out.push(u8::try_from(n).expect("invariant: n ≤ 128"));
+        out.push(doc_bits);
+        out.push(tf_bits);
+        bitpack::pack(&deltas[..n], doc_bits, out);
+        bitpack::pack(&tf_codes[..n], tf_bits, out);
+        base = last_doc + 1;
+        term_max_tf = term_max_tf.max(max_tf);
+        term_min_norm = term_min_norm.min(min_norm);
+    }
+    (term_max_tf, term_min_norm)
+}
