@@ -8,6 +8,7 @@
 
 mod conformance;
 mod local_processes;
+mod lost_replies;
 
 use std::sync::Arc;
 

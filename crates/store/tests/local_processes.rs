@@ -5,7 +5,7 @@
 //! environment). The children race on a CAS counter and on create-if-absent
 //! keys through separate `Store`s on one directory.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use infino_store::{Path, Store, StoreError};
@@ -37,12 +37,19 @@ fn conditional_writes_are_atomic_across_processes() {
                 ])
                 .env(CHILD_ENV, &root)
                 .env("INFINO_CHILD_INDEX", i.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn child")
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().expect("wait").success(), "a child failed");
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "a child failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     runtime.block_on(async {
