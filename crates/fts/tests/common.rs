@@ -81,7 +81,6 @@ pub(crate) fn build(corpus: &Corpus, config: &FtsConfig) -> FtsIndex {
     FtsIndex::open(Bytes::from(bytes)).expect("opens")
 }
 
-#[allow(dead_code, reason = "used by later test modules")]
 pub(crate) fn positions_config() -> FtsConfig {
     FtsConfig {
         analyzer: AnalyzerConfig::default(),

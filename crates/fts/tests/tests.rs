@@ -10,3 +10,5 @@
 mod bm25_oracle;
 mod common;
 mod corruption;
+mod matching;
+mod query;

@@ -1,0 +1,228 @@
+//! Unranked matching: document sets for tokens, phrases, prefixes, fuzzy
+//! terms and exact-value candidates.
+//!
+//! Intersections leapfrog over postings cursors (seeking the rarest term's
+//! documents in the others) instead of materializing every term's set.
+
+use fst::Automaton;
+use fst::automaton::Str;
+use roaring::RoaringBitmap;
+
+use crate::error::{FtsError, QueryErrorKind, Result};
+use crate::fuzzy::FuzzyAutomaton;
+use crate::postings::{Postings, TERMINATED};
+use crate::reader::{FtsIndex, TermInfo};
+use crate::search::MatchMode;
+
+/// Most dictionary terms one prefix or fuzzy term may expand to.
+pub const MAX_EXPANSIONS: usize = 1024;
+/// Longest fuzzy term, in characters, accepted for a Levenshtein automaton.
+pub const MAX_FUZZY_CHARS: usize = 64;
+
+/// Documents containing all (`All`) or any (`Any`) of the analyzed tokens
+/// of `text`. Empty when `text` has no tokens.
+///
+/// # Errors
+/// [`FtsError::Corrupt`] on malformed postings.
+pub fn token_match(index: &FtsIndex, text: &str, mode: MatchMode) -> Result<RoaringBitmap> {
+    let terms = index.analyzer().terms(text);
+    terms_match(index, &terms, mode)
+}
+
+pub(crate) fn terms_match(
+    index: &FtsIndex,
+    terms: &[String],
+    mode: MatchMode,
+) -> Result<RoaringBitmap> {
+    let mut infos = Vec::with_capacity(terms.len());
+    for term in terms {
+        match index.term_info(term)? {
+            Some(info) => infos.push(info),
+            None if mode == MatchMode::All => return Ok(RoaringBitmap::new()),
+            None => {}
+        }
+    }
+    match mode {
+        MatchMode::Any => {
+            let mut out = RoaringBitmap::new();
+            for info in &infos {
+                out |= index.doc_set(info)?;
+            }
+            Ok(out)
+        }
+        MatchMode::All => {
+            let mut out = RoaringBitmap::new();
+            intersect(index, &infos, |doc, _| {
+                out.insert(doc);
+                Ok(())
+            })?;
+            Ok(out)
+        }
+    }
+}
+
+/// Calls `f(doc, cursors)` for each document containing every term of
+/// `infos` (in `infos` order in `cursors`). Does nothing for empty `infos`.
+fn intersect(
+    index: &FtsIndex,
+    infos: &[TermInfo],
+    mut f: impl FnMut(u32, &mut [Postings<'_>]) -> Result<()>,
+) -> Result<()> {
+    if infos.is_empty() {
+        return Ok(());
+    }
+    let mut cursors = infos
+        .iter()
+        .map(|i| index.postings(i))
+        .collect::<Result<Vec<_>>>()?;
+    let lead = (0..infos.len())
+        .min_by_key(|&i| infos[i].doc_freq)
+        .expect("invariant: infos is non-empty");
+    let mut candidate = cursors[lead].doc();
+    'candidates: while candidate != TERMINATED {
+        for i in 0..cursors.len() {
+            let doc = cursors[i].seek(candidate)?;
+            if doc != candidate {
+                candidate = cursors[lead].seek(doc)?;
+                continue 'candidates;
+            }
+        }
+        f(candidate, &mut cursors)?;
+        candidate = cursors[lead].next_doc()?;
+    }
+    Ok(())
+}
+
+/// Documents where the analyzed tokens of `text` occur at the same relative
+/// positions as in `text` (gaps left by stop words must match too). A single
+/// token is a term match; no tokens match nothing.
+///
+/// # Errors
+/// [`FtsError::Query`] with [`QueryErrorKind::PositionsNotIndexed`] for a
+/// multi-token phrase on a region without positions; [`FtsError::Corrupt`]
+/// on malformed postings.
+pub fn phrase_match(index: &FtsIndex, text: &str) -> Result<RoaringBitmap> {
+    let tokens = index.analyzer().analyze(text);
+    let Some(first) = tokens.first() else {
+        return Ok(RoaringBitmap::new());
+    };
+    if tokens.len() == 1 {
+        return terms_match(index, std::slice::from_ref(&first.term), MatchMode::All);
+    }
+    if !index.has_positions() {
+        return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
+    }
+    // Distinct terms, and for each phrase token its term slot and offset.
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut pattern: Vec<(usize, u32)> = Vec::with_capacity(tokens.len());
+    for token in &tokens {
+        let slot = match distinct.iter().position(|t| *t == token.term) {
+            Some(slot) => slot,
+            None => {
+                distinct.push(&token.term);
+                distinct.len() - 1
+            }
+        };
+        pattern.push((slot, token.position - first.position));
+    }
+    let mut infos = Vec::with_capacity(distinct.len());
+    for term in &distinct {
+        match index.term_info(term)? {
+            Some(info) => infos.push(info),
+            None => return Ok(RoaringBitmap::new()),
+        }
+    }
+    let mut out = RoaringBitmap::new();
+    intersect(index, &infos, |doc, cursors| {
+        let mut positions = Vec::with_capacity(cursors.len());
+        for cursor in cursors.iter_mut() {
+            let mut p: Vec<u32> = cursor.occurrences()?.iter().map(|o| o.position).collect();
+            p.sort_unstable();
+            positions.push(p);
+        }
+        let (anchor_slot, _) = pattern[0];
+        let found = positions[anchor_slot].iter().any(|&start| {
+            pattern.iter().all(|&(slot, rel)| {
+                start
+                    .checked_add(rel)
+                    .is_some_and(|p| positions[slot].binary_search(&p).is_ok())
+            })
+        });
+        if found {
+            out.insert(doc);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Dictionary terms starting with `prefix` after lowercasing and folding
+/// (no stemming), in byte order.
+///
+/// # Errors
+/// [`FtsError::Query`] with [`QueryErrorKind::TooManyExpansions`] beyond
+/// [`MAX_EXPANSIONS`]; [`FtsError::Corrupt`] on malformed rows.
+pub fn expand_prefix(index: &FtsIndex, prefix: &str) -> Result<Vec<(String, TermInfo)>> {
+    let prefix = index.analyzer().normalize(prefix);
+    if prefix.len() > index.analyzer().config().max_token_len {
+        return Ok(Vec::new());
+    }
+    index.expand(Str::new(&prefix).starts_with(), MAX_EXPANSIONS)
+}
+
+/// Dictionary terms within `distance` (≤ 2) edits of `term` after
+/// lowercasing and folding (no stemming), in byte order.
+///
+/// # Errors
+/// [`FtsError::Query`] with [`QueryErrorKind::FuzzyTermTooLong`],
+/// [`QueryErrorKind::InvalidFuzzyDistance`] or
+/// [`QueryErrorKind::TooManyExpansions`]; [`FtsError::Corrupt`] on malformed
+/// rows.
+pub fn expand_fuzzy(index: &FtsIndex, term: &str, distance: u8) -> Result<Vec<(String, TermInfo)>> {
+    if distance > 2 {
+        return Err(FtsError::query(QueryErrorKind::InvalidFuzzyDistance, 0));
+    }
+    let term = index.analyzer().normalize(term);
+    if term.chars().count() > MAX_FUZZY_CHARS {
+        return Err(FtsError::query(
+            QueryErrorKind::FuzzyTermTooLong {
+                limit: MAX_FUZZY_CHARS,
+            },
+            0,
+        ));
+    }
+    let automaton = FuzzyAutomaton::new(&term, u32::from(distance));
+    index.expand(automaton, MAX_EXPANSIONS)
+}
+
+/// Documents containing any dictionary term that starts with `prefix`
+/// (normalized as in [`expand_prefix`]).
+///
+/// # Errors
+/// As [`expand_prefix`], plus [`FtsError::Corrupt`] on malformed postings.
+pub fn prefix_match(index: &FtsIndex, prefix: &str) -> Result<RoaringBitmap> {
+    let mut out = RoaringBitmap::new();
+    for (_, info) in expand_prefix(index, prefix)? {
+        out |= index.doc_set(&info)?;
+    }
+    Ok(out)
+}
+
+/// Candidates for documents whose value equals `value`: a superset the
+/// caller verifies against stored values. Documents containing every token
+/// (at the same relative positions when positions are stored); every
+/// document with a value when `value` has no tokens.
+///
+/// # Errors
+/// [`FtsError::Corrupt`] on malformed postings.
+pub fn exact_match_candidates(index: &FtsIndex, value: &str) -> Result<RoaringBitmap> {
+    let tokens = index.analyzer().terms(value);
+    if tokens.is_empty() {
+        return Ok(index.present_docs());
+    }
+    if index.has_positions() {
+        phrase_match(index, value)
+    } else {
+        terms_match(index, &tokens, MatchMode::All)
+    }
+}

@@ -1,0 +1,238 @@
+//! Evaluating a [`QueryNode`] tree: match sets, scoring terms and top-k.
+
+use std::cell::OnceCell;
+
+use roaring::RoaringBitmap;
+
+use super::{MAX_DEPTH, QueryNode};
+use crate::bm25::{Bm25Params, CollectionStats};
+use crate::error::{FtsError, QueryErrorKind, Result};
+use crate::matching::{expand_fuzzy, expand_prefix, phrase_match, terms_match};
+use crate::reader::FtsIndex;
+use crate::search::{MatchMode, search};
+
+pub(crate) struct Evaluator<'a> {
+    index: &'a FtsIndex,
+    universe: OnceCell<RoaringBitmap>,
+}
+
+fn too_deep() -> FtsError {
+    FtsError::query(QueryErrorKind::TooDeep { limit: MAX_DEPTH }, 0)
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(index: &'a FtsIndex) -> Evaluator<'a> {
+        Evaluator {
+            index,
+            universe: OnceCell::new(),
+        }
+    }
+
+    fn universe(&self) -> &RoaringBitmap {
+        self.universe.get_or_init(|| self.index.present_docs())
+    }
+
+    /// The documents matching `node`, or `None` if it analyzes to nothing
+    /// and should be ignored by its parent.
+    pub(crate) fn matches(&self, node: &QueryNode, depth: usize) -> Result<Option<RoaringBitmap>> {
+        if depth > MAX_DEPTH {
+            return Err(too_deep());
+        }
+        let index = self.index;
+        match node {
+            QueryNode::Term { text, .. } => {
+                let terms = index.analyzer().terms(text);
+                if terms.is_empty() {
+                    return Ok(None);
+                }
+                terms_match(index, &terms, MatchMode::All).map(Some)
+            }
+            QueryNode::Phrase { text, .. } => {
+                if index.analyzer().terms(text).is_empty() {
+                    return Ok(None);
+                }
+                phrase_match(index, text).map(Some)
+            }
+            QueryNode::Prefix { prefix, .. } => {
+                if index.analyzer().normalize(prefix).is_empty() {
+                    return Ok(None);
+                }
+                let mut out = RoaringBitmap::new();
+                for (_, info) in expand_prefix(index, prefix)? {
+                    out |= index.doc_set(&info)?;
+                }
+                Ok(Some(out))
+            }
+            QueryNode::Fuzzy { text, distance, .. } => {
+                if index.analyzer().normalize(text).is_empty() {
+                    return Ok(None);
+                }
+                let mut out = RoaringBitmap::new();
+                for (_, info) in expand_fuzzy(index, text, *distance)? {
+                    out |= index.doc_set(&info)?;
+                }
+                Ok(Some(out))
+            }
+            QueryNode::Bool {
+                must,
+                should,
+                must_not,
+            } => {
+                let mut required: Option<RoaringBitmap> = None;
+                for child in must {
+                    if let Some(set) = self.matches(child, depth + 1)? {
+                        required = Some(match required {
+                            Some(acc) => acc & set,
+                            None => set,
+                        });
+                    }
+                }
+                let mut optional: Option<RoaringBitmap> = None;
+                for child in should {
+                    if let Some(set) = self.matches(child, depth + 1)? {
+                        *optional.get_or_insert_with(RoaringBitmap::new) |= set;
+                    }
+                }
+                let mut excluded: Option<RoaringBitmap> = None;
+                for child in must_not {
+                    if let Some(set) = self.matches(child, depth + 1)? {
+                        *excluded.get_or_insert_with(RoaringBitmap::new) |= set;
+                    }
+                }
+                let base = match (required, optional, &excluded) {
+                    (Some(required), _, _) => required,
+                    (None, Some(optional), _) => optional,
+                    (None, None, Some(_)) => self.universe().clone(),
+                    (None, None, None) => return Ok(None),
+                };
+                Ok(Some(match excluded {
+                    Some(excluded) => base - excluded,
+                    None => base,
+                }))
+            }
+        }
+    }
+
+    /// Appends the scoring terms of `node` (not under an exclusion).
+    pub(crate) fn scoring_terms(
+        &self,
+        node: &QueryNode,
+        depth: usize,
+        out: &mut Vec<(String, f32)>,
+    ) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(too_deep());
+        }
+        let index = self.index;
+        let mut add = |term: String, boost: f32| match out.iter_mut().find(|(t, _)| *t == term) {
+            Some((_, b)) => *b += boost,
+            None => out.push((term, boost)),
+        };
+        match node {
+            QueryNode::Term { text, boost } | QueryNode::Phrase { text, boost } => {
+                for term in index.analyzer().terms(text) {
+                    add(term, *boost);
+                }
+            }
+            QueryNode::Prefix { prefix, boost } => {
+                if !index.analyzer().normalize(prefix).is_empty() {
+                    for (term, _) in expand_prefix(index, prefix)? {
+                        add(term, *boost);
+                    }
+                }
+            }
+            QueryNode::Fuzzy {
+                text,
+                distance,
+                boost,
+            } => {
+                if !index.analyzer().normalize(text).is_empty() {
+                    for (term, _) in expand_fuzzy(index, text, *distance)? {
+                        add(term, *boost);
+                    }
+                }
+            }
+            QueryNode::Bool { must, should, .. } => {
+                for child in must.iter().chain(should) {
+                    self.scoring_terms(child, depth + 1, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Single-token terms of a flat disjunction (`Any`) or conjunction (`All`),
+/// which need no filter; `None` for anything else.
+fn flat_terms(index: &FtsIndex, node: &QueryNode) -> Option<(MatchMode, Vec<(String, f32)>)> {
+    let single = |node: &QueryNode| match node {
+        QueryNode::Term { text, boost } => {
+            let mut terms = index.analyzer().terms(text);
+            (terms.len() == 1).then(|| (terms.remove(0), *boost))
+        }
+        _ => None,
+    };
+    match node {
+        QueryNode::Term { .. } => Some((MatchMode::Any, vec![single(node)?])),
+        QueryNode::Bool {
+            must,
+            should,
+            must_not,
+        } if must_not.is_empty() => {
+            if must.is_empty() && !should.is_empty() {
+                Some((
+                    MatchMode::Any,
+                    should.iter().map(single).collect::<Option<_>>()?,
+                ))
+            } else if should.is_empty() && !must.is_empty() {
+                Some((
+                    MatchMode::All,
+                    must.iter().map(single).collect::<Option<_>>()?,
+                ))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn top_k(
+    index: &FtsIndex,
+    root: &QueryNode,
+    k: usize,
+    params: Bm25Params,
+    stats: &CollectionStats,
+    allow: Option<&RoaringBitmap>,
+) -> Result<Vec<(u32, f32)>> {
+    params.validate()?;
+    if let Some((mode, terms)) = flat_terms(index, root) {
+        return search(index, &terms, mode, k, params, stats, allow);
+    }
+    let evaluator = Evaluator::new(index);
+    let Some(mut filter) = evaluator.matches(root, 0)? else {
+        return Ok(Vec::new());
+    };
+    if let Some(allow) = allow {
+        filter &= allow;
+    }
+    let mut terms = Vec::new();
+    evaluator.scoring_terms(root, 0, &mut terms)?;
+    let mut hits = search(
+        index,
+        &terms,
+        MatchMode::Any,
+        k,
+        params,
+        stats,
+        Some(&filter),
+    )?;
+    if hits.len() < k {
+        // Matching documents without a scoring term rank last, by doc id.
+        let scored: RoaringBitmap = hits.iter().map(|(doc, _)| *doc).collect();
+        let missing = k - hits.len();
+        hits.extend((filter - scored).iter().take(missing).map(|doc| (doc, 0.0)));
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+    Ok(hits)
+}
