@@ -7,6 +7,7 @@ mod codec;
 mod error;
 mod format;
 mod fuzzy;
+mod highlight;
 mod matching;
 mod postings;
 mod query;
@@ -22,6 +23,7 @@ pub use analyzer::{
 pub use bm25::{Bm25Params, CollectionStats, idf};
 pub use codec::norm::{decode_norm, encode_norm, quantize_doc_len};
 pub use error::{FtsError, QueryErrorKind, Result, Section};
+pub use highlight::{HighlightOptions, highlight, highlight_spans};
 pub use matching::{
     MAX_EXPANSIONS, MAX_FUZZY_CHARS, exact_match_candidates, expand_fuzzy, expand_prefix,
     phrase_match, prefix_match, token_match,

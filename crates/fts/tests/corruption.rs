@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 use infino_fts::{
-    AnalyzerConfig, Bm25Params, FtsConfig, FtsError, FtsIndex, FtsIndexBuilder, MatchMode, Section,
-    TERMINATED, search,
+    AnalyzerConfig, Bm25Params, FtsConfig, FtsError, FtsIndex, FtsIndexBuilder, HighlightOptions,
+    MatchMode, Query, Section, TERMINATED, exact_match_candidates, expand_fuzzy, highlight,
+    phrase_match, prefix_match, search, token_match,
 };
 
 fn small_region() -> Vec<u8> {
@@ -54,6 +55,30 @@ fn exercise(bytes: Vec<u8>) -> Result<(), FtsError> {
     let terms: Vec<(String, f32)> = TERMS.iter().map(|t| ((*t).to_owned(), 1.0)).collect();
     for mode in [MatchMode::Any, MatchMode::All] {
         search(&index, &terms, mode, 3, Bm25Params::default(), &stats, None)?;
+        token_match(&index, "quick fox dog", mode)?;
+    }
+    phrase_match(&index, "quick fox")?;
+    prefix_match(&index, "qu")?;
+    expand_fuzzy(&index, "fax", 1)?;
+    exact_match_candidates(&index, "the quick brown fox")?;
+    for input in [
+        "quick -dog",
+        "\"the fox\" OR qu*",
+        "fox~1 AND NOT lazy",
+        "-jumps",
+    ] {
+        let query = Query::parse(input).expect("valid query");
+        query.count(&index)?;
+        query.top_k(&index, 2, Bm25Params::default(), &stats, None)?;
+        for doc in [0, 3, 6, 12] {
+            highlight(
+                &index,
+                doc,
+                "the quick brown fox",
+                &query,
+                &HighlightOptions::default(),
+            )?;
+        }
     }
     Ok(())
 }

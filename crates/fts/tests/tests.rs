@@ -10,5 +10,6 @@
 mod bm25_oracle;
 mod common;
 mod corruption;
+mod highlight;
 mod matching;
 mod query;
