@@ -136,16 +136,19 @@ fn render(text: &str, spans: &[(usize, usize)], options: &HighlightOptions) -> S
         // Leave some leading context, keep the window inside the text, and
         // avoid cutting words where a space is near.
         let mut start = floor_boundary(text, best.saturating_sub(len / 4).min(text.len() - len));
-        if start > 0 && !text[..start].ends_with(char::is_whitespace) {
-            if let Some(i) = text[start..best].find(char::is_whitespace) {
-                start += i + 1;
-            }
+        if start > 0
+            && !text[..start].ends_with(char::is_whitespace)
+            && let Some(i) = text[start..best].find(char::is_whitespace)
+        {
+            start += i + 1;
         }
         let mut end = floor_boundary(text, start + len);
-        if end < text.len() && !text[end..].starts_with(char::is_whitespace) && best_end < end {
-            if let Some(i) = text[best_end..end].rfind(char::is_whitespace) {
-                end = best_end + i;
-            }
+        if end < text.len()
+            && !text[end..].starts_with(char::is_whitespace)
+            && best_end < end
+            && let Some(i) = text[best_end..end].rfind(char::is_whitespace)
+        {
+            end = best_end + i;
         }
         (start, end)
     };
