@@ -1,5 +1,54 @@
 //! The full-text index of infino, as pure code: documents in, region bytes
-//! out; region bytes in, query answers out. No I/O.
+//! out; region bytes in, query answers out. No I/O, no threads.
+//!
+//! A superfile embeds one region per indexed text column; the container
+//! records its location and checksum, this crate owns the bytes
+//! (`FORMAT.md` is the byte-exact layout, `QUERY_SYNTAX.md` the query
+//! language).
+//!
+//! ```
+//! use bytes::Bytes;
+//! use infino_fts::{
+//!     Bm25Params, FtsConfig, FtsIndex, FtsIndexBuilder, MatchMode, Query, search,
+//! };
+//!
+//! // Build: file-local row ids in increasing order; None is a null.
+//! let mut builder = FtsIndexBuilder::new(FtsConfig { positions: true, ..FtsConfig::default() })?;
+//! builder.add_document(0, Some("The quick brown fox"))?;
+//! builder.add_document(1, None)?;
+//! builder.add_document(2, Some("A quick brown dog, quick as a fox"))?;
+//! let region: Vec<u8> = builder.finish()?;
+//!
+//! // Open and search with this region's own statistics. A table sums
+//! // `local_stats` over all its regions instead.
+//! let index = FtsIndex::open(Bytes::from(region))?;
+//! let terms = index.analyzer().terms("quick dog");
+//! let stats = index.local_stats(terms.iter().map(String::as_str))?;
+//! let weighted: Vec<(String, f32)> = terms.into_iter().map(|t| (t, 1.0)).collect();
+//! let hits = search(&index, &weighted, MatchMode::Any, 10, Bm25Params::default(), &stats, None)?;
+//! assert_eq!(hits[0].0, 2);
+//!
+//! // The query language: phrases, prefixes, fuzzy terms, boolean operators.
+//! let query = Query::parse("\"brown fox\" -dog")?;
+//! assert_eq!(query.count(&index)?, 1);
+//! # Ok::<(), infino_fts::FtsError>(())
+//! ```
+//!
+//! # Map
+//!
+//! - Analysis: [`AnalyzerConfig`] (recorded in the region), [`Analyzer`],
+//!   [`Token`].
+//! - Writing: [`FtsIndexBuilder`] with [`FtsConfig`].
+//! - Reading: [`FtsIndex`] (validated on open), [`TermInfo`], [`Postings`]
+//!   cursors with block skipping and [`Occurrence`]s.
+//! - Ranking: [`search()`] (block-max WAND / conjunctive top-k) with
+//!   [`Bm25Params`] and caller-supplied [`CollectionStats`].
+//! - Query language: [`Query`] / [`QueryNode`]: matching, counting, top-k,
+//!   scoring terms.
+//! - Unranked matching: [`token_match`], [`phrase_match`], [`prefix_match`],
+//!   [`expand_prefix`], [`expand_fuzzy`], [`exact_match_candidates`].
+//! - Highlighting: [`highlight()`], [`highlight_spans`].
+//! - Errors: [`FtsError`] with [`Section`] and [`QueryErrorKind`].
 
 mod analyzer;
 mod bm25;

@@ -58,10 +58,11 @@ pub struct Postings<'a> {
     shallow_at: usize,
     shallow: BlockHeader,
     shallow_base: u32,
-    shallow_done: bool,
     // Deep state: the decoded block.
     decoded_at: Option<usize>,
     decoded_len: usize,
+    decoded_header: BlockHeader,
+    decoded_base: u32,
     docs: [u32; BLOCK_SIZE],
     tfs: [u32; BLOCK_SIZE],
     n: usize,
@@ -80,9 +81,10 @@ impl<'a> Postings<'a> {
             shallow_at: 0,
             shallow: BlockHeader::default(),
             shallow_base: 0,
-            shallow_done: false,
             decoded_at: None,
             decoded_len: 0,
+            decoded_header: BlockHeader::default(),
+            decoded_base: 0,
             docs: [0; BLOCK_SIZE],
             tfs: [0; BLOCK_SIZE],
             n: 0,
@@ -164,6 +166,8 @@ impl<'a> Postings<'a> {
         }
         self.decoded_at = Some(at);
         self.decoded_len = h.body_len;
+        self.decoded_header = h;
+        self.decoded_base = self.shallow_base;
         self.n = h.n;
         self.idx = 0;
         self.doc = self.docs[0];
@@ -177,7 +181,6 @@ impl<'a> Postings<'a> {
     fn advance_shallow(&mut self) -> Result<bool> {
         let next_at = self.shallow_at + BLOCK_HEADER_LEN + self.shallow.body_len;
         if next_at >= self.src.data.len() {
-            self.shallow_done = true;
             return Ok(false);
         }
         let base = self.shallow.last_doc + 1;
@@ -217,7 +220,6 @@ impl<'a> Postings<'a> {
             .expect("invariant: a block is decoded until terminated");
         let next_at = decoded_at + BLOCK_HEADER_LEN + self.decoded_len;
         if next_at >= self.src.data.len() {
-            self.shallow_done = true;
             self.doc = TERMINATED;
             return Ok(TERMINATED);
         }
@@ -226,7 +228,6 @@ impl<'a> Postings<'a> {
             self.shallow = self.read_header(next_at, base)?;
             self.shallow_at = next_at;
             self.shallow_base = base;
-            self.shallow_done = false;
         }
         self.decode_shallow()?;
         Ok(self.doc)
@@ -239,9 +240,6 @@ impl<'a> Postings<'a> {
     /// # Errors
     /// [`FtsError::Corrupt`] on malformed block headers.
     pub fn shallow_seek(&mut self, target: u32) -> Result<bool> {
-        if self.shallow_done {
-            return Ok(false);
-        }
         while self.shallow.last_doc < target {
             if !self.advance_shallow()? {
                 return Ok(false);
@@ -274,6 +272,16 @@ impl<'a> Postings<'a> {
     pub fn seek(&mut self, target: u32) -> Result<u32> {
         if self.doc >= target {
             return Ok(self.doc);
+        }
+        // A shallow_seek past `target` may have left blocks behind that hold
+        // documents ≥ target: walk again from the decoded block.
+        if let Some(decoded_at) = self.decoded_at
+            && decoded_at != self.shallow_at
+            && target < self.shallow_base
+        {
+            self.shallow_at = decoded_at;
+            self.shallow = self.decoded_header;
+            self.shallow_base = self.decoded_base;
         }
         if !self.shallow_seek(target)? {
             self.doc = TERMINATED;

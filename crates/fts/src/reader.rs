@@ -278,7 +278,7 @@ impl FtsIndex {
     /// # Errors
     /// [`FtsError::Query`] with [`QueryErrorKind::TooManyExpansions`] if more
     /// than `limit` terms match; [`FtsError::Corrupt`] on malformed rows.
-    pub fn expand<A: Automaton>(
+    pub(crate) fn expand<A: Automaton>(
         &self,
         automaton: A,
         limit: usize,

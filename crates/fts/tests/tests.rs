@@ -12,4 +12,5 @@ mod common;
 mod corruption;
 mod highlight;
 mod matching;
+mod postings;
 mod query;

@@ -99,4 +99,17 @@ mod tests {
         assert_eq!(bits_needed(1), 1);
         assert_eq!(bits_needed(u32::MAX), 32);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn round_trips_random(values in proptest::collection::vec(proptest::num::u32::ANY, 0..300), width in 0u8..=32) {
+            let mask = if width == 32 { u32::MAX } else { (1u32 << width).wrapping_sub(1) };
+            let values: Vec<u32> = values.into_iter().map(|v| v & mask).collect();
+            let mut bytes = Vec::new();
+            pack(&values, width, &mut bytes);
+            let mut back = vec![0; values.len()];
+            proptest::prop_assert!(unpack(&bytes, width, &mut back).is_some());
+            proptest::prop_assert_eq!(back, values);
+        }
+    }
 }

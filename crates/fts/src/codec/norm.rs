@@ -74,4 +74,19 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn quantization_is_monotone_and_close(a in proptest::num::u32::ANY, b in proptest::num::u32::ANY) {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            proptest::prop_assert!(encode_norm(lo) <= encode_norm(hi));
+            let q = quantize_doc_len(hi);
+            proptest::prop_assert!(q <= hi);
+            if hi <= DECODE[255] {
+                // Within one mantissa step (12.5 %) below the length.
+                proptest::prop_assert!(u64::from(hi - q) * 8 <= u64::from(hi));
+            }
+            proptest::prop_assert_eq!(encode_norm(decode_norm(encode_norm(hi))), encode_norm(hi));
+        }
+    }
 }

@@ -54,4 +54,25 @@ mod tests {
             None
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn round_trips_random(values in proptest::collection::vec(proptest::num::u32::ANY, 0..100)) {
+            let mut bytes = Vec::new();
+            for &v in &values {
+                write_u32(v, &mut bytes);
+            }
+            let mut pos = 0;
+            for &v in &values {
+                proptest::prop_assert_eq!(read_u32(&bytes, &mut pos), Some(v));
+            }
+            proptest::prop_assert_eq!(pos, bytes.len());
+        }
+
+        #[test]
+        fn never_panics_on_garbage(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..12)) {
+            let mut pos = 0;
+            while read_u32(&bytes, &mut pos).is_some() {}
+        }
+    }
 }
