@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, TRANSFER_ENCODING};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -37,6 +37,10 @@ pub enum Fault {
     StatusAfterForward(u16),
     /// Forward, then hold the answer this long.
     Delay(Duration),
+    /// Forward, then answer with only the first `n` body bytes, with a
+    /// matching `Content-Length` and every other header unchanged: a server
+    /// that returns less than the range it claims.
+    ShortBody(usize),
 }
 
 /// Which requests a fault applies to, and how many times.
@@ -186,6 +190,12 @@ async fn forward(
     match fault {
         Some(Fault::DropAfterForward) => Err("fault: connection dropped after forwarding".into()),
         Some(Fault::StatusAfterForward(code)) => Ok(status_response(code)),
+        Some(Fault::ShortBody(n)) => {
+            let cut = body.slice(..n.min(body.len()));
+            head.headers.remove(TRANSFER_ENCODING);
+            head.headers.insert(CONTENT_LENGTH, cut.len().into());
+            Ok(Response::from_parts(head, Full::new(cut)))
+        }
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             head.headers.remove(TRANSFER_ENCODING);
