@@ -187,53 +187,63 @@ impl DocScorer<'_> {
     }
 }
 
-fn block_max_wand(cursors: &mut Vec<TermCursor<'_>>, out: &mut DocScorer<'_>) -> Result<()> {
+fn block_max_wand(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<()> {
+    // Cursors are large (decoded block, score table), so they stay in place
+    // and `order` holds their indices sorted by current document.
+    let mut order: Vec<usize> = (0..cursors.len()).collect();
+    let doc = |cursors: &[TermCursor<'_>], i: usize| cursors[i].postings.doc();
     loop {
-        cursors.retain(|c| c.postings.doc() != TERMINATED);
-        cursors.sort_by_key(|c| c.postings.doc());
+        order.retain(|&i| doc(cursors, i) != TERMINATED);
+        // Nearly sorted after each step: insertion sort is linear then.
+        for j in 1..order.len() {
+            let mut k = j;
+            while k > 0 && doc(cursors, order[k - 1]) > doc(cursors, order[k]) {
+                order.swap(k - 1, k);
+                k -= 1;
+            }
+        }
         let threshold = out.top.threshold();
         // Pivot: the first cursor at which the summed term bounds could
         // beat the threshold; documents before its doc cannot.
         let mut bound = 0.0;
-        let Some(mut pivot) = cursors.iter().position(|c| {
-            bound += c.max_score;
+        let Some(mut pivot) = order.iter().position(|&i| {
+            bound += cursors[i].max_score;
             beats(bound, threshold)
         }) else {
             return Ok(());
         };
-        let pivot_doc = cursors[pivot].postings.doc();
-        while pivot + 1 < cursors.len() && cursors[pivot + 1].postings.doc() == pivot_doc {
+        let pivot_doc = doc(cursors, order[pivot]);
+        while pivot + 1 < order.len() && doc(cursors, order[pivot + 1]) == pivot_doc {
             pivot += 1;
         }
         // Block-max bound on documents from pivot_doc up to the nearest
         // block end among the cursors up to the pivot.
         let mut block_bound = 0.0;
-        let mut next = if pivot + 1 < cursors.len() {
-            cursors[pivot + 1].postings.doc()
-        } else {
-            TERMINATED
-        };
-        for cursor in &mut cursors[..=pivot] {
+        let mut next = order
+            .get(pivot + 1)
+            .map_or(TERMINATED, |&i| doc(cursors, i));
+        for &i in &order[..=pivot] {
+            let cursor = &mut cursors[i];
             if cursor.postings.shallow_seek(pivot_doc)? {
                 block_bound += cursor.block_bound();
                 next = next.min(cursor.postings.block_last_doc().saturating_add(1));
             }
         }
         if beats(block_bound, threshold) {
-            if cursors[0].postings.doc() == pivot_doc {
-                out.collect(pivot_doc, cursors[..=pivot].iter());
-                for cursor in &mut cursors[..=pivot] {
-                    cursor.postings.next_doc()?;
+            if doc(cursors, order[0]) == pivot_doc {
+                out.collect(pivot_doc, order[..=pivot].iter().map(|&i| &cursors[i]));
+                for &i in &order[..=pivot] {
+                    cursors[i].postings.next_doc()?;
                 }
             } else {
-                for cursor in &mut cursors[..pivot] {
-                    cursor.postings.seek(pivot_doc)?;
+                for &i in &order[..pivot] {
+                    cursors[i].postings.seek(pivot_doc)?;
                 }
             }
         } else {
             let next = next.max(pivot_doc.saturating_add(1));
-            for cursor in &mut cursors[..=pivot] {
-                cursor.postings.seek(next)?;
+            for &i in &order[..=pivot] {
+                cursors[i].postings.seek(next)?;
             }
         }
     }
