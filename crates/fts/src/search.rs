@@ -57,9 +57,10 @@ fn beats(bound: f32, threshold: Option<f32>) -> bool {
 ///
 /// `stats` supplies `N`, `avgdl` and document frequencies (see
 /// [`CollectionStats`]); `allow`, if given, restricts results to its
-/// documents. Returns `(doc, score)` sorted by score descending then doc
-/// ascending; documents need a positive-score match, so at most as many as
-/// match. Empty when `k == 0`, `stats.doc_count == 0` or no term matches.
+/// documents. Returns up to `k` matching documents (containing any term
+/// for `Any`, every term for `All`) as `(doc, score)`, sorted by score
+/// descending then doc ascending. Empty when `k == 0` or
+/// `stats.doc_count == 0`.
 ///
 /// # Errors
 /// [`FtsError::Query`] for invalid `params` or a negative or non-finite

@@ -27,6 +27,7 @@ fn queries(rng: &mut StdRng, vocab: usize) -> Vec<Vec<(String, f32)>> {
         vec![(term(0), 1.0), (term(200), 2.5)], // common + rare, boosted
         vec![(term(3), 1.0), (term(3), 0.5)],   // duplicate merges
         vec![("absent".to_owned(), 1.0), (term(5), 1.0)],
+        vec![(term(0), 0.0), (term(7), 1.0)], // zero boost still matches
     ];
     for _ in 0..12 {
         let n = rng.random_range(1..=6);
@@ -270,4 +271,68 @@ fn stats_merge_sums() {
     assert_eq!(a.doc_freq("x"), 3);
     assert_eq!(a.doc_freq("y"), 1);
     assert_eq!(a.doc_freq("z"), 0);
+}
+
+/// A table split over several regions, searched region by region with
+/// summed statistics and merged, ranks exactly like the oracle over all rows.
+#[test]
+fn split_table_with_global_stats_matches_single_oracle() {
+    let corpus = zipf_corpus(17, 3000, 400, 30);
+    let config = FtsConfig {
+        analyzer: infino_fts::AnalyzerConfig {
+            stemmer: Some(infino_fts::Language::English),
+            stop_words: infino_fts::StopWords::English,
+            ..Default::default()
+        },
+        positions: false,
+    };
+    let oracle = Oracle::new(&corpus, &config.analyzer);
+    // Five regions with file-local row ids; remember each one's global ids.
+    let parts: Vec<(Vec<u32>, infino_fts::FtsIndex)> = corpus
+        .chunks(corpus.len().div_ceil(5))
+        .map(|chunk| {
+            let local: Vec<(u32, Option<String>)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, t))| (i as u32, t.clone()))
+                .collect();
+            (
+                chunk.iter().map(|(d, _)| *d).collect(),
+                build(&local, &config),
+            )
+        })
+        .collect();
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut non_empty = 0;
+    for query in queries(&mut rng, 400) {
+        let mut stats = CollectionStats::default();
+        for (_, index) in &parts {
+            stats.merge(
+                &index
+                    .local_stats(query.iter().map(|(t, _)| t.as_str()))
+                    .expect("stats"),
+            );
+        }
+        let refs: Vec<(&str, f32)> = query.iter().map(|(t, b)| (t.as_str(), *b)).collect();
+        let terms: Vec<&str> = refs.iter().map(|(t, _)| *t).collect();
+        let ostats = oracle.local_stats(&terms);
+        for mode in [MatchMode::Any, MatchMode::All] {
+            let k = 25;
+            let mut merged: Vec<(u32, f32)> = Vec::new();
+            for (ids, index) in &parts {
+                let hits = search(index, &query, mode, k, Bm25Params::default(), &stats, None)
+                    .expect("search");
+                merged.extend(
+                    hits.into_iter()
+                        .map(|(local, score)| (ids[local as usize], score)),
+                );
+            }
+            merged.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            merged.truncate(k);
+            let expected = oracle.rank(&refs, mode == MatchMode::All, 1.2, 0.75, &ostats, None);
+            assert_top_k(&merged, &expected, k, &format!("{query:?} {mode:?}"));
+            non_empty += usize::from(!merged.is_empty());
+        }
+    }
+    assert!(non_empty >= 15, "{non_empty}");
 }

@@ -176,9 +176,7 @@ impl Oracle {
                 let f = f64::from(f);
                 score += idf * boost * f * (k1 + 1.0) / (f + k1 * (1.0 - b + b * dl / stats.avgdl));
             }
-            if score > 0.0 {
-                out.push((*doc, score));
-            }
+            out.push((*doc, score));
         }
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out

@@ -162,13 +162,13 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// Single-token terms of a flat disjunction (`Any`) or conjunction (`All`),
-/// which need no filter; `None` for anything else.
+/// Single-token, positively boosted terms of a flat disjunction (`Any`) or
+/// conjunction (`All`), which need no filter; `None` for anything else.
 fn flat_terms(index: &FtsIndex, node: &QueryNode) -> Option<(MatchMode, Vec<(String, f32)>)> {
     let single = |node: &QueryNode| match node {
         QueryNode::Term { text, boost } => {
             let mut terms = index.analyzer().terms(text);
-            (terms.len() == 1).then(|| (terms.remove(0), *boost))
+            (terms.len() == 1 && *boost > 0.0).then(|| (terms.remove(0), *boost))
         }
         _ => None,
     };
