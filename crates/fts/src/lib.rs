@@ -82,3 +82,16 @@ pub use query::{MAX_CLAUSES, MAX_DEPTH, Query, QueryNode};
 pub use reader::{FtsIndex, TermInfo};
 pub use search::{MatchMode, search};
 pub use writer::{FtsConfig, FtsIndexBuilder};
+
+#[cfg(test)]
+mod tests {
+    /// Regions are searched from many threads at once.
+    #[test]
+    fn index_is_shareable() {
+        fn assert_shareable<T: Send + Sync + Clone>() {}
+        assert_shareable::<crate::FtsIndex>();
+        assert_shareable::<crate::Query>();
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::FtsIndexBuilder>();
+    }
+}

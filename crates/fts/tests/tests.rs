@@ -7,6 +7,7 @@
     reason = "tests convert small generated counts between integer and float types"
 )]
 
+mod analyzer;
 mod bm25_oracle;
 mod common;
 mod corruption;
