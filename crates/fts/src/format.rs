@@ -113,10 +113,11 @@ impl Header {
         }
     }
 
-    /// Decodes and checks the fixed header against a region of `region_len`
-    /// bytes: magic, major version, flags, lengths, and that every section
-    /// lies inside the region after the header, aligned and non-overlapping.
-    pub(crate) fn read(bytes: &[u8]) -> Result<Header> {
+    /// Decodes and checks the fixed header at the start of `bytes` against a
+    /// region of `region_len` bytes (`bytes` may be a prefix of the region):
+    /// magic, major version, flags, lengths, and that every section lies
+    /// inside the region after the header, aligned and non-overlapping.
+    pub(crate) fn read(bytes: &[u8], region_len: u64) -> Result<Header> {
         let corrupt = |at: usize, reason| FtsError::corrupt(Section::Header, at as u64, reason);
         let truncated = |at: usize| corrupt(at, "region shorter than its fixed header");
         if bytes.get(..4).ok_or_else(|| truncated(0))? != MAGIC {
@@ -155,7 +156,7 @@ impl Header {
         }
         let analyzer_end = FIXED_HEADER_LEN as u64 + u64::from(header.analyzer_len);
         let header_len = u64::from(header.header_len);
-        if header_len != align_up_u64(analyzer_end) || header_len > bytes.len() as u64 {
+        if header_len != align_up_u64(analyzer_end) || header_len > region_len {
             return Err(corrupt(
                 8,
                 "header length inconsistent with analyzer length",
@@ -171,7 +172,7 @@ impl Header {
             let end = extent.offset.checked_add(extent.len);
             if !extent.offset.is_multiple_of(ALIGN as u64)
                 || extent.offset < cursor
-                || end.is_none_or(|end| end > bytes.len() as u64)
+                || end.is_none_or(|end| end > region_len)
             {
                 return Err(FtsError::corrupt(
                     TABLE_SECTIONS[i],

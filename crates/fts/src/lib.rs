@@ -39,7 +39,8 @@
 //! - Analysis: [`AnalyzerConfig`] (recorded in the region), [`Analyzer`],
 //!   [`Token`].
 //! - Writing: [`FtsIndexBuilder`] with [`FtsConfig`].
-//! - Reading: [`FtsIndex`] (validated on open), [`TermInfo`], [`Postings`]
+//! - Reading: [`RegionLayout`] (header only: analyzer, `N`, token total,
+//!   section ranges), [`FtsIndex`] (validated on open), [`TermInfo`], [`Postings`]
 //!   cursors with block skipping and [`Occurrence`]s.
 //! - Ranking: [`search()`] (block-max WAND / conjunctive top-k) with
 //!   [`Bm25Params`] and caller-supplied [`CollectionStats`].
@@ -57,6 +58,7 @@ mod error;
 mod format;
 mod fuzzy;
 mod highlight;
+mod layout;
 mod matching;
 mod postings;
 mod query;
@@ -73,6 +75,7 @@ pub use bm25::{Bm25Params, CollectionStats, idf};
 pub use codec::norm::{decode_norm, encode_norm, quantize_doc_len};
 pub use error::{FtsError, QueryErrorKind, Result, Section};
 pub use highlight::{HighlightOptions, highlight, highlight_spans};
+pub use layout::RegionLayout;
 pub use matching::{
     MAX_EXPANSIONS, MAX_FUZZY_CHARS, exact_match_candidates, expand_fuzzy, expand_prefix,
     phrase_match, prefix_match, token_match,

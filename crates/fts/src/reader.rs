@@ -70,7 +70,7 @@ impl FtsIndex {
     /// [`FtsError::UnsupportedVersion`] for a newer major version;
     /// [`FtsError::Corrupt`] for anything malformed.
     pub fn open(bytes: Bytes) -> Result<FtsIndex> {
-        let header = Header::read(&bytes)?;
+        let header = Header::read(&bytes, bytes.len() as u64)?;
         let analyzer_bytes = bytes
             .get(format::FIXED_HEADER_LEN..format::FIXED_HEADER_LEN + header.analyzer_len as usize)
             .ok_or_else(|| FtsError::corrupt(Section::Analyzer, 0, "truncated"))?;

@@ -157,3 +157,26 @@ fn random_garbage_never_panics() {
         let _ = exercise(bytes);
     }
 }
+
+#[test]
+fn layout_reads_from_the_header_alone() {
+    use infino_fts::RegionLayout;
+    let region = small_region();
+    let len = region.len() as u64;
+    let header_len = RegionLayout::header_len_of(&region[..RegionLayout::FIXED_HEADER_LEN], len)
+        .expect("fixed header");
+    let layout = RegionLayout::parse(&region[..header_len], len).expect("header");
+    let index = FtsIndex::open(Bytes::from(region.clone())).expect("open");
+    assert_eq!(layout.header_len, header_len);
+    assert_eq!(layout.doc_count, index.doc_count());
+    assert_eq!(layout.doc_count, 4);
+    assert_eq!(layout.doc_slots, 13);
+    assert_eq!(layout.total_tokens, index.total_tokens());
+    assert_eq!(&layout.analyzer, index.analyzer().config());
+    assert!(layout.has_positions);
+    assert_eq!(layout.sections.len(), 6);
+    assert_eq!(layout.sections[0].1.start, header_len as u64);
+    assert!(layout.sections.iter().all(|(_, r)| r.end <= len));
+    assert!(RegionLayout::parse(&region[..header_len - 1], len).is_err());
+    assert!(RegionLayout::parse(&region[..header_len], len - 100).is_err());
+}
