@@ -14,6 +14,9 @@ use crate::format::{
     self, BLOCK_SIZE, Extent, FIXED_HEADER_LEN, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
 };
 
+/// Bytes per distinct term beyond its text: the map entry and four vectors.
+const NEW_TERM_OVERHEAD: usize = 128;
+
 /// What to build: the analyzer and whether to store positions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FtsConfig {
@@ -51,6 +54,8 @@ pub struct FtsIndexBuilder {
     last_doc: Option<u32>,
     doc_count: u32,
     total_tokens: u64,
+    /// Running estimate of heap bytes held, for [`Self::memory_estimate`].
+    memory: usize,
 }
 
 impl std::fmt::Debug for FtsIndexBuilder {
@@ -78,6 +83,7 @@ impl FtsIndexBuilder {
             last_doc: None,
             doc_count: 0,
             total_tokens: 0,
+            memory: 0,
         })
     }
 
@@ -139,8 +145,12 @@ impl FtsIndexBuilder {
         let term = &group[0].term;
         let entry = match self.terms.get_mut(term) {
             Some(entry) => entry,
-            None => self.terms.entry(term.clone()).or_default(),
+            None => {
+                self.memory += term.len() + NEW_TERM_OVERHEAD;
+                self.terms.entry(term.clone()).or_default()
+            }
         };
+        let positions_before = entry.positions.len();
         if entry.docs.len() % BLOCK_SIZE == 0 {
             entry
                 .block_position_offsets
@@ -163,6 +173,14 @@ impl FtsIndexBuilder {
                 prev_end = end;
             }
         }
+        self.memory += 2 * std::mem::size_of::<u32>() + entry.positions.len() - positions_before;
+    }
+
+    /// Approximate heap bytes the builder holds now (postings, positions,
+    /// terms, norms), excluding allocator slack; `finish` needs about the
+    /// region size again on top. Lets a caller cap a region's size.
+    pub fn memory_estimate(&self) -> usize {
+        self.memory + self.norms.len() + self.presence.len()
     }
 
     /// Number of documents with a value added so far.
@@ -343,4 +361,41 @@ fn write_blocks(acc: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> (u32, u8
         term_min_norm = term_min_norm.min(min_norm);
     }
     (term_max_tf, term_min_norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_estimate_grows_with_tokens() {
+        let mut builder = FtsIndexBuilder::new(FtsConfig {
+            positions: true,
+            ..FtsConfig::default()
+        })
+        .expect("config");
+        assert_eq!(builder.memory_estimate(), 0);
+        builder.add_document(0, Some("a b c")).expect("add");
+        let one = builder.memory_estimate();
+        assert!(one >= 3 * (8 + 3));
+        for doc in 1..100 {
+            builder.add_document(doc, Some("a b c")).expect("add");
+        }
+        let many = builder.memory_estimate();
+        // Each further document adds 3 postings of 8 bytes plus 3 bytes of
+        // positions each, and a norm byte; no new terms.
+        let per_doc = (many - one) / 99;
+        assert!((3 * 11..=3 * 11 + 2).contains(&per_doc), "{one} {many}");
+    }
+
+    #[test]
+    fn rejects_out_of_order_and_reserved_ids() {
+        let mut builder = FtsIndexBuilder::new(FtsConfig::default()).expect("config");
+        builder.add_document(5, Some("x")).expect("add");
+        assert!(builder.add_document(5, Some("y")).is_err());
+        assert!(builder.add_document(3, None).is_err());
+        assert!(builder.add_document(u32::MAX, None).is_err());
+        builder.add_document(7, None).expect("null");
+        assert_eq!(builder.doc_count(), 1);
+    }
 }
