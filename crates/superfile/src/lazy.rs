@@ -1,0 +1,276 @@
+//! Reading a superfile in place on object storage.
+//!
+//! Opening costs one suffix read: the last [`SUFFIX_READ_BYTES`] hold the
+//! Parquet footer with the region directory (a second read follows only
+//! when the footer is longer). The caller may instead hand over the footer
+//! tail it kept from an earlier open (the table manifest does), and then
+//! opening sends no request. Full-text regions are fetched when first used,
+//! several in one batched read; rows are fetched through Parquet's async
+//! reader, which requests only the column chunks that hold them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arrow::array::RecordBatch;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, TryStreamExt};
+use infino_fts::FtsIndex;
+use infino_store::{Path, Store};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use std::ops::Range;
+
+use crate::error::{Result, SuperfileError};
+use crate::format::{Directory, PARQUET_TRAILER_LEN, RegionKind, verify_footer};
+use crate::reader::{OpenOptions, plan_fetch, read_directory, verify};
+
+/// Bytes read from the end of a file to find its footer in one request.
+pub const SUFFIX_READ_BYTES: u64 = 64 * 1024;
+
+/// A superfile read lazily from a [`Store`].
+#[derive(Debug)]
+pub struct LazySuperfile {
+    store: Store,
+    path: Path,
+    size: u64,
+    tail: Bytes,
+    metadata: ArrowReaderMetadata,
+    directory: Directory,
+    options: OpenOptions,
+    fts: Mutex<BTreeMap<String, Arc<FtsIndex>>>,
+}
+
+impl LazySuperfile {
+    /// Open `path` with one suffix read (two if the footer is unusually large).
+    ///
+    /// # Errors
+    /// Storage errors, or the errors of [`Superfile::open`](crate::Superfile::open)
+    /// for a damaged footer or directory.
+    pub async fn open(store: &Store, path: &Path, options: OpenOptions) -> Result<Self> {
+        let suffix = store.get_suffix(path, SUFFIX_READ_BYTES).await?;
+        let footer_len = footer_len(&suffix.bytes)?;
+        let needed = footer_len + PARQUET_TRAILER_LEN;
+        let tail = if needed <= suffix.bytes.len() as u64 {
+            suffix
+                .bytes
+                .slice(suffix.bytes.len() - usize::try_from(needed).unwrap_or(usize::MAX)..)
+        } else {
+            if needed > suffix.object_size {
+                return Err(SuperfileError::corrupt(
+                    "parquet trailer",
+                    "footer longer than the file",
+                ));
+            }
+            store
+                .get_range(path, suffix.object_size - needed..suffix.object_size)
+                .await?
+        };
+        Self::from_footer(store, path, suffix.object_size, tail, options)
+    }
+
+    /// Open from a footer tail kept earlier (see [`LazySuperfile::footer_tail`]); sends no request.
+    ///
+    /// # Errors
+    /// As [`LazySuperfile::open`], for damaged bytes.
+    pub fn from_footer(
+        store: &Store,
+        path: &Path,
+        size: u64,
+        tail: Bytes,
+        options: OpenOptions,
+    ) -> Result<Self> {
+        let footer_len = footer_len(&tail)?;
+        if footer_len + PARQUET_TRAILER_LEN != tail.len() as u64 || tail.len() as u64 > size {
+            return Err(SuperfileError::corrupt(
+                "footer",
+                "tail length does not match the footer length",
+            ));
+        }
+        let footer = &tail[..tail.len() - 8];
+        let metadata = ParquetMetaDataReader::decode_metadata(footer)?;
+        let directory = read_directory(&metadata, size - tail.len() as u64)?;
+        if options.verify_checksums {
+            verify_footer(&directory, footer)?;
+        }
+        let metadata = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())?;
+        Ok(Self {
+            store: store.clone(),
+            path: path.clone(),
+            size,
+            tail,
+            metadata,
+            directory,
+            options,
+            fts: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The footer and trailer bytes: hand them to [`LazySuperfile::from_footer`] to reopen for free.
+    pub fn footer_tail(&self) -> &Bytes {
+        &self.tail
+    }
+
+    /// File size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The region directory.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// Rows in the file.
+    pub fn rows(&self) -> u64 {
+        self.directory.rows
+    }
+
+    /// Fetch the full-text regions of `columns` not yet loaded, in one batched read.
+    ///
+    /// # Errors
+    /// [`SuperfileError::NoSuchColumn`], storage, checksum or region errors.
+    pub async fn load_fts(&self, columns: &[&str]) -> Result<()> {
+        let mut wanted = Vec::new();
+        {
+            let loaded = self.fts.lock().unwrap_or_else(PoisonError::into_inner);
+            for column in columns {
+                let entry = self
+                    .directory
+                    .region(RegionKind::Fts, column)
+                    .ok_or_else(|| SuperfileError::NoSuchColumn {
+                        column: (*column).to_owned(),
+                        what: "full-text index",
+                    })?;
+                if !loaded.contains_key(*column)
+                    && !wanted
+                        .iter()
+                        .any(|e: &&crate::RegionEntry| e.column == entry.column)
+                {
+                    wanted.push(entry);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let ranges: Vec<_> = wanted
+            .iter()
+            .map(|e| e.offset..e.offset + e.length)
+            .collect();
+        let fetched = self.store.get_ranges(&self.path, &ranges).await?;
+        let mut opened = Vec::with_capacity(wanted.len());
+        for (entry, bytes) in wanted.iter().zip(fetched) {
+            if self.options.verify_checksums {
+                verify(
+                    &format!("full-text region of `{}`", entry.column),
+                    &bytes,
+                    entry.crc32c,
+                )?;
+            }
+            opened.push((entry.column.clone(), Arc::new(FtsIndex::open(bytes)?)));
+        }
+        let mut loaded = self.fts.lock().unwrap_or_else(PoisonError::into_inner);
+        for (column, index) in opened {
+            loaded.entry(column).or_insert(index);
+        }
+        Ok(())
+    }
+
+    /// The full-text index of `column`, fetched on first use.
+    ///
+    /// # Errors
+    /// As [`LazySuperfile::load_fts`].
+    pub async fn fts(&self, column: &str) -> Result<Arc<FtsIndex>> {
+        self.load_fts(&[column]).await?;
+        let loaded = self.fts.lock().unwrap_or_else(PoisonError::into_inner);
+        loaded
+            .get(column)
+            .cloned()
+            .ok_or_else(|| SuperfileError::NoSuchColumn {
+                column: column.to_owned(),
+                what: "full-text index",
+            })
+    }
+
+    /// Rows by ordinal, as [`Superfile::fetch_rows`](crate::Superfile::fetch_rows),
+    /// reading only the column chunks of the row groups that hold them.
+    ///
+    /// # Errors
+    /// As [`Superfile::fetch_rows`](crate::Superfile::fetch_rows), plus storage errors.
+    pub async fn fetch_rows(&self, rows: &[u32], columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let (selection, mask) = plan_fetch(&self.metadata, self.directory.rows, rows, columns)?;
+        let object = StoreFileReader {
+            store: self.store.clone(),
+            path: self.path.clone(),
+            metadata: Arc::clone(self.metadata.metadata()),
+        };
+        let stream =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(object, self.metadata.clone())
+                .with_projection(mask)
+                .with_row_selection(selection)
+                .with_batch_size(rows.len().max(1))
+                .build()?;
+        let schema = stream.schema().clone();
+        let batches: Vec<RecordBatch> = stream.try_collect().await?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    }
+}
+
+fn footer_len(tail: &[u8]) -> Result<u64> {
+    if tail.len() < 8 || &tail[tail.len() - 4..] != b"PAR1" {
+        return Err(SuperfileError::corrupt(
+            "parquet trailer",
+            "missing PAR1 magic",
+        ));
+    }
+    let t = &tail[tail.len() - 8..];
+    Ok(u64::from(u32::from_le_bytes([t[0], t[1], t[2], t[3]])))
+}
+
+/// Parquet's async reader over our [`Store`]: exact ranged reads, coalesced
+/// vectored reads, counted requests; the metadata is already known.
+struct StoreFileReader {
+    store: Store,
+    path: Path,
+    metadata: Arc<ParquetMetaData>,
+}
+
+fn to_parquet_error(e: infino_store::StoreError) -> parquet::errors::ParquetError {
+    parquet::errors::ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for StoreFileReader {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        async move {
+            self.store
+                .get_range(&self.path, range)
+                .await
+                .map_err(to_parquet_error)
+        }
+        .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(to_parquet_error)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        let metadata = Arc::clone(&self.metadata);
+        async move { Ok(metadata) }.boxed()
+    }
+}

@@ -1,0 +1,31 @@
+//! The superfile: one immutable file that is a valid Parquet file and also
+//! carries infino's index regions.
+//!
+//! ```text
+//! [ PAR1 | row groups (all columns, `_id` first) ]
+//! [ full-text region per indexed text column      ]
+//! [ Parquet footer (key `infino.directory`) | len | PAR1 ]
+//! ```
+//!
+//! Any Parquet reader opens the file and sees the table's columns. infino
+//! finds its regions through the directory in the footer's key/value
+//! metadata: offsets, lengths, CRC32C checksums and the format version
+//! (`docs/format.md`). Writing is [`SuperfileWriter`]; reading is
+//! [`Superfile`] over bytes in memory or [`LazySuperfile`] over a [`Store`](infino_store::Store),
+//! which fetches the footer with one suffix read and regions on demand.
+
+mod error;
+mod format;
+mod lazy;
+mod reader;
+mod spec;
+mod writer;
+
+pub use error::{Result, SuperfileError};
+pub use format::{
+    DIRECTORY_KEY, Directory, FORMAT_MAJOR, FORMAT_MINOR, ID_COLUMN, RegionEntry, RegionKind,
+};
+pub use lazy::{LazySuperfile, SUFFIX_READ_BYTES};
+pub use reader::{OpenOptions, Superfile};
+pub use spec::{FtsColumn, IndexSpec};
+pub use writer::{SuperfileWriter, WriterOptions};

@@ -1,0 +1,345 @@
+//! Writing a superfile: Parquet row groups, then index regions, then the footer.
+//!
+//! The `parquet` crate's Arrow writer produces the row groups. Once they are
+//! flushed, the regions are appended through the same writer (so its byte
+//! count and the page-index offsets it writes at close stay exact), and the
+//! region directory goes into the footer's key/value metadata. Readers that
+//! know nothing of infino see an ordinary Parquet file.
+//!
+//! Memory: one row group of Arrow data buffered by the Parquet writer, the
+//! full-text builders (roughly proportional to the tokens indexed, see
+//! `FtsIndexBuilder`), and the output file itself, which is built in memory
+//! because it is uploaded as one object.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use infino_fts::FtsIndexBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{Result, SuperfileError};
+use crate::format::{
+    DIRECTORY_KEY, Directory, FOOTER_CRC_PLACEHOLDER, FORMAT_MAJOR, FORMAT_MINOR, ID_COLUMN,
+    PARQUET_MAGIC_LEN, RegionEntry, RegionKind,
+};
+use crate::format::{FOOTER_CRC_FIELD, PAGE_INDEX_CRC_FIELD, find_hex_field, footer_crc};
+use crate::spec::IndexSpec;
+
+/// Knobs of the Parquet part.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// `_id` of the first row.
+    pub first_id: u64,
+    /// Rows per row group.
+    pub row_group_rows: usize,
+    /// Rows per data page at most (finer pages make row fetches cheaper).
+    pub page_rows: usize,
+    /// Column compression.
+    pub compression: Compression,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            first_id: 0,
+            row_group_rows: 64 * 1024,
+            page_rows: 4 * 1024,
+            compression: Compression::SNAPPY,
+        }
+    }
+}
+
+/// Streams record batches into one superfile.
+pub struct SuperfileWriter {
+    writer: ArrowWriter<Vec<u8>>,
+    input_schema: SchemaRef,
+    file_schema: SchemaRef,
+    /// (input column index, column name, builder)
+    fts: Vec<(usize, String, FtsIndexBuilder)>,
+    rows: u64,
+    first_id: u64,
+}
+
+impl std::fmt::Debug for SuperfileWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SuperfileWriter")
+            .field("rows", &self.rows)
+            .field("schema", &self.file_schema)
+            .finish()
+    }
+}
+
+impl SuperfileWriter {
+    /// A writer for batches of `schema`, indexing as `spec` says.
+    ///
+    /// # Errors
+    /// [`SuperfileError::Schema`] when `schema` already has an `_id` column or
+    /// a spec column is missing or not a string column.
+    pub fn new(schema: SchemaRef, spec: &IndexSpec, options: &WriterOptions) -> Result<Self> {
+        if schema.field_with_name(ID_COLUMN).is_ok() {
+            return Err(SuperfileError::Schema {
+                column: ID_COLUMN.into(),
+                reason: "the name is reserved for row ids".into(),
+            });
+        }
+        let mut fts = Vec::with_capacity(spec.fts.len());
+        for col in &spec.fts {
+            let (index, field) =
+                schema
+                    .column_with_name(&col.column)
+                    .ok_or_else(|| SuperfileError::Schema {
+                        column: col.column.clone(),
+                        reason: "named in the index spec but not in the schema".into(),
+                    })?;
+            if !matches!(
+                field.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                return Err(SuperfileError::Schema {
+                    column: col.column.clone(),
+                    reason: format!(
+                        "full-text indexing needs a string column, found {}",
+                        field.data_type()
+                    ),
+                });
+            }
+            if fts.iter().any(|(i, _, _)| *i == index) {
+                return Err(SuperfileError::Schema {
+                    column: col.column.clone(),
+                    reason: "indexed twice".into(),
+                });
+            }
+            fts.push((
+                index,
+                col.column.clone(),
+                FtsIndexBuilder::new(col.config.clone())?,
+            ));
+        }
+        let mut fields: Vec<Field> = vec![Field::new(ID_COLUMN, DataType::UInt64, false)];
+        fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
+        let file_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        let props = WriterProperties::builder()
+            .set_compression(options.compression)
+            .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
+            .set_data_page_row_count_limit(options.page_rows.max(1))
+            .build();
+        let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&file_schema), Some(props))?;
+        Ok(Self {
+            writer,
+            input_schema: schema,
+            file_schema,
+            fts,
+            rows: 0,
+            first_id: options.first_id,
+        })
+    }
+
+    /// The file's schema: `_id: UInt64` first, then the input columns.
+    pub fn file_schema(&self) -> SchemaRef {
+        Arc::clone(&self.file_schema)
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Append a batch.
+    ///
+    /// # Errors
+    /// [`SuperfileError::Schema`] naming the first column whose name, type or
+    /// nullability differs from the schema, or that has nulls where the
+    /// schema forbids them; [`SuperfileError::TooManyRows`] past `u32::MAX` rows.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.check_batch(batch)?;
+        let n = batch.num_rows() as u64;
+        if self.rows + n > u64::from(u32::MAX) {
+            return Err(SuperfileError::TooManyRows {
+                max: u64::from(u32::MAX),
+            });
+        }
+        let ids = UInt64Array::from_iter_values((0..n).map(|i| self.first_id + self.rows + i));
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(ids)];
+        columns.extend(batch.columns().iter().cloned());
+        let with_ids = RecordBatch::try_new(Arc::clone(&self.file_schema), columns)?;
+        self.writer.write(&with_ids)?;
+        for (index, _, builder) in &mut self.fts {
+            index_text(builder, batch.column(*index), self.rows)?;
+        }
+        self.rows += n;
+        Ok(())
+    }
+
+    fn check_batch(&self, batch: &RecordBatch) -> Result<()> {
+        let expected = self.input_schema.fields();
+        let got = batch.schema();
+        for field in expected {
+            let Ok(actual) = got.field_with_name(field.name()) else {
+                return Err(SuperfileError::Schema {
+                    column: field.name().clone(),
+                    reason: "missing from the batch".into(),
+                });
+            };
+            if actual.data_type() != field.data_type() {
+                return Err(SuperfileError::Schema {
+                    column: field.name().clone(),
+                    reason: format!(
+                        "expected type {}, found {}",
+                        field.data_type(),
+                        actual.data_type()
+                    ),
+                });
+            }
+        }
+        if let Some(extra) = got
+            .fields()
+            .iter()
+            .find(|f| expected.find(f.name()).is_none())
+        {
+            return Err(SuperfileError::Schema {
+                column: extra.name().clone(),
+                reason: "not in the table schema".into(),
+            });
+        }
+        if got.fields().len() != expected.len()
+            || got
+                .fields()
+                .iter()
+                .zip(expected)
+                .any(|(a, b)| a.name() != b.name())
+        {
+            return Err(SuperfileError::Schema {
+                column: String::new(),
+                reason: "columns are in a different order than the schema".into(),
+            });
+        }
+        for (field, column) in expected.iter().zip(batch.columns()) {
+            if !field.is_nullable() && column.null_count() > 0 {
+                return Err(SuperfileError::Schema {
+                    column: field.name().clone(),
+                    reason: format!("{} nulls in a non-null column", column.null_count()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Flush the row groups, append the regions and the footer; return the file.
+    ///
+    /// # Errors
+    /// A Parquet or full-text build error.
+    pub fn finish(mut self) -> Result<Bytes> {
+        self.writer.flush()?;
+        self.writer
+            .sync()
+            .map_err(|e| SuperfileError::Parquet(e.into()))?;
+        let data_end = self.writer.bytes_written() as u64;
+        let data = self
+            .writer
+            .inner()
+            .get(usize::try_from(PARQUET_MAGIC_LEN).unwrap_or(4)..)
+            .unwrap_or_default();
+        let data_crc32c = crc32c::crc32c(data);
+        let mut regions = Vec::with_capacity(self.fts.len());
+        for (_, column, builder) in self.fts.drain(..) {
+            let bytes = builder.finish()?;
+            let offset = self.writer.bytes_written() as u64;
+            self.writer
+                .write_all(&bytes)
+                .map_err(|e| SuperfileError::Parquet(e.into()))?;
+            regions.push(RegionEntry {
+                kind: RegionKind::Fts,
+                column,
+                offset,
+                length: bytes.len() as u64,
+                crc32c: crc32c::crc32c(&bytes),
+            });
+        }
+        let directory = Directory {
+            format_major: FORMAT_MAJOR,
+            format_minor: FORMAT_MINOR,
+            rows: self.rows,
+            first_id: self.first_id,
+            data_end,
+            data_crc32c,
+            regions,
+            footer_crc32c: FOOTER_CRC_PLACEHOLDER.to_owned(),
+            page_index_crc32c: FOOTER_CRC_PLACEHOLDER.to_owned(),
+        };
+        let json = serde_json::to_string(&directory)
+            .map_err(|e| SuperfileError::corrupt("directory", e.to_string()))?;
+        self.writer
+            .append_key_value_metadata(KeyValue::new(DIRECTORY_KEY.to_owned(), json));
+        let mut file = self.writer.into_inner()?;
+        seal_footer(&mut file, directory.regions_end())?;
+        Ok(Bytes::from(file))
+    }
+}
+
+/// Feed one batch's text column to the builder; rows are numbered from `base`.
+fn index_text(builder: &mut FtsIndexBuilder, column: &ArrayRef, base: u64) -> Result<()> {
+    let base = u32::try_from(base).map_err(|_| SuperfileError::TooManyRows {
+        max: u64::from(u32::MAX),
+    })?;
+    let mut add = |i: usize, text: Option<&str>| -> Result<()> {
+        let row = base
+            + u32::try_from(i).map_err(|_| SuperfileError::TooManyRows {
+                max: u64::from(u32::MAX),
+            })?;
+        builder.add_document(row, text)?;
+        Ok(())
+    };
+    match column.data_type() {
+        DataType::Utf8 => column
+            .as_string::<i32>()
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, t)| add(i, t)),
+        DataType::LargeUtf8 => column
+            .as_string::<i64>()
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, t)| add(i, t)),
+        DataType::Utf8View => column
+            .as_string_view()
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, t)| add(i, t)),
+        other => Err(SuperfileError::Schema {
+            column: String::new(),
+            reason: format!("cannot index {other} as text"),
+        }),
+    }
+}
+
+/// Fill in the page-index and footer checksums, in place, in the finished file.
+fn seal_footer(file: &mut [u8], regions_end: u64) -> Result<()> {
+    let len = file.len();
+    let footer_len = file
+        .get(len.saturating_sub(8)..len.saturating_sub(4))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(|b| u32::from_le_bytes(b) as usize)
+        .ok_or_else(|| SuperfileError::corrupt("footer", "file too short"))?;
+    let footer = len
+        .checked_sub(8 + footer_len)
+        .map(|start| start..len - 8)
+        .ok_or_else(|| SuperfileError::corrupt("footer", "footer longer than file"))?;
+    let placeholder = |file: &[u8], field| {
+        find_hex_field(&file[footer.clone()], field, FOOTER_CRC_PLACEHOLDER)
+            .map(|d| footer.start + d)
+            .ok_or_else(|| SuperfileError::corrupt("footer", "checksum placeholder not found"))
+    };
+    let page_index = usize::try_from(regions_end).unwrap_or(footer.start)..footer.start;
+    let crc = crc32c::crc32c(file.get(page_index).unwrap_or_default());
+    let at = placeholder(file, PAGE_INDEX_CRC_FIELD)?;
+    file[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    let at = placeholder(file, FOOTER_CRC_FIELD)?;
+    let crc = footer_crc(&file[footer.clone()], at - footer.start);
+    file[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! A superfile is plain Parquet to any reader, and its rows come back exact.
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, UInt64Type};
+use infino_superfile::{
+    IndexSpec, OpenOptions, Superfile, SuperfileError, SuperfileWriter, WriterOptions,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::statistics::Statistics;
+
+use crate::common::{batches, build, docs_schema, generated_docs, small_groups};
+
+fn concat(batches: &[RecordBatch]) -> RecordBatch {
+    arrow::compute::concat_batches(&batches[0].schema(), batches).expect("concat")
+}
+
+#[test]
+fn reads_as_plain_parquet_with_ids_and_exact_values() {
+    let rows = generated_docs(3_500, 1);
+    let file = build(&rows, &small_groups());
+
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file.clone())
+        .expect("plain parquet")
+        .build()
+        .expect("reader");
+    let all = concat(&reader.collect::<Result<Vec<_>, _>>().expect("read"));
+    assert_eq!(all.num_rows(), rows.len());
+    assert_eq!(all.schema().field(0).name(), "_id");
+    let ids = all.column(0).as_primitive::<UInt64Type>();
+    let user_ids = all
+        .column_by_name("id")
+        .expect("id")
+        .as_primitive::<Int64Type>();
+    let bodies = all.column_by_name("body").expect("body").as_string::<i32>();
+    let titles = all
+        .column_by_name("title")
+        .expect("title")
+        .as_string::<i32>();
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(
+            ids.value(i),
+            5_000 + i as u64,
+            "engine ids are consecutive from first_id"
+        );
+        assert_eq!(user_ids.value(i), row.0);
+        assert_eq!(
+            titles.is_valid(i).then(|| titles.value(i).to_owned()),
+            row.1
+        );
+        assert_eq!(
+            bodies.is_valid(i).then(|| bodies.value(i).to_owned()),
+            row.2
+        );
+    }
+
+    // Footer statistics (what SQL engines prune with) match the data.
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .expect("footer");
+    assert_eq!(meta.num_row_groups(), 4, "1000-row groups");
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for rg in meta.row_groups() {
+        if let Some(Statistics::Int64(s)) = rg.column(1).statistics() {
+            lo = lo.min(*s.min_opt().expect("min"));
+            hi = hi.max(*s.max_opt().expect("max"));
+        }
+    }
+    assert_eq!((lo, hi), (rows[0].0, rows[rows.len() - 1].0));
+}
+
+#[test]
+fn superfile_opens_and_fetches_only_asked_rows() {
+    let rows = generated_docs(3_500, 2);
+    let file =
+        Superfile::open(build(&rows, &small_groups()), OpenOptions::default()).expect("open");
+    assert_eq!(file.rows(), 3_500);
+    let index = file.fts("body").expect("body index");
+    let present = rows.iter().filter(|r| r.2.is_some()).count() as u32;
+    assert_eq!(index.doc_count(), present, "nulls are not documents");
+
+    let wanted = [3_499u32, 0, 1_234, 1_235, 2_000, 1_234];
+    let got = file
+        .fetch_rows(&wanted, Some(&["_id", "body"]))
+        .expect("fetch");
+    assert_eq!(got.num_columns(), 2, "projection");
+    let mut sorted: Vec<u32> = wanted.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(got.num_rows(), sorted.len());
+    let ids = got.column(0).as_primitive::<UInt64Type>();
+    let bodies = got.column(1).as_string::<i32>();
+    for (i, &row) in sorted.iter().enumerate() {
+        assert_eq!(ids.value(i), 5_000 + u64::from(row));
+        assert_eq!(
+            bodies.is_valid(i).then(|| bodies.value(i).to_owned()),
+            rows[row as usize].2
+        );
+    }
+    assert!(matches!(
+        file.fetch_rows(&[3_500], None),
+        Err(SuperfileError::RowOutOfRange { row: 3_500, .. })
+    ));
+    assert!(matches!(
+        file.fetch_rows(&[1], Some(&["nope"])),
+        Err(SuperfileError::NoSuchColumn { .. })
+    ));
+    assert!(matches!(
+        file.fts("title"),
+        Err(SuperfileError::NoSuchColumn { .. })
+    ));
+}
+
+#[test]
+fn bad_schemas_are_named() {
+    let spec = IndexSpec::default().with_fts("id", infino_fts::FtsConfig::default());
+    let err = SuperfileWriter::new(docs_schema(), &spec, &WriterOptions::default())
+        .expect_err("int column");
+    assert!(
+        matches!(err, SuperfileError::Schema { ref column, .. } if column == "id"),
+        "{err}"
+    );
+    let spec = IndexSpec::default().with_fts("missing", infino_fts::FtsConfig::default());
+    assert!(matches!(
+        SuperfileWriter::new(docs_schema(), &spec, &WriterOptions::default()),
+        Err(SuperfileError::Schema { .. })
+    ));
+
+    let mut writer = SuperfileWriter::new(
+        docs_schema(),
+        &IndexSpec::default(),
+        &WriterOptions::default(),
+    )
+    .expect("w");
+    let other = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("id", arrow::datatypes::DataType::Utf8, false),
+    ]));
+    let wrong = RecordBatch::try_new(
+        other,
+        vec![std::sync::Arc::new(arrow::array::StringArray::from(vec![
+            "x",
+        ]))],
+    )
+    .expect("b");
+    let err = writer.write(&wrong).expect_err("wrong type");
+    assert!(
+        matches!(err, SuperfileError::Schema { ref column, .. } if column == "id"),
+        "{err}"
+    );
+    // The writer is still usable and the file holds only good rows.
+    let good = batches(&generated_docs(10, 3), 10);
+    writer.write(&good[0]).expect("good batch");
+    let file =
+        Superfile::open(writer.finish().expect("finish"), OpenOptions::default()).expect("open");
+    assert_eq!(file.rows(), 10);
+}
+
+#[test]
+fn empty_superfile_is_valid() {
+    let file = build(&[], &WriterOptions::default());
+    let sf = Superfile::open(file, OpenOptions::default()).expect("open");
+    assert_eq!(sf.rows(), 0);
+    assert_eq!(sf.fts("body").expect("index").doc_count(), 0);
+}
