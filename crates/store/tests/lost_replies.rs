@@ -130,7 +130,17 @@ async fn lost_replies_and_retries_on_s3() {
     // A server that answers a range with fewer bytes than it claims.
     proxy.add_rule(rule(Method::GET, None, 1, Fault::ShortBody(3)));
     let short = store.get_range(&path, 0..8).await;
-    assert!(matches!(short, Err(StoreError::ShortRead { expected: 8, got: 3, .. })), "{short:?}");
+    assert!(
+        matches!(
+            short,
+            Err(StoreError::ShortRead {
+                expected: 8,
+                got: 3,
+                ..
+            })
+        ),
+        "{short:?}"
+    );
 
     // A server that keeps failing: bounded retries, then a typed error.
     let before = proxy.requests();
