@@ -30,6 +30,8 @@ use crate::report::{Report, peak_rss_bytes};
 enum Cell {
     /// Ranged reads per storage backend.
     Storage,
+    /// Full-text build and query classes, beside tantivy.
+    Fts,
 }
 
 #[derive(Debug, Parser)]
@@ -76,6 +78,12 @@ fn main() -> anyhow::Result<()> {
     for cell in &args.cells {
         match cell {
             Cell::Storage => runtime.block_on(cells::storage::run(&mut report, !args.no_server))?,
+            Cell::Fts => cells::fts::run(
+                &mut report,
+                corpus
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("no corpus"))?,
+            )?,
         }
     }
     if let Some(rss) = peak_rss_bytes() {

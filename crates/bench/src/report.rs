@@ -103,6 +103,7 @@ fn format_value(v: f64) -> String {
 
 fn git_rev() -> String {
     std::process::Command::new("git")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()
         .ok()
@@ -135,4 +136,10 @@ pub(crate) fn percentile_ms(samples: &mut [Duration], pct: f64) -> f64 {
     let rank = ((pct / 100.0) * (samples.len() - 1) as f64).round();
     let index = (rank as usize).min(samples.len() - 1);
     samples[index].as_secs_f64() * 1e3
+}
+
+/// Reset the kernel's peak-RSS mark so the next phase is measured alone
+/// (Linux: writing 5 to `/proc/self/clear_refs`). Best effort.
+pub(crate) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -1,0 +1,193 @@
+//! The full-text cell: build a superfile with a full-text region over the
+//! corpus and query it warm, beside tantivy on the same documents and
+//! queries in the same run.
+//!
+//! Reported: build time, docs/s and MB/s of text, peak RSS of each build
+//! (the kernel's high-water mark is reset between phases), index size, and
+//! p50/p95 latency per query class with the infino/tantivy ratio.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use infino_fts::{Bm25Params, FtsConfig, Query};
+use infino_superfile::{IndexSpec, OpenOptions, Superfile, SuperfileWriter, WriterOptions};
+
+use crate::cells::queries::query_classes;
+use crate::cells::tantivy_peer::TantivyPeer;
+use crate::corpus::Corpus;
+use crate::report::{Report, peak_rss_bytes, percentile_ms, reset_peak_rss};
+
+const CELL: &str = "fts";
+const QUERIES_PER_CLASS: usize = 20;
+const RUNS_PER_QUERY: usize = 10;
+
+pub(crate) fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<()> {
+    let text_mb = corpus.text_bytes() as f64 / 1e6;
+    let docs = corpus.texts.len() as f64;
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let file = build_superfile(corpus)?;
+    let build = started.elapsed();
+    let rss = peak_rss_bytes().unwrap_or(0) as f64 / 1e6;
+    let superfile = Superfile::open(file, OpenOptions::default())?;
+    let index = superfile.fts("text")?;
+    let region = superfile.directory().regions[0].length as f64;
+    report.record(CELL, "infino", "build_time", build.as_secs_f64(), "s");
+    report.record(
+        CELL,
+        "infino",
+        "build_docs_per_s",
+        docs / build.as_secs_f64(),
+        "docs/s",
+    );
+    report.record(
+        CELL,
+        "infino",
+        "build_text_mb_per_s",
+        text_mb / build.as_secs_f64(),
+        "MB/s",
+    );
+    report.record(CELL, "infino", "build_peak_rss", rss, "MB");
+    report.record(CELL, "infino", "index_size", region / 1e6, "MB");
+    report.record(
+        CELL,
+        "infino",
+        "superfile_size",
+        superfile.bytes().len() as f64 / 1e6,
+        "MB",
+    );
+
+    reset_peak_rss();
+    let peer = TantivyPeer::build(&corpus.texts)?;
+    let rss = peak_rss_bytes().unwrap_or(0) as f64 / 1e6;
+    report.record(
+        CELL,
+        "tantivy",
+        "build_time",
+        peer.build_time.as_secs_f64(),
+        "s",
+    );
+    report.record(
+        CELL,
+        "tantivy",
+        "build_docs_per_s",
+        docs / peer.build_time.as_secs_f64(),
+        "docs/s",
+    );
+    report.record(
+        CELL,
+        "tantivy",
+        "build_text_mb_per_s",
+        text_mb / peer.build_time.as_secs_f64(),
+        "MB/s",
+    );
+    report.record(CELL, "tantivy", "build_peak_rss", rss, "MB");
+    report.record(
+        CELL,
+        "tantivy",
+        "index_size",
+        peer.index_bytes as f64 / 1e6,
+        "MB",
+    );
+    report.record(
+        CELL,
+        "infino/tantivy",
+        "build_throughput_ratio",
+        peer.build_time.as_secs_f64() / build.as_secs_f64(),
+        "x",
+    );
+    report.record(
+        CELL,
+        "infino/tantivy",
+        "index_size_ratio",
+        region / peer.index_bytes as f64,
+        "x",
+    );
+
+    for (class, queries) in query_classes(index, &corpus.texts, QUERIES_PER_CLASS) {
+        if queries.is_empty() {
+            continue;
+        }
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for spec in &queries {
+            let query = spec.to_infino();
+            infino_top10(&superfile, &query)?;
+            peer.search(spec)?;
+            for _ in 0..RUNS_PER_QUERY {
+                ours.push(time(|| infino_top10(&superfile, &query))?);
+                theirs.push(time(|| peer.search(spec))?);
+            }
+        }
+        let (p50, p95) = (
+            percentile_ms(&mut ours, 50.0),
+            percentile_ms(&mut ours, 95.0),
+        );
+        let (t50, t95) = (
+            percentile_ms(&mut theirs, 50.0),
+            percentile_ms(&mut theirs, 95.0),
+        );
+        report.record(CELL, "infino", &format!("{class}_p50"), p50, "ms");
+        report.record(CELL, "infino", &format!("{class}_p95"), p95, "ms");
+        report.record(CELL, "tantivy", &format!("{class}_p50"), t50, "ms");
+        report.record(CELL, "tantivy", &format!("{class}_p95"), t95, "ms");
+        report.record(
+            CELL,
+            "infino/tantivy",
+            &format!("{class}_p50_ratio"),
+            p50 / t50,
+            "x",
+        );
+    }
+    Ok(())
+}
+
+fn build_superfile(corpus: &Corpus) -> anyhow::Result<bytes::Bytes> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let spec = IndexSpec::default().with_fts(
+        "text",
+        FtsConfig {
+            positions: true,
+            ..FtsConfig::default()
+        },
+    );
+    let options = WriterOptions {
+        row_group_rows: 128 * 1024,
+        ..WriterOptions::default()
+    };
+    let mut writer = SuperfileWriter::new(Arc::clone(&schema), &spec, &options)?;
+    for (ids, texts) in corpus.ids.chunks(8192).zip(corpus.texts.chunks(8192)) {
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from(ids.to_vec())),
+                Arc::new(StringArray::from_iter_values(texts)),
+            ],
+        )?;
+        writer.write(&batch)?;
+    }
+    Ok(writer.finish()?)
+}
+
+/// Parse, gather this file's statistics, score, take the top 10.
+fn infino_top10(file: &Superfile, query: &str) -> anyhow::Result<usize> {
+    let index = file.fts("text")?;
+    let parsed = Query::parse(query)?;
+    let terms = parsed.scoring_terms(index)?;
+    let stats = index.local_stats(terms.iter().map(|(t, _)| t.as_str()))?;
+    Ok(parsed
+        .top_k(index, 10, Bm25Params::default(), &stats, None)?
+        .len())
+}
+
+fn time(f: impl FnOnce() -> anyhow::Result<usize>) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    f()?;
+    Ok(t.elapsed())
+}
