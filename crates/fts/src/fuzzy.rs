@@ -13,21 +13,29 @@ use fst::Automaton;
 
 pub(crate) struct FuzzyAutomaton {
     query: Vec<char>,
-    max: u32,
+    /// Row entries are capped at `max + 1`: any larger distance is dead.
+    max: u8,
 }
 
+/// Longest query the fixed-size state holds, in characters.
+const MAX_QUERY: usize = crate::matching::MAX_FUZZY_CHARS;
+
+/// The edit-distance row (entries `0..=query length`, capped) and the bytes
+/// of an incomplete UTF-8 sequence; fixed-size so stepping never allocates.
 #[derive(Clone, Debug)]
 pub(crate) struct FuzzyState {
-    row: Vec<u32>,
+    row: [u8; MAX_QUERY + 1],
     partial: [u8; 4],
-    partial_len: usize,
+    partial_len: u8,
 }
 
 impl FuzzyAutomaton {
+    /// `query` is truncated to [`MAX_QUERY`] characters (callers reject
+    /// longer ones) and `max` to 2.
     pub(crate) fn new(query: &str, max: u32) -> FuzzyAutomaton {
         FuzzyAutomaton {
-            query: query.chars().collect(),
-            max,
+            query: query.chars().take(MAX_QUERY).collect(),
+            max: u8::try_from(max.min(2)).expect("invariant: at most 2"),
         }
     }
 }
@@ -47,9 +55,13 @@ impl Automaton for FuzzyAutomaton {
     type State = Option<FuzzyState>;
 
     fn start(&self) -> Self::State {
-        let n = u32::try_from(self.query.len()).unwrap_or(u32::MAX);
+        let mut row = [0u8; MAX_QUERY + 1];
+        let cap = self.max + 1;
+        for (i, slot) in row.iter_mut().enumerate().take(self.query.len() + 1) {
+            *slot = u8::try_from(i).unwrap_or(u8::MAX).min(cap);
+        }
         Some(FuzzyState {
-            row: (0..=n).collect(),
+            row,
             partial: [0; 4],
             partial_len: 0,
         })
@@ -58,7 +70,7 @@ impl Automaton for FuzzyAutomaton {
     fn is_match(&self, state: &Self::State) -> bool {
         state
             .as_ref()
-            .is_some_and(|s| s.partial_len == 0 && s.row.last().is_some_and(|&d| d <= self.max))
+            .is_some_and(|s| s.partial_len == 0 && s.row[self.query.len()] <= self.max)
     }
 
     fn can_match(&self, state: &Self::State) -> bool {
@@ -68,26 +80,35 @@ impl Automaton for FuzzyAutomaton {
     fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
         let s = state.as_ref()?;
         let mut partial = s.partial;
-        partial[s.partial_len] = byte;
-        let len = s.partial_len + 1;
+        let len = usize::from(s.partial_len);
+        partial[len] = byte;
+        let len = len + 1;
         let want = utf8_len(partial[0])?;
         if len < want {
             return Some(FuzzyState {
-                row: s.row.clone(),
                 partial,
-                partial_len: len,
+                partial_len: s.partial_len + 1,
+                ..s.clone()
             });
         }
-        let c = std::str::from_utf8(&partial[..len]).ok()?.chars().next()?;
-        let mut next = Vec::with_capacity(s.row.len());
-        next.push(s.row[0] + 1);
+        let c = if len == 1 {
+            char::from(byte)
+        } else {
+            std::str::from_utf8(&partial[..len]).ok()?.chars().next()?
+        };
+        let cap = self.max + 1;
+        let mut next = [0u8; MAX_QUERY + 1];
+        next[0] = (s.row[0] + 1).min(cap);
+        let mut alive = next[0] <= self.max;
         for (j, &q) in self.query.iter().enumerate() {
-            let substitute = s.row[j] + u32::from(q != c);
+            let substitute = s.row[j] + u8::from(q != c);
             let delete = s.row[j + 1] + 1;
             let insert = next[j] + 1;
-            next.push(substitute.min(delete).min(insert));
+            let d = substitute.min(delete).min(insert).min(cap);
+            alive |= d <= self.max;
+            next[j + 1] = d;
         }
-        if next.iter().all(|&d| d > self.max) {
+        if !alive {
             return None;
         }
         Some(FuzzyState {

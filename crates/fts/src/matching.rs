@@ -102,58 +102,78 @@ fn intersect(
 /// multi-token phrase on a region without positions; [`FtsError::Corrupt`]
 /// on malformed postings.
 pub fn phrase_match(index: &FtsIndex, text: &str) -> Result<RoaringBitmap> {
-    let tokens = index.analyzer().analyze(text);
-    let Some(first) = tokens.first() else {
+    let Some(phrase) = PhrasePattern::new(index, text) else {
         return Ok(RoaringBitmap::new());
     };
-    if tokens.len() == 1 {
-        return terms_match(index, std::slice::from_ref(&first.term), MatchMode::All);
+    if phrase.tokens.len() == 1 {
+        return terms_match(index, &phrase.terms, MatchMode::All);
     }
     if !index.has_positions() {
         return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
     }
-    // Distinct terms, and for each phrase token its term slot and offset.
-    let mut distinct: Vec<&str> = Vec::new();
-    let mut pattern: Vec<(usize, u32)> = Vec::with_capacity(tokens.len());
-    for token in &tokens {
-        let slot = match distinct.iter().position(|t| *t == token.term) {
-            Some(slot) => slot,
-            None => {
-                distinct.push(&token.term);
-                distinct.len() - 1
-            }
-        };
-        pattern.push((slot, token.position - first.position));
-    }
-    let mut infos = Vec::with_capacity(distinct.len());
-    for term in &distinct {
+    let mut infos = Vec::with_capacity(phrase.terms.len());
+    for term in &phrase.terms {
         match index.term_info(term)? {
             Some(info) => infos.push(info),
             None => return Ok(RoaringBitmap::new()),
         }
     }
     let mut out = RoaringBitmap::new();
+    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); infos.len()];
     intersect(index, &infos, |doc, cursors| {
-        let mut positions = Vec::with_capacity(cursors.len());
-        for cursor in cursors.iter_mut() {
-            let mut p: Vec<u32> = cursor.occurrences()?.iter().map(|o| o.position).collect();
-            p.sort_unstable();
-            positions.push(p);
+        for (cursor, p) in cursors.iter_mut().zip(&mut positions) {
+            cursor.positions_into(p)?;
         }
-        let (anchor_slot, _) = pattern[0];
-        let found = positions[anchor_slot].iter().any(|&start| {
-            pattern.iter().all(|&(slot, rel)| {
-                start
-                    .checked_add(rel)
-                    .is_some_and(|p| positions[slot].binary_search(&p).is_ok())
-            })
-        });
-        if found {
+        if phrase_at(&positions, &phrase.tokens) {
             out.insert(doc);
         }
         Ok(())
     })?;
     Ok(out)
+}
+
+/// A phrase's distinct terms, in order of first occurrence, and per phrase
+/// token its term slot and position relative to the first token.
+pub(crate) struct PhrasePattern {
+    pub(crate) terms: Vec<String>,
+    pub(crate) tokens: Vec<(usize, u32)>,
+}
+
+impl PhrasePattern {
+    /// `None` when `text` has no tokens.
+    pub(crate) fn new(index: &FtsIndex, text: &str) -> Option<PhrasePattern> {
+        let analyzed = index.analyzer().analyze(text);
+        let first = analyzed.first()?.position;
+        let mut terms: Vec<String> = Vec::new();
+        let mut tokens = Vec::with_capacity(analyzed.len());
+        for token in analyzed {
+            let slot = match terms.iter().position(|t| *t == token.term) {
+                Some(slot) => slot,
+                None => {
+                    terms.push(token.term);
+                    terms.len() - 1
+                }
+            };
+            tokens.push((slot, token.position - first));
+        }
+        Some(PhrasePattern { terms, tokens })
+    }
+}
+
+/// Whether, for some start, every `(slot, rel)` of `pattern` finds
+/// `start + rel` among the increasing `positions[slot]`; the start ranges
+/// over the positions of the first pattern entry.
+pub(crate) fn phrase_at(positions: &[Vec<u32>], pattern: &[(usize, u32)]) -> bool {
+    let Some(&(anchor_slot, _)) = pattern.first() else {
+        return false;
+    };
+    positions[anchor_slot].iter().any(|&start| {
+        pattern.iter().all(|&(slot, rel)| {
+            start
+                .checked_add(rel)
+                .is_some_and(|p| positions[slot].binary_search(&p).is_ok())
+        })
+    })
 }
 
 /// Dictionary terms starting with `prefix` after lowercasing and folding

@@ -298,6 +298,72 @@ impl<'a> Postings<'a> {
         Ok(self.doc)
     }
 
+    /// Skips the position entries of earlier documents of the decoded block,
+    /// returning the byte offset of the current document's entries.
+    fn seek_positions(&mut self, data: &[u8]) -> Result<usize> {
+        let region_offset = self.src.positions_region_offset;
+        let corrupt = |at: usize| {
+            FtsError::corrupt(
+                Section::Positions,
+                region_offset.saturating_add(at as u64),
+                "malformed positions",
+            )
+        };
+        if self.positions_idx > self.idx {
+            self.positions_at = self.block_positions_at;
+            self.positions_idx = 0;
+        }
+        let mut at = self.positions_at;
+        while self.positions_idx < self.idx {
+            for _ in 0..u64::from(self.tfs[self.positions_idx]) * 3 {
+                varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
+            }
+            self.positions_idx += 1;
+        }
+        Ok(at)
+    }
+
+    /// Replaces `out` with the term's positions in the current document, in
+    /// increasing order (offsets are skipped, not decoded).
+    ///
+    /// # Errors
+    /// As [`occurrences`](Self::occurrences).
+    pub fn positions_into(&mut self, out: &mut Vec<u32>) -> Result<()> {
+        out.clear();
+        let Some(data) = self.src.positions else {
+            return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
+        };
+        if self.doc == TERMINATED {
+            return Ok(());
+        }
+        let region_offset = self.src.positions_region_offset;
+        let corrupt = |at: usize| {
+            FtsError::corrupt(
+                Section::Positions,
+                region_offset.saturating_add(at as u64),
+                "malformed positions",
+            )
+        };
+        let mut at = self.seek_positions(data)?;
+        let tf = self.tfs[self.idx];
+        out.reserve(tf.min(1024) as usize);
+        let mut pos = 0u32;
+        for i in 0..tf {
+            let dpos = varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
+            if i > 0 && dpos == 0 {
+                return Err(corrupt(at));
+            }
+            pos = pos.checked_add(dpos).ok_or_else(|| corrupt(at))?;
+            for _ in 0..2 {
+                varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
+            }
+            out.push(pos);
+        }
+        self.positions_at = at;
+        self.positions_idx = self.idx + 1;
+        Ok(())
+    }
+
     /// Positions and byte offsets of the term in the current document.
     ///
     /// # Errors
@@ -318,17 +384,7 @@ impl<'a> Postings<'a> {
                 "malformed positions",
             )
         };
-        if self.positions_idx > self.idx {
-            self.positions_at = self.block_positions_at;
-            self.positions_idx = 0;
-        }
-        let mut at = self.positions_at;
-        while self.positions_idx < self.idx {
-            for _ in 0..u64::from(self.tfs[self.positions_idx]) * 3 {
-                varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
-            }
-            self.positions_idx += 1;
-        }
+        let mut at = self.seek_positions(data)?;
         let tf = self.tfs[self.idx];
         let mut out = Vec::with_capacity(tf.min(1024) as usize);
         let (mut pos, mut end) = (0u32, 0u32);

@@ -155,11 +155,89 @@ pub(crate) fn search_counting(
         top: TopK::new(k),
         scored: 0,
     };
-    match mode {
-        MatchMode::Any => block_max_wand(&mut cursors, &mut scorer)?,
-        MatchMode::All => conjunction(&mut cursors, &mut scorer)?,
+    match (mode, cursors.as_mut_slice()) {
+        (MatchMode::Any, [single]) => single_term(single, &mut scorer)?,
+        (MatchMode::Any, _) => block_max_wand(&mut cursors, &mut scorer)?,
+        (MatchMode::All, _) => conjunction(&mut cursors, &mut scorer, |_| Ok(true))?,
     }
     Ok((scorer.top.into_sorted(), scorer.scored))
+}
+
+/// Top-`k` documents where the distinct `terms` (each once, with summed
+/// boosts, in phrase order) occur at the relative positions of `pattern`
+/// (`(term slot, position offset)` per phrase token, the first at offset
+/// 0), scored by BM25 over `terms` exactly as [`search`] scores them.
+///
+/// Candidates come from a conjunction with block skipping; positions are
+/// decoded only for documents that contain every term and could enter the
+/// top-k.
+///
+/// # Errors
+/// As [`search`], plus [`FtsError::Query`] with
+/// [`QueryErrorKind::PositionsNotIndexed`] without positions.
+pub(crate) fn phrase_top_k(
+    index: &FtsIndex,
+    q: &TopKQuery<'_>,
+    pattern: &[(usize, u32)],
+) -> Result<Vec<(u32, f32)>> {
+    let TopKQuery {
+        terms,
+        k,
+        params,
+        stats,
+        allow,
+        ..
+    } = *q;
+    params.validate()?;
+    if !index.has_positions() {
+        return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
+    }
+    if k == 0 || stats.doc_count == 0 || terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let avg_doc_len = stats.avg_doc_len();
+    let mut cursors = Vec::with_capacity(terms.len());
+    for (slot, (term, boost)) in terms.iter().enumerate() {
+        if !(boost.is_finite() && *boost >= 0.0) {
+            return Err(FtsError::query(
+                QueryErrorKind::InvalidArgument { name: "boost" },
+                0,
+            ));
+        }
+        let Some(info) = index.term_info(term)? else {
+            return Ok(Vec::new());
+        };
+        let scorer = TermScorer::new(
+            idf(stats.doc_count, stats.doc_freq(term)),
+            *boost,
+            params,
+            avg_doc_len,
+        );
+        cursors.push(TermCursor {
+            max_score: scorer.score(info.max_tf, info.min_norm),
+            postings: index.postings(&info)?,
+            scorer,
+            slot,
+            doc_freq: info.doc_freq,
+        });
+    }
+    let mut scorer = DocScorer {
+        index,
+        allow,
+        contributions: vec![0.0; terms.len()],
+        top: TopK::new(k),
+        scored: 0,
+    };
+    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); terms.len()];
+    conjunction(&mut cursors, &mut scorer, |cursors| {
+        for cursor in cursors.iter_mut() {
+            cursor
+                .postings
+                .positions_into(&mut positions[cursor.slot])?;
+        }
+        Ok(crate::matching::phrase_at(&positions, pattern))
+    })?;
+    Ok(scorer.top.into_sorted())
 }
 
 struct DocScorer<'a> {
@@ -171,10 +249,14 @@ struct DocScorer<'a> {
 }
 
 impl DocScorer<'_> {
+    fn allows(&self, doc: u32) -> bool {
+        self.allow.is_none_or(|a| a.contains(doc))
+    }
+
     /// Scores `doc` from the cursors positioned on it and offers it to the
     /// top-k.
     fn collect<'c, 'a: 'c>(&mut self, doc: u32, on_doc: impl Iterator<Item = &'c TermCursor<'a>>) {
-        if self.allow.is_some_and(|a| !a.contains(doc)) {
+        if !self.allows(doc) {
             return;
         }
         self.scored += 1;
@@ -186,6 +268,43 @@ impl DocScorer<'_> {
         let score = self.contributions.iter().sum();
         self.top.push(doc, score);
     }
+}
+
+/// One term: whole blocks whose bound cannot beat the threshold are skipped
+/// from their headers without decoding.
+fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<()> {
+    let mut doc = cursor.postings.doc();
+    while doc != TERMINATED {
+        let threshold = out.top.threshold();
+        if threshold.is_some() {
+            if !cursor.postings.shallow_seek(doc)? {
+                return Ok(());
+            }
+            if !beats(cursor.block_bound(), threshold) {
+                loop {
+                    let next = cursor.postings.block_last_doc().saturating_add(1);
+                    if !cursor.postings.shallow_seek(next)? {
+                        return Ok(());
+                    }
+                    if beats(cursor.block_bound(), threshold) {
+                        doc = cursor.postings.seek(next)?;
+                        break;
+                    }
+                }
+                continue;
+            }
+        }
+        if out.allows(doc) {
+            out.scored += 1;
+            // One term: the sum over slots is this contribution alone.
+            let score = cursor
+                .scorer
+                .score(cursor.postings.tf(), out.index.norm(doc));
+            out.top.push(doc, score);
+        }
+        doc = cursor.postings.next_doc()?;
+    }
+    Ok(())
 }
 
 fn block_max_wand(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<()> {
@@ -250,7 +369,13 @@ fn block_max_wand(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Re
     }
 }
 
-fn conjunction(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<()> {
+/// Leapfrog intersection; a document containing every term is collected
+/// if `verify` (called with the cursors on it) accepts it.
+fn conjunction(
+    cursors: &mut [TermCursor<'_>],
+    out: &mut DocScorer<'_>,
+    mut verify: impl FnMut(&mut [TermCursor<'_>]) -> Result<bool>,
+) -> Result<()> {
     if cursors.is_empty() {
         return Ok(());
     }
@@ -288,7 +413,9 @@ fn conjunction(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Resul
                 continue 'candidates;
             }
         }
-        out.collect(candidate, cursors.iter());
+        if out.allows(candidate) && verify(cursors)? {
+            out.collect(candidate, cursors.iter());
+        }
         candidate = cursors[0].postings.next_doc()?;
     }
     Ok(())
@@ -300,6 +427,35 @@ mod tests {
 
     use super::*;
     use crate::writer::{FtsConfig, FtsIndexBuilder};
+
+    /// One term, more frequent in every 1000th document: once the top-2
+    /// holds two of those, blocks without one are skipped undecoded.
+    #[test]
+    fn single_term_skips_blocks_below_threshold() {
+        let mut builder = FtsIndexBuilder::new(FtsConfig::default()).expect("config");
+        for doc in 0..20_000u32 {
+            let text = if doc % 1000 == 7 {
+                "common common common"
+            } else {
+                "common filler"
+            };
+            builder.add_document(doc, Some(text)).expect("add");
+        }
+        let index = FtsIndex::open(Bytes::from(builder.finish().expect("finish"))).expect("open");
+        let stats = index.local_stats(["common"]).expect("stats");
+        let terms = [("common".to_owned(), 1.0)];
+        let q = TopKQuery {
+            terms: &terms,
+            mode: MatchMode::Any,
+            k: 2,
+            params: Bm25Params::default(),
+            stats: &stats,
+            allow: None,
+        };
+        let (hits, scored) = search_counting(&index, &q).expect("search");
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [7, 1007]);
+        assert!(scored < 4_000, "scored {scored} of 20000 documents");
+    }
 
     /// A common term in every document and a rare one in every 1000th: with
     /// k = 2 the top-k fills by document 1007, after which block bounds must

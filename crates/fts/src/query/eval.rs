@@ -7,9 +7,9 @@ use roaring::RoaringBitmap;
 use super::{MAX_DEPTH, QueryNode};
 use crate::bm25::{Bm25Params, CollectionStats};
 use crate::error::{FtsError, QueryErrorKind, Result};
-use crate::matching::{expand_fuzzy, expand_prefix, phrase_match, terms_match};
+use crate::matching::{PhrasePattern, expand_fuzzy, expand_prefix, phrase_match, terms_match};
 use crate::reader::FtsIndex;
-use crate::search::{MatchMode, search};
+use crate::search::{MatchMode, TopKQuery, phrase_top_k, search};
 
 pub(crate) struct Evaluator<'a> {
     index: &'a FtsIndex,
@@ -197,6 +197,34 @@ fn flat_terms(index: &FtsIndex, node: &QueryNode) -> Option<(MatchMode, Vec<(Str
     }
 }
 
+fn positive(boost: f32) -> bool {
+    boost.is_finite() && boost > 0.0
+}
+
+/// Whether `node` matches exactly the documents containing any of its
+/// scoring terms, each with a positive boost: a prefix, a fuzzy term, or a
+/// disjunction of those and single-token terms.
+fn is_union(index: &FtsIndex, node: &QueryNode) -> bool {
+    let leaf = |node: &QueryNode| match node {
+        QueryNode::Term { text, boost } => {
+            positive(*boost) && index.analyzer().terms(text).len() <= 1
+        }
+        QueryNode::Prefix { boost, .. } | QueryNode::Fuzzy { boost, .. } => positive(*boost),
+        _ => false,
+    };
+    match node {
+        QueryNode::Prefix { .. } | QueryNode::Fuzzy { .. } => leaf(node),
+        QueryNode::Bool {
+            must,
+            should,
+            must_not,
+        } => {
+            must.is_empty() && must_not.is_empty() && !should.is_empty() && should.iter().all(leaf)
+        }
+        _ => false,
+    }
+}
+
 pub(crate) fn top_k(
     index: &FtsIndex,
     root: &QueryNode,
@@ -210,6 +238,45 @@ pub(crate) fn top_k(
         return search(index, &terms, mode, k, params, stats, allow);
     }
     let evaluator = Evaluator::new(index);
+    // Below, filters that equal what the scoring terms match are skipped.
+    // Those paths score every matching document, so the fill with unscored
+    // documents further down would add nothing — unless `N = 0`, where
+    // search scores nothing.
+    if stats.doc_count > 0 {
+        if let QueryNode::Phrase { text, boost } = root
+            && positive(*boost)
+        {
+            let Some(phrase) = PhrasePattern::new(index, text) else {
+                return Ok(Vec::new());
+            };
+            // Boosts summed per repeated word, as `scoring_terms` does.
+            let mut terms: Vec<(String, f32)> = Vec::with_capacity(phrase.terms.len());
+            for &(slot, _) in &phrase.tokens {
+                if slot == terms.len() {
+                    terms.push((phrase.terms[slot].clone(), *boost));
+                } else {
+                    terms[slot].1 += boost;
+                }
+            }
+            if phrase.tokens.len() == 1 {
+                return search(index, &terms, MatchMode::Any, k, params, stats, allow);
+            }
+            let q = TopKQuery {
+                terms: &terms,
+                mode: MatchMode::All,
+                k,
+                params,
+                stats,
+                allow,
+            };
+            return phrase_top_k(index, &q, &phrase.tokens);
+        }
+        if is_union(index, root) {
+            let mut terms = Vec::new();
+            evaluator.scoring_terms(root, 0, &mut terms)?;
+            return search(index, &terms, MatchMode::Any, k, params, stats, allow);
+        }
+    }
     let Some(mut filter) = evaluator.matches(root, 0)? else {
         return Ok(Vec::new());
     };
