@@ -175,7 +175,12 @@ impl SuperfileWriter {
         Ok(())
     }
 
-    fn check_batch(&self, batch: &RecordBatch) -> Result<()> {
+    /// Check that `batch` fits the schema, as [`SuperfileWriter::write`] does,
+    /// without writing it.
+    ///
+    /// # Errors
+    /// As [`SuperfileWriter::write`].
+    pub fn check_batch(&self, batch: &RecordBatch) -> Result<()> {
         let expected = self.input_schema.fields();
         let got = batch.schema();
         for field in expected {

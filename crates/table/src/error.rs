@@ -1,0 +1,84 @@
+//! The table error type.
+
+use infino_fts::FtsError;
+use infino_store::StoreError;
+use infino_superfile::SuperfileError;
+
+/// Result alias for table operations.
+pub type Result<T, E = TableError> = std::result::Result<T, E>;
+
+/// Errors from tables and connections.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// No table of that name in the catalog.
+    #[error("table `{0}` does not exist")]
+    NoSuchTable(String),
+
+    /// `create_table` found the name taken.
+    #[error("table `{0}` already exists")]
+    TableExists(String),
+
+    /// A table name that cannot be used as a storage path.
+    #[error("invalid table name `{name}`: {reason}")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// Time travel to a version that does not exist (or was collected).
+    #[error("table `{table}` has no version {version}")]
+    NoSuchVersion {
+        /// Table name.
+        table: String,
+        /// The version asked for.
+        version: u64,
+    },
+
+    /// Other writers kept winning the race for the next version.
+    #[error("commit to `{table}` lost the race {attempts} times in a row; retry later")]
+    CommitConflict {
+        /// Table name.
+        table: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+
+    /// A batch does not fit the table's schema.
+    #[error("column `{column}`: {reason}")]
+    Schema {
+        /// The column.
+        column: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A manifest that cannot be read.
+    #[error("manifest {version} of `{table}` is corrupt: {reason}")]
+    CorruptManifest {
+        /// Table name.
+        table: String,
+        /// Version.
+        version: u64,
+        /// What was found.
+        reason: String,
+    },
+
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// A superfile failed.
+    #[error(transparent)]
+    Superfile(#[from] SuperfileError),
+
+    /// The full-text index or query failed (for example, a bad query string).
+    #[error(transparent)]
+    Fts(#[from] FtsError),
+
+    /// Arrow failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+}

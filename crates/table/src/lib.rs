@@ -1,0 +1,23 @@
+//! Tables: versioned manifests over superfiles.
+//!
+//! A [`Connection`] is a catalog of tables under one storage root. A
+//! [`Table`] handle is pinned to one version (snapshot reads, time travel
+//! with [`Connection::open_table_at`]); [`Table::append`] writes superfiles,
+//! then commits manifest version `N+1` with create-if-absent, rebasing and
+//! retrying when another writer won the race — several processes on
+//! several machines can append to one table through the object store alone.
+//! Full-text search scores with statistics of the whole version, so the
+//! same rows rank identically however they are split into files.
+
+mod connection;
+mod error;
+mod ids;
+mod manifest;
+mod table;
+mod versions;
+
+pub use connection::Connection;
+pub use error::{Result, TableError};
+pub use manifest::{ColumnDef, FileEntry, FtsColumnDef, FtsSummary, MANIFEST_FORMAT, Manifest};
+pub use table::{Hit, TARGET_ROWS_PER_FILE, Table};
+pub use versions::MAX_COMMIT_ATTEMPTS;

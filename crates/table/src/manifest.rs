@@ -1,0 +1,225 @@
+//! The manifest: one immutable JSON object per table version.
+//!
+//! Version `N` lives at `<table>/_versions/<N, 20 digits>.manifest` and lists
+//! every superfile of the table at that version with the summaries queries
+//! need before opening any file (row counts, `_id` ranges, full-text
+//! statistics for table-wide BM25). Each manifest carries a random commit id,
+//! which makes its bytes unique to the writer: the store uses that to
+//! recognise its own write after a lost reply.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use infino_fts::{AnalyzerConfig, FtsConfig};
+use infino_store::Path;
+use infino_superfile::IndexSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TableError};
+
+/// Manifest format version written.
+pub const MANIFEST_FORMAT: u16 = 1;
+
+/// A column of the table schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    /// Name.
+    pub name: String,
+    /// Arrow type, in Arrow's own text form (`Utf8`, `Int64`, …).
+    pub data_type: String,
+    /// Whether nulls are allowed.
+    pub nullable: bool,
+}
+
+/// A full-text indexed column and how it is analyzed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FtsColumnDef {
+    /// Column name.
+    pub column: String,
+    /// The analyzer configuration bytes (`AnalyzerConfig::to_bytes`), hex.
+    pub analyzer: String,
+    /// Positions and offsets stored (phrases, highlighting).
+    pub positions: bool,
+}
+
+/// Per-file full-text statistics, summed for table-wide BM25.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FtsSummary {
+    /// Documents with a value.
+    pub doc_count: u64,
+    /// Tokens over those documents.
+    pub total_tokens: u64,
+}
+
+/// One superfile of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path relative to the connection root.
+    pub path: String,
+    /// Rows.
+    pub rows: u64,
+    /// `_id` of the first row; the file holds `first_id .. first_id + rows`.
+    pub first_id: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Full-text statistics per indexed column.
+    pub fts: BTreeMap<String, FtsSummary>,
+}
+
+/// One version of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format.
+    pub format: u16,
+    /// Table name.
+    pub table: String,
+    /// This version.
+    pub version: u64,
+    /// Random id of the commit that wrote it.
+    pub commit_id: String,
+    /// Commit time, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// What the commit did (`create`, `append`).
+    pub operation: String,
+    /// Table schema (without `_id`).
+    pub schema: Vec<ColumnDef>,
+    /// Full-text indexed columns.
+    pub fts: Vec<FtsColumnDef>,
+    /// The superfiles.
+    pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// The first manifest of a new table.
+    pub(crate) fn create(table: &str, schema: &Schema, spec: &IndexSpec) -> Result<Self> {
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnDef {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+                nullable: f.is_nullable(),
+            })
+            .collect();
+        let mut fts = Vec::with_capacity(spec.fts.len());
+        for col in &spec.fts {
+            fts.push(FtsColumnDef {
+                column: col.column.clone(),
+                analyzer: hex(&col.config.analyzer.to_bytes()?),
+                positions: col.config.positions,
+            });
+        }
+        Ok(Self {
+            format: MANIFEST_FORMAT,
+            table: table.to_owned(),
+            version: 0,
+            commit_id: String::new(),
+            timestamp_ms: 0,
+            operation: "create".into(),
+            schema: columns,
+            fts,
+            files: Vec::new(),
+        })
+    }
+
+    /// The Arrow schema.
+    ///
+    /// # Errors
+    /// [`TableError::CorruptManifest`] for a type Arrow cannot parse.
+    pub fn arrow_schema(&self) -> Result<SchemaRef> {
+        let mut fields = Vec::with_capacity(self.schema.len());
+        for c in &self.schema {
+            let data_type =
+                DataType::from_str(&c.data_type).map_err(|e| self.corrupt(e.to_string()))?;
+            fields.push(Field::new(&c.name, data_type, c.nullable));
+        }
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// The index spec.
+    ///
+    /// # Errors
+    /// [`TableError::CorruptManifest`] for undecodable analyzer settings.
+    pub fn index_spec(&self) -> Result<IndexSpec> {
+        let mut spec = IndexSpec::default();
+        for c in &self.fts {
+            let bytes =
+                unhex(&c.analyzer).ok_or_else(|| self.corrupt("analyzer is not hex".into()))?;
+            let analyzer =
+                AnalyzerConfig::from_bytes(&bytes).map_err(|e| self.corrupt(e.to_string()))?;
+            spec = spec.with_fts(
+                c.column.clone(),
+                FtsConfig {
+                    analyzer,
+                    positions: c.positions,
+                },
+            );
+        }
+        Ok(spec)
+    }
+
+    /// Rows over all files.
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+
+    pub(crate) fn encode(&self) -> bytes::Bytes {
+        serde_json::to_vec(self)
+            .expect("invariant: a manifest always serializes")
+            .into()
+    }
+
+    pub(crate) fn decode(table: &str, version: u64, bytes: &[u8]) -> Result<Self> {
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| TableError::CorruptManifest {
+                table: table.to_owned(),
+                version,
+                reason: e.to_string(),
+            })?;
+        if m.format > MANIFEST_FORMAT || m.version != version || m.table != table {
+            return Err(TableError::CorruptManifest {
+                table: table.to_owned(),
+                version,
+                reason: format!(
+                    "format {} version {} table `{}` where {version} of `{table}` was expected",
+                    m.format, m.version, m.table
+                ),
+            });
+        }
+        Ok(m)
+    }
+
+    fn corrupt(&self, reason: String) -> TableError {
+        TableError::CorruptManifest {
+            table: self.table.clone(),
+            version: self.version,
+            reason,
+        }
+    }
+}
+
+/// `<table>/_versions/<version>.manifest`, zero-padded so listings sort.
+pub(crate) fn version_path(table: &str, version: u64) -> Path {
+    Path::from(format!("{table}/_versions/{version:020}.manifest"))
+}
+
+/// `<table>/_latest`: a hint, never trusted past what probing confirms.
+pub(crate) fn latest_hint_path(table: &str) -> Path {
+    Path::from(format!("{table}/_latest"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

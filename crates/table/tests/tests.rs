@@ -1,0 +1,12 @@
+//! Table integration tests, one module per topic.
+
+#![expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    reason = "test sizes are small"
+)]
+
+mod common;
+mod concurrency;
+mod relevance;
+mod snapshots;
