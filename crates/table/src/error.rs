@@ -68,17 +68,42 @@ pub enum TableError {
 
     /// Storage failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
 
     /// A superfile failed.
     #[error(transparent)]
-    Superfile(#[from] SuperfileError),
+    Superfile(Box<SuperfileError>),
 
     /// The full-text index or query failed (for example, a bad query string).
     #[error(transparent)]
-    Fts(#[from] FtsError),
+    Fts(Box<FtsError>),
 
     /// Arrow failed.
     #[error(transparent)]
-    Arrow(#[from] arrow::error::ArrowError),
+    Arrow(Box<arrow::error::ArrowError>),
+}
+
+// The sources are boxed so `Result<_, TableError>` stays small on the happy path.
+impl From<StoreError> for TableError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Box::new(e))
+    }
+}
+
+impl From<SuperfileError> for TableError {
+    fn from(e: SuperfileError) -> Self {
+        Self::Superfile(Box::new(e))
+    }
+}
+
+impl From<FtsError> for TableError {
+    fn from(e: FtsError) -> Self {
+        Self::Fts(Box::new(e))
+    }
+}
+
+impl From<arrow::error::ArrowError> for TableError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Self::Arrow(Box::new(e))
+    }
 }
