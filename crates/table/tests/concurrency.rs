@@ -4,19 +4,26 @@
 use std::collections::HashSet;
 
 use infino_table::Connection;
+use infino_testkit::server::{ObjectStoreServer, ServerKind};
 
 use crate::common::{all_ids, batch, bodies, schema, spec};
 
-async fn hammer(uri: String, writers: usize, appends: usize, rows: usize) {
-    let conn = Connection::connect(&uri).expect("connect");
+async fn hammer(
+    uri: String,
+    options: Vec<(String, String)>,
+    writers: usize,
+    appends: usize,
+    rows: usize,
+) {
+    let conn = Connection::connect_with(&uri, options.clone()).expect("connect");
     conn.create_table("race", schema(), &spec())
         .await
         .expect("create");
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let uri = uri.clone();
+        let (uri, options) = (uri.clone(), options.clone());
         tasks.push(tokio::spawn(async move {
-            let conn = Connection::connect(&uri).expect("connect");
+            let conn = Connection::connect_with(&uri, options).expect("connect");
             let t = conn.open_table("race").await.expect("open");
             for a in 0..appends {
                 let first = ((w * appends + a) * rows) as i64;
@@ -57,11 +64,33 @@ async fn hammer(uri: String, writers: usize, appends: usize, rows: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_writers_on_memory() {
-    hammer(format!("memory://race-{}", std::process::id()), 8, 5, 40).await;
+    hammer(
+        format!("memory://race-{}", std::process::id()),
+        vec![],
+        8,
+        5,
+        40,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_writers_on_local_filesystem() {
     let dir = tempfile::tempdir().expect("tempdir");
-    hammer(dir.path().to_str().expect("utf8").to_owned(), 8, 5, 40).await;
+    hammer(
+        dir.path().to_str().expect("utf8").to_owned(),
+        vec![],
+        8,
+        5,
+        40,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_writers_on_s3() {
+    let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
+        return;
+    };
+    hammer(server.uri("threads-root"), server.options(), 8, 3, 20).await;
 }

@@ -8,5 +8,6 @@
 
 mod common;
 mod concurrency;
+mod processes;
 mod relevance;
 mod snapshots;
