@@ -2,41 +2,68 @@
 //!
 //! `fst`'s own `Levenshtein` misses matches on non-ASCII keys (fst issues
 //! #38 and #160), and CJK and accented terms are first-class here, so this
-//! automaton runs the classic dynamic-programming row per code point
-//! instead: a state is the edit-distance row against the query plus any
-//! bytes of an incomplete UTF-8 sequence. A state dies as soon as every
-//! entry of its row exceeds the distance, which prunes the dictionary walk.
-//! Cost per byte is `O(query chars)`; the query length is capped by the
-//! caller.
+//! automaton steps per code point, buffering the bytes of an incomplete
+//! UTF-8 sequence. The edit-distance row against the query is kept
+//! bit-parallel (Wu–Manber / Hyyrö): for each distance `d ≤ max`, bit `j` of
+//! `rows[d]` is set iff the key read so far is within `d` edits of the
+//! query's first `j` characters. A step is a few shifts and masks per
+//! distance instead of a pass over the query, and the state is small and
+//! fixed-size, so the dictionary walk never allocates. A state dies when no
+//! bit is left within `max`, which prunes the walk. The query length is
+//! capped by the caller.
 
 use fst::Automaton;
 
+/// Longest query the bit rows hold, in characters.
+const MAX_QUERY: usize = crate::matching::MAX_FUZZY_CHARS;
+/// Largest supported edit distance.
+const MAX_DISTANCE: usize = 2;
+
 pub(crate) struct FuzzyAutomaton {
     query: Vec<char>,
-    /// Row entries are capped at `max + 1`: any larger distance is dead.
-    max: u8,
+    max: usize,
+    /// Bits `0..=query length`.
+    mask: u128,
+    /// Per ASCII byte, bit `j + 1` set iff query character `j` equals it.
+    ascii: [u128; 128],
 }
 
-/// Longest query the fixed-size state holds, in characters.
-const MAX_QUERY: usize = crate::matching::MAX_FUZZY_CHARS;
-
-/// The edit-distance row (entries `0..=query length`, capped) and the bytes
-/// of an incomplete UTF-8 sequence; fixed-size so stepping never allocates.
 #[derive(Clone, Debug)]
 pub(crate) struct FuzzyState {
-    row: [u8; MAX_QUERY + 1],
+    rows: [u128; MAX_DISTANCE + 1],
     partial: [u8; 4],
     partial_len: u8,
 }
 
 impl FuzzyAutomaton {
     /// `query` is truncated to [`MAX_QUERY`] characters (callers reject
-    /// longer ones) and `max` to 2.
+    /// longer ones) and `max` to [`MAX_DISTANCE`].
     pub(crate) fn new(query: &str, max: u32) -> FuzzyAutomaton {
-        FuzzyAutomaton {
-            query: query.chars().take(MAX_QUERY).collect(),
-            max: u8::try_from(max.min(2)).expect("invariant: at most 2"),
+        let query: Vec<char> = query.chars().take(MAX_QUERY).collect();
+        let mut ascii = [0u128; 128];
+        for (j, &q) in query.iter().enumerate() {
+            if q.is_ascii() {
+                ascii[q as usize] |= 1 << (j + 1);
+            }
         }
+        FuzzyAutomaton {
+            mask: u128::MAX >> (127 - query.len()),
+            max: usize::try_from(max).map_or(MAX_DISTANCE, |m| m.min(MAX_DISTANCE)),
+            query,
+            ascii,
+        }
+    }
+
+    /// Bit `j + 1` set iff query character `j` is `c`.
+    fn matches(&self, c: char) -> u128 {
+        if c.is_ascii() {
+            return self.ascii[c as usize];
+        }
+        self.query
+            .iter()
+            .enumerate()
+            .filter(|&(_, &q)| q == c)
+            .fold(0, |m, (j, _)| m | (1 << (j + 1)))
     }
 }
 
@@ -55,13 +82,13 @@ impl Automaton for FuzzyAutomaton {
     type State = Option<FuzzyState>;
 
     fn start(&self) -> Self::State {
-        let mut row = [0u8; MAX_QUERY + 1];
-        let cap = self.max + 1;
-        for (i, slot) in row.iter_mut().enumerate().take(self.query.len() + 1) {
-            *slot = u8::try_from(i).unwrap_or(u8::MAX).min(cap);
+        // The empty key is within d edits of the first j ≤ d characters.
+        let mut rows = [0u128; MAX_DISTANCE + 1];
+        for (d, row) in rows.iter_mut().enumerate() {
+            *row = (u128::MAX >> (127 - d)) & self.mask;
         }
         Some(FuzzyState {
-            row,
+            rows,
             partial: [0; 4],
             partial_len: 0,
         })
@@ -70,7 +97,7 @@ impl Automaton for FuzzyAutomaton {
     fn is_match(&self, state: &Self::State) -> bool {
         state
             .as_ref()
-            .is_some_and(|s| s.partial_len == 0 && s.row[self.query.len()] <= self.max)
+            .is_some_and(|s| s.partial_len == 0 && s.rows[self.max] & (1 << self.query.len()) != 0)
     }
 
     fn can_match(&self, state: &Self::State) -> bool {
@@ -96,23 +123,22 @@ impl Automaton for FuzzyAutomaton {
         } else {
             std::str::from_utf8(&partial[..len]).ok()?.chars().next()?
         };
-        let cap = self.max + 1;
-        let mut next = [0u8; MAX_QUERY + 1];
-        next[0] = (s.row[0] + 1).min(cap);
-        let mut alive = next[0] <= self.max;
-        for (j, &q) in self.query.iter().enumerate() {
-            let substitute = s.row[j] + u8::from(q != c);
-            let delete = s.row[j + 1] + 1;
-            let insert = next[j] + 1;
-            let d = substitute.min(delete).min(insert).min(cap);
-            alive |= d <= self.max;
-            next[j + 1] = d;
+        let m = self.matches(c);
+        let mut rows = [0u128; MAX_DISTANCE + 1];
+        // Distance 0: only matches extend.
+        rows[0] = (s.rows[0] << 1) & m;
+        for d in 1..=self.max {
+            // Match, substitution, insertion of `c`, deletion of a query
+            // character.
+            rows[d] =
+                ((s.rows[d] << 1) & m) | (s.rows[d - 1] << 1) | s.rows[d - 1] | (rows[d - 1] << 1);
+            rows[d] &= self.mask;
         }
-        if !alive {
+        if rows[self.max] == 0 {
             return None;
         }
         Some(FuzzyState {
-            row: next,
+            rows,
             partial: [0; 4],
             partial_len: 0,
         })

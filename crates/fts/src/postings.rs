@@ -149,20 +149,30 @@ impl<'a> Postings<'a> {
         bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).ok_or_else(|| bad(self))?;
         bitpack::unpack(&body[doc_len..], h.tf_bits, &mut self.tfs[..h.n])
             .ok_or_else(|| bad(self))?;
-        let mut next = self.shallow_base;
+        // Sums run in u64 and are checked once at the end: they increase, so
+        // a last document equal to the header's (< u32::MAX) bounds them all.
+        let mut next = u64::from(self.shallow_base);
+        let mut tf_code_max = 0;
         for i in 0..h.n {
-            let doc = next.checked_add(self.docs[i]).ok_or_else(|| bad(self))?;
-            let tf = self.tfs[i].checked_add(1).ok_or_else(|| bad(self))?;
-            let norm = self.src.norms.get(doc as usize).copied();
-            if tf > h.max_tf || doc > h.last_doc || norm.is_none_or(|v| v < h.min_norm) {
-                return Err(self.corrupt(at, "block entry violates its header"));
-            }
-            self.docs[i] = doc;
-            self.tfs[i] = tf;
-            next = doc.checked_add(1).ok_or_else(|| bad(self))?;
+            let doc = next + u64::from(self.docs[i]);
+            tf_code_max = tf_code_max.max(self.tfs[i]);
+            self.docs[i] = u32::try_from(doc).unwrap_or(TERMINATED);
+            self.tfs[i] = self.tfs[i].wrapping_add(1);
+            next = doc + 1;
         }
-        if self.docs[h.n - 1] != h.last_doc {
+        if next - 1 != u64::from(h.last_doc) {
             return Err(self.corrupt(at, "block last doc mismatch"));
+        }
+        let norms = self
+            .src
+            .norms
+            .get(..=h.last_doc as usize)
+            .ok_or_else(|| self.corrupt(at, "block entry violates its header"))?;
+        let norms_ok = self.docs[..h.n]
+            .iter()
+            .fold(true, |ok, &doc| ok & (norms[doc as usize] >= h.min_norm));
+        if tf_code_max >= h.max_tf || !norms_ok {
+            return Err(self.corrupt(at, "block entry violates its header"));
         }
         self.decoded_at = Some(at);
         self.decoded_len = h.body_len;

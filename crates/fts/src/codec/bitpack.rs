@@ -40,8 +40,16 @@ pub(crate) fn pack(values: &[u32], width: u8, out: &mut Vec<u8>) {
 
 /// Decodes `out.len()` values of `width` bits from `bytes`.
 ///
+/// Each value is read from an unaligned little-endian 8-byte window (a value
+/// spans at most 7 + 32 bits); windows running past the end of `bytes` are
+/// zero-padded.
+///
 /// Returns `None` if `width > 32` or `bytes` is shorter than
 /// `packed_len(out.len(), width)`.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "values are masked to at most 32 bits"
+)]
 pub(crate) fn unpack(bytes: &[u8], width: u8, out: &mut [u32]) -> Option<()> {
     if width > 32 || bytes.len() < packed_len(out.len(), width) {
         return None;
@@ -50,22 +58,28 @@ pub(crate) fn unpack(bytes: &[u8], width: u8, out: &mut [u32]) -> Option<()> {
         out.fill(0);
         return Some(());
     }
-    let mask = if width == 32 {
-        u64::from(u32::MAX)
-    } else {
-        (1u64 << width) - 1
-    };
-    let mut acc: u64 = 0;
-    let mut filled: u32 = 0;
-    let mut next = bytes.iter();
+    let mask = u64::from(u32::MAX) >> (32 - width);
+    let width = usize::from(width);
+    let mut bit = 0;
+    let mut done = 0;
     for slot in out.iter_mut() {
-        while filled < u32::from(width) {
-            acc |= u64::from(*next.next()?) << filled;
-            filled += 8;
-        }
-        *slot = u32::try_from(acc & mask).ok()?;
-        acc >>= width;
-        filled -= u32::from(width);
+        let at = bit >> 3;
+        let Some(window) = bytes.get(at..at + 8) else {
+            break;
+        };
+        let word = u64::from_le_bytes(window.try_into().expect("invariant: 8 bytes"));
+        *slot = ((word >> (bit & 7)) & mask) as u32;
+        bit += width;
+        done += 1;
+    }
+    for slot in &mut out[done..] {
+        let at = bit >> 3;
+        let mut window = [0u8; 8];
+        let tail = bytes.get(at..).unwrap_or_default();
+        let n = tail.len().min(8);
+        window[..n].copy_from_slice(&tail[..n]);
+        *slot = ((u64::from_le_bytes(window) >> (bit & 7)) & mask) as u32;
+        bit += width;
     }
     Some(())
 }
@@ -108,6 +122,10 @@ mod tests {
             let mut bytes = Vec::new();
             pack(&values, width, &mut bytes);
             let mut back = vec![0; values.len()];
+            proptest::prop_assert!(unpack(&bytes, width, &mut back).is_some());
+            proptest::prop_assert_eq!(&back, &values);
+            // Trailing bytes (the next packed run) must not leak in.
+            bytes.extend_from_slice(&[0xFF; 9]);
             proptest::prop_assert!(unpack(&bytes, width, &mut back).is_some());
             proptest::prop_assert_eq!(back, values);
         }
