@@ -32,6 +32,8 @@ enum Cell {
     Storage,
     /// Full-text build and query classes, beside tantivy.
     Fts,
+    /// nDCG@10 against the corpus's judgments (needs `--corpus`).
+    Quality,
 }
 
 #[derive(Debug, Parser)]
@@ -84,6 +86,14 @@ fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?,
             )?,
+            Cell::Quality => {
+                let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {
+                    anyhow::bail!(
+                        "the quality cell needs --corpus DIR with queries.parquet and qrels.tsv"
+                    );
+                };
+                runtime.block_on(cells::quality::run(&mut report, corpus, dir))?;
+            }
         }
     }
     if let Some(rss) = peak_rss_bytes() {

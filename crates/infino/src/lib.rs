@@ -30,7 +30,7 @@
 //! ```
 
 pub use arrow;
-pub use infino_fts::{AnalyzerConfig, FtsConfig, Language, StopWords};
+pub use infino_fts::{AnalyzerConfig, Bm25Params, FtsConfig, Language, StopWords};
 pub use infino_store::{IoStats, RequestKind, Store, StoreError};
 pub use infino_superfile::IndexSpec;
 pub use infino_table::{Connection, Hit, Manifest, Table, TableError};

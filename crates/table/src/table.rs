@@ -176,6 +176,21 @@ impl Table {
     /// # Errors
     /// A query syntax error, an unindexed column, or storage errors.
     pub async fn search_hits(&self, column: &str, query: &str, k: usize) -> Result<Vec<Hit>> {
+        self.search_hits_with(column, query, k, Bm25Params::default())
+            .await
+    }
+
+    /// [`Table::search_hits`] with explicit BM25 parameters.
+    ///
+    /// # Errors
+    /// As [`Table::search_hits`], plus out-of-range parameters.
+    pub async fn search_hits_with(
+        &self,
+        column: &str,
+        query: &str,
+        k: usize,
+        params: Bm25Params,
+    ) -> Result<Vec<Hit>> {
         self.fts_summary(column)?;
         let parsed = Query::parse(query)?;
         let n = self.inner.manifest.files.len();
@@ -196,7 +211,7 @@ impl Table {
         let mut hits = Vec::new();
         for (i, index) in indexes.iter().enumerate() {
             let first_id = self.inner.manifest.files[i].first_id;
-            for (row, score) in parsed.top_k(index, k, Bm25Params::default(), &stats, None)? {
+            for (row, score) in parsed.top_k(index, k, params, &stats, None)? {
                 hits.push(Hit {
                     id: first_id + u64::from(row),
                     score,
