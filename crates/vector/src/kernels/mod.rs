@@ -1,0 +1,89 @@
+//! Distance kernels with runtime CPU-feature dispatch.
+//!
+//! Each public kernel checks the CPU once per call through the standard
+//! library's cached feature detection and runs the widest implementation
+//! available: AVX2 + FMA on x86_64, NEON on aarch64, and otherwise the
+//! [`portable`] code, which is also the reference the SIMD paths are tested
+//! against. Float kernels may differ from the portable ones by rounding
+//! (different summation order); the binary kernels are exact.
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+pub mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+/// Inner product `Σ aᵢ·bᵢ`.
+///
+/// Only the first `min(a.len(), b.len())` components are used. `O(len)`.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { x86::dot(a, b) };
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        // SAFETY: the CPU supports NEON (checked just above).
+        return unsafe { neon::dot(a, b) };
+    }
+    portable::dot(a, b)
+}
+
+/// Squared Euclidean distance `Σ (aᵢ − bᵢ)²`.
+///
+/// Only the first `min(a.len(), b.len())` components are used. `O(len)`.
+pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { x86::l2_sq(a, b) };
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        // SAFETY: the CPU supports NEON (checked just above).
+        return unsafe { neon::l2_sq(a, b) };
+    }
+    portable::l2_sq(a, b)
+}
+
+/// Squared Euclidean norm `Σ aᵢ²`. `O(len)`.
+pub fn norm_sq(a: &[f32]) -> f32 {
+    dot(a, a)
+}
+
+/// The RaBitQ binary kernel: given a 4-bit query stored as four bit planes
+/// (`planes[j·w .. (j+1)·w]` holds bit `j` of every query component, `w =
+/// code.len()`) and a 1-bit code, returns `(popcount(code), Σⱼ 2ʲ ·
+/// popcount(planeⱼ & code))`, i.e. the number of set code bits and the
+/// inner product of the 4-bit query with the 0/1 code.
+///
+/// # Panics
+/// If `planes.len() != 4 * code.len()`. `O(code.len())`.
+pub fn ip_4bit_1bit(planes: &[u64], code: &[u64]) -> (u32, u32) {
+    assert_eq!(planes.len(), 4 * code.len(), "planes must be 4 × code words");
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_popcnt() {
+        // SAFETY: the CPU supports POPCNT (checked just above).
+        return unsafe { x86::ip_4bit_1bit(planes, code) };
+    }
+    portable::ip_4bit_1bit(planes, code)
+}
+
+/// Which kernel family [`dot`], [`l2_sq`] and [`ip_4bit_1bit`] dispatch to
+/// on this CPU: `"avx2+fma"`, `"neon"` or `"portable"`.
+pub fn simd_level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        return "avx2+fma";
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        return "neon";
+    }
+    "portable"
+}

@@ -1,0 +1,55 @@
+//! Portable reference kernels: the fallback on CPUs without the SIMD
+//! features, and the oracle the SIMD kernels are tested against.
+
+/// Inner product over the common prefix of `a` and `b`.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight independent accumulators let the compiler vectorize and keep
+    // the summation order close to the SIMD kernels'.
+    let mut acc = [0.0f32; 8];
+    let n = a.len().min(b.len());
+    let (ca, cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ta.iter().zip(tb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Squared Euclidean distance over the common prefix of `a` and `b`.
+pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = a.len().min(b.len());
+    let (ca, cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            let d = x[i] - y[i];
+            acc[i] += d * d;
+        }
+    }
+    let tail: f32 = ta.iter().zip(tb).map(|(x, y)| (x - y) * (x - y)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Squared Euclidean norm.
+pub fn norm_sq(a: &[f32]) -> f32 {
+    dot(a, a)
+}
+
+/// See [`crate::ip_4bit_1bit`]; `planes.len()` must be `4 * code.len()`.
+pub fn ip_4bit_1bit(planes: &[u64], code: &[u64]) -> (u32, u32) {
+    let w = code.len();
+    let mut pop = 0u32;
+    let mut ip = 0u32;
+    for (i, &c) in code.iter().enumerate() {
+        pop += c.count_ones();
+        ip += (planes[i] & c).count_ones()
+            + ((planes[w + i] & c).count_ones() << 1)
+            + ((planes[2 * w + i] & c).count_ones() << 2)
+            + ((planes[3 * w + i] & c).count_ones() << 3);
+    }
+    (pop, ip)
+}

@@ -1,0 +1,75 @@
+//! The vector index of infino, as pure code: vectors in, region bytes out;
+//! region bytes in, nearest neighbours out. No I/O.
+//!
+//! An IVF index: k-means lists trained on a sample, each vector stored in
+//! its nearest list's contiguous cluster block with a RaBitQ 1-bit code of
+//! its rotated residual (for a fast first pass) and an SQ8 or f32 rerank
+//! payload (for precise ordering). `FORMAT.md` is the byte-exact layout.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use infino_vector::{BuildParams, Metric, SearchOptions, VectorIndex, VectorIndexBuilder};
+//!
+//! let mut builder = VectorIndexBuilder::new(2, Metric::L2, BuildParams::default())?;
+//! builder.add_batch(&[10, 11, 12], &[0.0, 0.0, 1.0, 0.0, 5.0, 5.0])?;
+//! let index = VectorIndex::open(Bytes::from(builder.finish()?))?;
+//! let hits = index.search(&[0.9, 0.1], &SearchOptions::new(2))?;
+//! assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![11, 10]);
+//! # Ok::<(), infino_vector::VectorError>(())
+//! ```
+//!
+//! # Map
+//!
+//! - Writing: [`VectorIndexBuilder`] with [`BuildParams`], [`Metric`],
+//!   [`Rerank`].
+//! - Reading: [`VectorIndex`] (whole region) or, lazily, [`IndexHeader`]
+//!   (header, centroids, directory; [`IndexHeader::cluster_range`]) plus a
+//!   [`ClusterSource`].
+//! - Searching: [`SearchOptions`], [`FilterStrategy`], [`IndexHeader::plan`],
+//!   [`IndexHeader::search_clusters`], [`VectorIndex::search`],
+//!   [`VectorIndex::search_filtered`], [`RowVectors`] for exact rerank.
+//! - Kernels: [`dot`], [`l2_sq`], [`norm_sq`], [`ip_4bit_1bit`] with
+//!   runtime SIMD dispatch, and [`portable`] references.
+//! - Codecs: [`sq8_encode`], [`sq8_decode`], [`pack_signs`], [`unpack_signs`].
+//! - Errors: [`VectorError`] with [`Section`].
+
+mod builder;
+mod error;
+mod format;
+mod kernels;
+mod kmeans;
+mod rabitq;
+mod reader;
+mod rng;
+mod rotation;
+mod scoring;
+mod search;
+mod sq8;
+
+pub use builder::{
+    BuildParams, DEFAULT_ITERATIONS, DEFAULT_SAMPLE_CAP, DEFAULT_SAMPLE_PER_LIST, DEFAULT_SEED,
+    VectorIndexBuilder,
+};
+pub use error::{Result, Section, VectorError};
+pub use format::{Metric, Rerank};
+pub use kernels::{dot, ip_4bit_1bit, l2_sq, norm_sq, portable, simd_level};
+pub use rabitq::{pack_signs, unpack_signs};
+pub use reader::{HEADER_PREFIX, IndexHeader, VectorIndex};
+pub use search::{
+    ClusterFn, ClusterSource, FilterStrategy, Neighbor, RowVectors, SearchOptions,
+    default_nprobe, default_rerank_breadth,
+};
+pub use sq8::{sq8_decode, sq8_encode};
+
+#[cfg(test)]
+mod tests {
+    /// Indexes are searched from many threads at once.
+    #[test]
+    fn index_is_shareable() {
+        fn assert_shareable<T: Send + Sync + Clone>() {}
+        assert_shareable::<crate::VectorIndex>();
+        assert_shareable::<crate::IndexHeader>();
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::VectorIndexBuilder>();
+    }
+}

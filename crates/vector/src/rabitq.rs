@@ -1,0 +1,131 @@
+//! RaBitQ 1-bit codes and the distance estimator.
+//!
+//! A data vector `x` in cluster `c` has residual `r = x − c`; after the
+//! rotation `R`, its code is the sign pattern of `Rr` (bit set = positive),
+//! i.e. the unit vector `ō = sign(Rr)/√P`. With `o = Rr/‖r‖`, RaBitQ's
+//! unbiased estimator of `⟨o, q⟩` for any rotated vector `q` is
+//! `⟨ō, q⟩ / ⟨ō, o⟩`. We store per vector `‖r‖`, `⟨ō, o⟩` and `⟨r, c⟩`
+//! (the last turns an estimate of `⟨r, q − c⟩` into one of `⟨x, q⟩`).
+//!
+//! At query time the rotated residual query `q_r = Rq − Rc` is quantized to
+//! 4 bits per component (`q_r ≈ lo + Δ·u`), so `⟨ō, q_r⟩` needs only
+//! popcounts: see [`crate::ip_4bit_1bit`].
+
+use crate::format::{QUERY_BITS, code_words};
+use crate::kernels::{ip_4bit_1bit, norm_sq};
+
+/// Per-vector correction factors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Factors {
+    pub(crate) norm_r: f32,
+    pub(crate) obar_o: f32,
+    pub(crate) r_dot_c: f32,
+}
+
+/// Packs the sign bits of `rotated` into `code` (bit `i % 64` of word
+/// `i / 64` is set when component `i` is positive).
+pub fn pack_signs(rotated: &[f32], code: &mut [u64]) {
+    code.fill(0);
+    for (i, &v) in rotated.iter().enumerate() {
+        if v > 0.0 {
+            code[i / 64] |= 1u64 << (i % 64);
+        }
+    }
+}
+
+/// Inverse of [`pack_signs`] as ±1: component `i` is `+1.0` when its bit is
+/// set, else `−1.0`. Writes `out.len()` components.
+pub fn unpack_signs(code: &[u64], out: &mut [f32]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = if (code[i / 64] >> (i % 64)) & 1 == 1 { 1.0 } else { -1.0 };
+    }
+}
+
+/// Codes a rotated residual; `r_dot_c` is computed by the caller.
+pub(crate) fn encode(rotated: &[f32], code: &mut [u64], r_dot_c: f32) -> Factors {
+    pack_signs(rotated, code);
+    let norm_r = norm_sq(rotated).sqrt();
+    #[expect(clippy::cast_precision_loss, reason = "padded ≤ 4096")]
+    let sqrt_p = (rotated.len() as f32).sqrt();
+    let abs_sum: f32 = rotated.iter().map(|v| v.abs()).sum();
+    let obar_o = if norm_r > 0.0 {
+        abs_sum / (sqrt_p * norm_r)
+    } else {
+        1.0
+    };
+    Factors {
+        norm_r,
+        obar_o,
+        r_dot_c,
+    }
+}
+
+/// A rotated residual query quantized for one cluster.
+#[derive(Debug, Clone)]
+pub(crate) struct QuantizedQuery {
+    /// `4 × words` bit planes.
+    planes: Vec<u64>,
+    lo: f32,
+    delta: f32,
+    sum_u: f32,
+    /// `‖q_r‖²` (exact).
+    pub(crate) norm_sq: f32,
+    padded: f32,
+    inv_sqrt_p: f32,
+}
+
+impl QuantizedQuery {
+    /// Quantizes `q_r` (`padded` components).
+    pub(crate) fn new(q_r: &[f32]) -> Self {
+        let words = code_words(q_r.len());
+        let (lo, hi) = q_r
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let levels = ((1u32 << QUERY_BITS) - 1) as f32;
+        let delta = if hi > lo { (hi - lo) / levels } else { 0.0 };
+        let mut planes = vec![0u64; QUERY_BITS * words];
+        let mut sum_u = 0u32;
+        for (i, &v) in q_r.iter().enumerate() {
+            let u = if delta > 0.0 {
+                ((v - lo) / delta).round().clamp(0.0, levels)
+            } else {
+                0.0
+            };
+            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped 0..=15")]
+            let u = u as u32;
+            sum_u += u;
+            for (bit, plane) in planes.chunks_exact_mut(words).enumerate() {
+                if (u >> bit) & 1 == 1 {
+                    plane[i / 64] |= 1u64 << (i % 64);
+                }
+            }
+        }
+        #[expect(clippy::cast_precision_loss, reason = "padded ≤ 4096")]
+        let padded = q_r.len() as f32;
+        #[expect(clippy::cast_precision_loss, reason = "sum ≤ 15 · 4096")]
+        let sum_u = sum_u as f32;
+        Self {
+            planes,
+            lo: if lo.is_finite() { lo } else { 0.0 },
+            delta,
+            sum_u,
+            norm_sq: norm_sq(q_r),
+            padded,
+            inv_sqrt_p: 1.0 / padded.sqrt(),
+        }
+    }
+
+    /// Estimates `⟨r, q_r⟩` for a vector with `code` and `factors`.
+    pub(crate) fn estimate_ip(&self, code: &[u64], f: &Factors) -> f32 {
+        if f.norm_r == 0.0 {
+            return 0.0;
+        }
+        let (pop, ip) = ip_4bit_1bit(&self.planes, code);
+        #[expect(clippy::cast_precision_loss, reason = "counts ≤ 15 · 4096")]
+        let (pop, ip) = (pop as f32, ip as f32);
+        let sum_set = self.lo * pop + self.delta * ip;
+        let sum_all = self.lo * self.padded + self.delta * self.sum_u;
+        let obar_q = (2.0 * sum_set - sum_all) * self.inv_sqrt_p;
+        f.norm_r * obar_q / f.obar_o.max(1e-6)
+    }
+}

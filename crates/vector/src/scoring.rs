@@ -1,0 +1,152 @@
+//! Per-cluster query state and the three ways to score a vector: the
+//! RaBitQ estimate, the stored rerank payload, or a caller's exact vector.
+//!
+//! Every score is a distance, smaller is better (see [`crate::Metric`]).
+
+use crate::error::{Result, VectorError};
+use crate::format::{Metric, Rerank, code_words};
+use crate::kernels::{dot, l2_sq};
+use crate::rabitq::QuantizedQuery;
+use crate::reader::{ClusterView, IndexHeader};
+use crate::search::RowVectors;
+use crate::sq8::sq8_decode;
+
+/// The query, prepared once per search.
+#[derive(Debug)]
+pub(crate) struct PreparedQuery {
+    /// Normalized under cosine.
+    pub(crate) q: Vec<f32>,
+    /// `Rq`.
+    pub(crate) rotated: Vec<f32>,
+}
+
+/// Turns an inner product into this crate's distance convention.
+pub(crate) fn ip_distance(metric: Metric, ip: f32) -> f32 {
+    match metric {
+        Metric::Cosine => 1.0 - ip,
+        _ => -ip,
+    }
+}
+
+/// The distance of two full vectors.
+pub(crate) fn distance(metric: Metric, q: &[f32], x: &[f32]) -> f32 {
+    match metric {
+        Metric::L2 => l2_sq(q, x),
+        _ => ip_distance(metric, dot(q, x)),
+    }
+}
+
+/// One probed cluster with the query state it needs.
+#[derive(Debug)]
+pub(crate) struct ClusterCtx {
+    pub(crate) view: ClusterView,
+    /// `q − c` (original space).
+    qc: Vec<f32>,
+    q_dot_c: f32,
+    /// `Rq − Rc`, quantized; built on first use.
+    quant: Option<QuantizedQuery>,
+    centroid: usize,
+}
+
+/// Scratch buffers reused across vectors.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    code: Vec<u64>,
+    vec: Vec<f32>,
+    rot: Vec<f32>,
+}
+
+impl Scratch {
+    pub(crate) fn new(h: &IndexHeader) -> Self {
+        Self {
+            code: vec![0; code_words(h.header.padded)],
+            vec: vec![0.0; h.header.dim],
+            rot: vec![0.0; h.header.padded],
+        }
+    }
+}
+
+impl ClusterCtx {
+    pub(crate) fn new(h: &IndexHeader, q: &PreparedQuery, centroid: usize, view: ClusterView) -> Self {
+        let c = h.centroid(centroid);
+        let qc = q.q.iter().zip(c).map(|(a, b)| a - b).collect();
+        Self {
+            view,
+            qc,
+            q_dot_c: dot(&q.q, c),
+            quant: None,
+            centroid,
+        }
+    }
+
+    fn quant(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch) -> &QuantizedQuery {
+        self.quant.get_or_insert_with(|| {
+            h.rotation.apply(h.centroid(self.centroid), &mut s.rot);
+            for (r, &qv) in s.rot.iter_mut().zip(&q.rotated) {
+                *r = qv - *r;
+            }
+            QuantizedQuery::new(&s.rot)
+        })
+    }
+
+    /// The RaBitQ distance estimate of vector `j`.
+    pub(crate) fn estimate(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch, j: usize) -> f32 {
+        let metric = h.header.metric;
+        let q_dot_c = self.q_dot_c;
+        self.quant(h, q, s);
+        let f = self.view.factors(j);
+        self.view.code(j, &mut s.code);
+        let quant = self.quant.as_ref().expect("invariant: built just above");
+        let est = quant.estimate_ip(&s.code, &f);
+        match metric {
+            Metric::L2 => f.norm_r * f.norm_r + quant.norm_sq - 2.0 * est,
+            _ => ip_distance(metric, q_dot_c + est + f.r_dot_c),
+        }
+    }
+
+    /// The most precise distance available for vector `j`: the caller's
+    /// exact vector, else the F32 or SQ8 payload, else the estimate.
+    pub(crate) fn precise(
+        &mut self,
+        h: &IndexHeader,
+        q: &PreparedQuery,
+        s: &mut Scratch,
+        j: usize,
+        exact: Option<&dyn RowVectors>,
+    ) -> Result<f32> {
+        let metric = h.header.metric;
+        if let Some(src) = exact {
+            let row = self.view.row(j);
+            let v = src.vector(row).filter(|v| v.len() == h.header.dim);
+            let v = v.ok_or(VectorError::MissingVector { row })?;
+            if metric == Metric::Cosine {
+                let n = dot(v, v).sqrt();
+                if !(n > 0.0) {
+                    return Err(VectorError::MissingVector { row });
+                }
+                return Ok(ip_distance(metric, dot(&q.q, v) / n));
+            }
+            return Ok(distance(metric, &q.q, v));
+        }
+        Ok(match h.header.rerank {
+            Rerank::F32 => {
+                self.view.f32_vector(j, &mut s.vec);
+                distance(metric, &q.q, &s.vec)
+            }
+            Rerank::Sq8 => {
+                let (min, scale, codes) = self.view.sq8(j);
+                sq8_decode(codes, min, scale, &mut s.vec);
+                match metric {
+                    Metric::L2 => l2_sq(&self.qc, &s.vec),
+                    _ => ip_distance(metric, self.q_dot_c + dot(&q.q, &s.vec)),
+                }
+            }
+            Rerank::None => self.estimate(h, q, s, j),
+        })
+    }
+
+    /// Whether [`precise`](Self::precise) is more than the estimate.
+    pub(crate) fn has_precise(h: &IndexHeader, exact: bool) -> bool {
+        exact || h.header.rerank != Rerank::None
+    }
+}

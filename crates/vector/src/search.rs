@@ -1,0 +1,354 @@
+//! Search: plan the clusters to probe, estimate, shortlist, rerank.
+//!
+//! The same code serves a whole region in memory ([`VectorIndex`]) and a
+//! lazy reader that fetches cluster blocks on demand: both hand the search a
+//! [`ClusterSource`]. [`IndexHeader::plan`] tells a lazy reader up front
+//! which clusters a search will read, so it can fetch them in one batch.
+
+use bytes::Bytes;
+use roaring::RoaringBitmap;
+
+use crate::error::{Result, VectorError};
+use crate::format::Metric;
+use crate::kernels::norm_sq;
+use crate::reader::{IndexHeader, VectorIndex};
+use crate::scoring::{ClusterCtx, PreparedQuery, Scratch};
+
+/// A search result: local row id and distance (smaller is better; see
+/// [`Metric`]).
+pub type Neighbor = (u32, f32);
+
+/// How a filtered search reaches the allowed rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FilterStrategy {
+    /// Brute force when the allow-set is small relative to the index
+    /// (`allowed · 16 ≤ n` or `allowed ≤ 1024`), else probe.
+    #[default]
+    Auto,
+    /// Score every allowed row with the rerank payload (reads every
+    /// cluster).
+    BruteForce,
+    /// Probe clusters nearest first, widening with lower selectivity.
+    Probe,
+}
+
+/// Per-query options. [`SearchOptions::new`] gives the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Results wanted; 0 gives an empty result, more than the index holds
+    /// gives every (allowed) row.
+    pub k: usize,
+    /// Clusters to probe. `None`: [`default_nprobe`] of the list count.
+    pub nprobe: Option<usize>,
+    /// Candidates kept from the RaBitQ pass for reranking. `None`:
+    /// [`default_rerank_breadth`] of `k`. Raised to at least `k`.
+    pub rerank_breadth: Option<usize>,
+    /// Score every (allowed) vector precisely instead of probing.
+    pub exact: bool,
+    /// How a filtered search reaches the allowed rows.
+    pub filter: FilterStrategy,
+}
+
+impl SearchOptions {
+    /// Default options for `k` results.
+    pub fn new(k: usize) -> Self {
+        Self {
+            k,
+            nprobe: None,
+            rerank_breadth: None,
+            exact: false,
+            filter: FilterStrategy::Auto,
+        }
+    }
+}
+
+/// The default number of probed clusters for an index of `lists` lists.
+pub fn default_nprobe(lists: usize) -> usize {
+    (lists / 8).max(8).min(lists)
+}
+
+/// The default rerank breadth for `k` results.
+pub fn default_rerank_breadth(k: usize) -> usize {
+    (8 * k).max(100)
+}
+
+/// Exact f32 vectors by row, e.g. decoded from the superfile's Parquet
+/// column, for exact reranking.
+pub trait RowVectors: Sync {
+    /// The vector of `row` (`D` components, not necessarily normalized), or
+    /// `None` if unknown, which fails the search with
+    /// [`VectorError::MissingVector`].
+    fn vector(&self, row: u32) -> Option<&[f32]>;
+}
+
+/// Where a search gets cluster blocks from.
+pub trait ClusterSource {
+    /// The bytes of cluster `cluster` (exactly
+    /// [`IndexHeader::cluster_range`]), or `None` if this source does not
+    /// have it. A search fails with [`VectorError::MissingCluster`] for a
+    /// missing planned cluster, and stops widening at a missing extra one.
+    fn cluster(&self, cluster: usize) -> Result<Option<Bytes>>;
+}
+
+impl ClusterSource for VectorIndex {
+    fn cluster(&self, cluster: usize) -> Result<Option<Bytes>> {
+        Ok(Some(self.cluster_bytes(cluster)))
+    }
+}
+
+impl ClusterSource for [(usize, Bytes)] {
+    fn cluster(&self, cluster: usize) -> Result<Option<Bytes>> {
+        Ok(self.iter().find(|(c, _)| *c == cluster).map(|(_, b)| b.clone()))
+    }
+}
+
+/// A [`ClusterSource`] over a closure, e.g. one that reads ranges from a
+/// cache.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterFn<F>(pub F);
+
+impl<F: Fn(usize) -> Result<Option<Bytes>>> ClusterSource for ClusterFn<F> {
+    fn cluster(&self, cluster: usize) -> Result<Option<Bytes>> {
+        (self.0)(cluster)
+    }
+}
+
+/// What a search does, decided from the header alone.
+#[derive(Debug)]
+enum Mode {
+    /// Score every (allowed) vector precisely, cluster by cluster.
+    Scan,
+    /// Probe `planned` clusters of `order`, widening while fewer than
+    /// `need` candidates were seen.
+    Probe { order: Vec<usize>, planned: usize },
+}
+
+impl IndexHeader {
+    fn prepare(&self, query: &[f32]) -> Result<PreparedQuery> {
+        if query.len() != self.dim() {
+            return Err(VectorError::DimensionMismatch {
+                expected: self.dim(),
+                found: query.len(),
+            });
+        }
+        if query.iter().any(|v| !v.is_finite()) {
+            return Err(VectorError::InvalidQuery {
+                reason: "non-finite component",
+            });
+        }
+        let mut q = query.to_vec();
+        if self.metric() == Metric::Cosine {
+            let n = f64::from(norm_sq(&q)).sqrt();
+            if !(n > 0.0) {
+                return Err(VectorError::InvalidQuery {
+                    reason: "zero vector under cosine",
+                });
+            }
+            #[expect(clippy::cast_possible_truncation, reason = "normalized f32 components")]
+            q.iter_mut().for_each(|v| *v = (f64::from(*v) / n) as f32);
+        }
+        let mut rotated = vec![0.0; self.rotation.padded()];
+        self.rotation.apply(&q, &mut rotated);
+        Ok(PreparedQuery { q, rotated })
+    }
+
+    /// Clusters ordered by centroid distance to `q`, nearest first.
+    fn cluster_order(&self, q: &PreparedQuery) -> Vec<usize> {
+        let metric = self.metric();
+        let mut scored: Vec<(f32, usize)> = (0..self.lists())
+            .map(|c| (crate::scoring::distance(metric, &q.q, self.centroid(c)), c))
+            .collect();
+        scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().map(|(_, c)| c).collect()
+    }
+
+    fn mode(&self, q: &PreparedQuery, opts: &SearchOptions, allowed: Option<&RoaringBitmap>) -> Mode {
+        let n = self.len();
+        let brute = match allowed {
+            _ if opts.exact => true,
+            None => false,
+            Some(a) => match opts.filter {
+                FilterStrategy::BruteForce => true,
+                FilterStrategy::Probe => false,
+                FilterStrategy::Auto => a.len() * 16 <= n as u64 || a.len() <= 1024,
+            },
+        };
+        if brute {
+            return Mode::Scan;
+        }
+        let order = self.cluster_order(q);
+        #[expect(clippy::cast_precision_loss, reason = "selectivity estimate")]
+        let s = allowed.map_or(1.0, |a| (a.len() as f64 / n.max(1) as f64).min(1.0));
+        let nprobe = opts.nprobe.unwrap_or_else(|| default_nprobe(self.lists())).max(1);
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bounded by lists")]
+        let min_probes = ((nprobe as f64 / s.sqrt()).ceil() as usize).min(self.lists());
+        let want = if allowed.is_some() { self.breadth(opts) } else { opts.k };
+        let mut expected = 0.0;
+        let mut planned = 0;
+        #[expect(clippy::cast_precision_loss, reason = "expectation")]
+        while planned < order.len() && (planned < min_probes || expected < want as f64) {
+            expected += self.cluster_len(order[planned]) as f64 * s;
+            planned += 1;
+        }
+        Mode::Probe { order, planned }
+    }
+
+    fn breadth(&self, opts: &SearchOptions) -> usize {
+        opts.rerank_breadth.unwrap_or_else(|| default_rerank_breadth(opts.k)).max(opts.k)
+    }
+
+    /// The clusters a search with these arguments reads, in order. A lazy
+    /// reader fetches them (by [`cluster_range`](Self::cluster_range)) and
+    /// passes them to [`search_clusters`](Self::search_clusters); a filtered
+    /// search may ask its source for more if these hold fewer than `k`
+    /// allowed rows.
+    ///
+    /// # Errors
+    /// As [`search_clusters`](Self::search_clusters) for the query.
+    pub fn plan(&self, query: &[f32], opts: &SearchOptions, allowed: Option<&RoaringBitmap>) -> Result<Vec<usize>> {
+        let q = self.prepare(query)?;
+        if opts.k == 0 || self.is_empty() || allowed.is_some_and(RoaringBitmap::is_empty) {
+            return Ok(Vec::new());
+        }
+        Ok(match self.mode(&q, opts, allowed) {
+            Mode::Scan => (0..self.lists()).collect(),
+            Mode::Probe { mut order, planned } => {
+                order.truncate(planned);
+                order
+            }
+        })
+    }
+
+    /// Searches with cluster blocks from `source`: the `k` nearest rows
+    /// (restricted to `allowed` when given), best first, ties by row
+    /// ascending. Scores follow [`Metric`]; with an `exact` source,
+    /// shortlisted rows are scored from its vectors.
+    ///
+    /// Cost: `O(lists · D)` to rank centroids, then per probed vector one
+    /// RaBitQ estimate (`O(P / 64)` popcounts) and per shortlisted vector
+    /// one `O(D)` rerank. Exact and brute-force filtered searches score
+    /// every (allowed) vector and read every cluster. Runs on the calling
+    /// thread.
+    ///
+    /// # Errors
+    /// [`VectorError::DimensionMismatch`], [`VectorError::InvalidQuery`]
+    /// (non-finite, or zero under cosine), [`VectorError::MissingCluster`],
+    /// [`VectorError::Corrupt`] for a cluster block of the wrong length,
+    /// [`VectorError::MissingVector`] from `exact`, or the source's error.
+    pub fn search_clusters(
+        &self,
+        query: &[f32],
+        opts: &SearchOptions,
+        allowed: Option<&RoaringBitmap>,
+        source: &dyn ClusterSource,
+        exact: Option<&dyn RowVectors>,
+    ) -> Result<Vec<Neighbor>> {
+        let q = self.prepare(query)?;
+        if opts.k == 0 || self.is_empty() || allowed.is_some_and(RoaringBitmap::is_empty) {
+            return Ok(Vec::new());
+        }
+        let ok = |row: u32| allowed.is_none_or(|a| a.contains(row));
+        let mut s = Scratch::new(self);
+        let fetch = |c: usize| -> Result<Option<ClusterCtx>> {
+            match source.cluster(c)? {
+                Some(b) => Ok(Some(ClusterCtx::new(self, &q, c, self.cluster_view(c, b)?))),
+                None => Ok(None),
+            }
+        };
+        let mut hits: Vec<Neighbor> = Vec::new();
+        match self.mode(&q, opts, allowed) {
+            Mode::Scan => {
+                for c in 0..self.lists() {
+                    let mut ctx = fetch(c)?.ok_or(VectorError::MissingCluster { cluster: c as u32 })?;
+                    for j in 0..ctx.view.len() {
+                        let row = ctx.view.row(j);
+                        if ok(row) {
+                            hits.push((row, ctx.precise(self, &q, &mut s, j, exact)?));
+                        }
+                    }
+                }
+            }
+            Mode::Probe { order, planned } => {
+                // (estimate, row, probed-cluster slot, position in cluster)
+                let mut cands: Vec<(f32, u32, usize, usize)> = Vec::new();
+                let mut ctxs = Vec::new();
+                for (i, &c) in order.iter().enumerate() {
+                    if i >= planned && cands.len() >= opts.k {
+                        break;
+                    }
+                    let Some(mut ctx) = fetch(c)? else {
+                        if i < planned {
+                            return Err(VectorError::MissingCluster { cluster: c as u32 });
+                        }
+                        break;
+                    };
+                    for j in 0..ctx.view.len() {
+                        let row = ctx.view.row(j);
+                        if ok(row) {
+                            cands.push((ctx.estimate(self, &q, &mut s, j), row, ctxs.len(), j));
+                        }
+                    }
+                    ctxs.push(ctx);
+                }
+                let breadth = self.breadth(opts);
+                let by_est = |a: &(f32, u32, usize, usize), b: &(f32, u32, usize, usize)| {
+                    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+                };
+                if cands.len() > breadth {
+                    cands.select_nth_unstable_by(breadth - 1, by_est);
+                    cands.truncate(breadth);
+                }
+                if ClusterCtx::has_precise(self, exact.is_some()) {
+                    for &(_, row, slot, j) in &cands {
+                        hits.push((row, ctxs[slot].precise(self, &q, &mut s, j, exact)?));
+                    }
+                } else {
+                    hits.extend(cands.iter().map(|&(d, row, _, _)| (row, d)));
+                }
+            }
+        }
+        Ok(top_k(hits, opts.k))
+    }
+}
+
+/// The `k` smallest by distance, ties by row, sorted.
+fn top_k(mut hits: Vec<Neighbor>, k: usize) -> Vec<Neighbor> {
+    let cmp = |a: &Neighbor, b: &Neighbor| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
+    if hits.len() > k {
+        hits.select_nth_unstable_by(k - 1, cmp);
+        hits.truncate(k);
+    }
+    hits.sort_unstable_by(cmp);
+    hits
+}
+
+impl VectorIndex {
+    /// The `k` nearest rows to `query`; see
+    /// [`IndexHeader::search_clusters`] for order, cost and errors.
+    pub fn search(&self, query: &[f32], opts: &SearchOptions) -> Result<Vec<Neighbor>> {
+        self.header().search_clusters(query, opts, None, self, None)
+    }
+
+    /// The `min(k, |allowed ∩ rows|)` nearest rows among `allowed` (never a
+    /// thinned global top-k); see [`IndexHeader::search_clusters`].
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        opts: &SearchOptions,
+        allowed: &RoaringBitmap,
+    ) -> Result<Vec<Neighbor>> {
+        self.header().search_clusters(query, opts, Some(allowed), self, None)
+    }
+
+    /// The general form: optional allow-set and optional exact vectors.
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        opts: &SearchOptions,
+        allowed: Option<&RoaringBitmap>,
+        exact: Option<&dyn RowVectors>,
+    ) -> Result<Vec<Neighbor>> {
+        self.header().search_clusters(query, opts, allowed, self, exact)
+    }
+}

@@ -1,0 +1,19 @@
+//! Integration tests for `infino-vector`, one binary organized by topic.
+
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    clippy::cast_precision_loss,
+    reason = "tests convert small generated counts between integer and float types"
+)]
+
+mod bad_input;
+mod codecs;
+mod common;
+mod corruption;
+mod filtered;
+mod kernels;
+mod lazy;
+mod recall;
+mod reuters;
