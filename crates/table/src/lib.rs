@@ -9,6 +9,7 @@
 //! Full-text search scores with statistics of the whole version, so the
 //! same rows rank identically however they are split into files.
 
+mod bloom;
 mod connection;
 mod error;
 mod ids;

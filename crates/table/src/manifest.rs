@@ -66,6 +66,10 @@ pub struct FileEntry {
     pub size: u64,
     /// Full-text statistics per indexed column.
     pub fts: BTreeMap<String, FtsSummary>,
+    /// Per indexed column, a bloom filter of its terms (base64), for
+    /// skipping files a query cannot match.
+    #[serde(default)]
+    pub term_blooms: BTreeMap<String, String>,
 }
 
 /// One version of a table.

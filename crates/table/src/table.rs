@@ -6,13 +6,15 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::future::try_join_all;
-use infino_fts::{Bm25Params, CollectionStats, Query};
+use infino_fts::FtsIndex;
+use infino_fts::{Analyzer, Bm25Params, CollectionStats, Query, QueryNode, RegionLayout, Section};
 use infino_store::{Path, Store};
 use infino_superfile::{
-    IndexSpec, LazySuperfile, OpenOptions, Superfile, SuperfileWriter, WriterOptions,
+    IndexSpec, LazySuperfile, OpenOptions, RegionKind, Superfile, SuperfileWriter, WriterOptions,
 };
 use tokio::sync::OnceCell;
 
+use crate::bloom::TermBloom;
 use crate::error::{Result, TableError};
 use crate::manifest::{FileEntry, FtsSummary, Manifest};
 use crate::{ids, versions};
@@ -191,31 +193,32 @@ impl Table {
         k: usize,
         params: Bm25Params,
     ) -> Result<Vec<Hit>> {
-        self.fts_summary(column)?;
         let parsed = Query::parse(query)?;
-        let n = self.inner.manifest.files.len();
-        let files = try_join_all((0..n).map(|i| self.file(i))).await?;
-        let indexes = try_join_all(files.iter().map(|f| f.fts(column))).await?;
-
-        let mut per_file_terms = Vec::with_capacity(n);
+        let (opened, pruned) = self.candidates(column, &parsed).await?;
         let mut all_terms = BTreeSet::new();
-        for index in &indexes {
-            let terms = parsed.scoring_terms(index)?;
-            all_terms.extend(terms.iter().map(|(t, _)| t.clone()));
-            per_file_terms.push(terms);
+        for (_, index) in &opened {
+            all_terms.extend(parsed.scoring_terms(index)?.into_iter().map(|(t, _)| t));
         }
+        // Skipped files hold none of the terms: they add documents and
+        // tokens to the statistics, and nothing to any term's frequency.
         let mut stats = CollectionStats::default();
-        for index in &indexes {
+        for (_, index) in &opened {
             stats.merge(&index.local_stats(all_terms.iter().map(String::as_str))?);
         }
+        for &i in &pruned {
+            if let Some(summary) = self.inner.manifest.files[i].fts.get(column) {
+                stats.doc_count += summary.doc_count;
+                stats.total_tokens += summary.total_tokens;
+            }
+        }
         let mut hits = Vec::new();
-        for (i, index) in indexes.iter().enumerate() {
-            let first_id = self.inner.manifest.files[i].first_id;
+        for (i, index) in &opened {
+            let first_id = self.inner.manifest.files[*i].first_id;
             for (row, score) in parsed.top_k(index, k, params, &stats, None)? {
                 hits.push(Hit {
                     id: first_id + u64::from(row),
                     score,
-                    file: i,
+                    file: *i,
                     row,
                 });
             }
@@ -246,27 +249,54 @@ impl Table {
     /// # Errors
     /// As [`Table::search_hits`].
     pub async fn count(&self, column: &str, query: &str) -> Result<u64> {
-        self.fts_summary(column)?;
         let parsed = Query::parse(query)?;
-        let n = self.inner.manifest.files.len();
-        let files = try_join_all((0..n).map(|i| self.file(i))).await?;
-        let indexes = try_join_all(files.iter().map(|f| f.fts(column))).await?;
+        let (opened, _) = self.candidates(column, &parsed).await?;
         let mut total = 0;
-        for index in &indexes {
+        for (_, index) in &opened {
             total += parsed.count(index)?;
         }
         Ok(total)
     }
 
-    fn fts_summary(&self, column: &str) -> Result<()> {
-        if self.inner.manifest.fts.iter().any(|c| c.column == column) {
-            Ok(())
-        } else {
-            Err(TableError::Schema {
+    /// The files `parsed` may match on `column`, opened with their
+    /// full-text indexes, and the indexes of the files skipped because
+    /// their term bloom filters rule out every positive query term.
+    async fn candidates(
+        &self,
+        column: &str,
+        parsed: &Query,
+    ) -> Result<(Vec<(usize, Arc<FtsIndex>)>, Vec<usize>)> {
+        let spec = self
+            .inner
+            .spec
+            .fts
+            .iter()
+            .find(|c| c.column == column)
+            .ok_or_else(|| TableError::Schema {
                 column: column.to_owned(),
                 reason: "has no full-text index".into(),
-            })
+            })?;
+        let analyzer = Analyzer::new(spec.config.analyzer.clone())?;
+        let mut tokens = Vec::new();
+        let prunable = positive_tokens(parsed.root(), &analyzer, &mut tokens) && !tokens.is_empty();
+        let (mut keep, mut pruned) = (Vec::new(), Vec::new());
+        for (i, entry) in self.inner.manifest.files.iter().enumerate() {
+            let bloom = entry
+                .term_blooms
+                .get(column)
+                .and_then(|b| TermBloom::decode(b));
+            match bloom {
+                Some(bloom)
+                    if prunable && !tokens.iter().any(|t| bloom.may_contain(t.as_bytes())) =>
+                {
+                    pruned.push(i)
+                }
+                _ => keep.push(i),
+            }
         }
+        let files = try_join_all(keep.iter().map(|&i| self.file(i))).await?;
+        let indexes = try_join_all(files.iter().map(|f| f.fts(column))).await?;
+        Ok((keep.into_iter().zip(indexes).collect(), pruned))
     }
 
     /// Build the output batch for `hits`, fetching `columns` file by file.
@@ -397,15 +427,25 @@ fn build_file(
         },
     )?;
     let mut fts = std::collections::BTreeMap::new();
+    let mut term_blooms = std::collections::BTreeMap::new();
     for col in &spec.fts {
         let index = file.fts(&col.column)?;
-        fts.insert(
-            col.column.clone(),
-            FtsSummary {
-                doc_count: u64::from(index.doc_count()),
-                total_tokens: index.total_tokens(),
-            },
-        );
+        let summary = FtsSummary {
+            doc_count: u64::from(index.doc_count()),
+            total_tokens: index.total_tokens(),
+        };
+        fts.insert(col.column.clone(), summary);
+        let region = file
+            .directory()
+            .region(RegionKind::Fts, &col.column)
+            .ok_or_else(|| TableError::Schema {
+                column: col.column.clone(),
+                reason: "the written superfile lacks its full-text region".into(),
+            })?;
+        let start = usize::try_from(region.offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(region.length).unwrap_or(0));
+        let bloom = term_bloom(&bytes.slice(start..end))?;
+        term_blooms.insert(col.column.clone(), bloom.encode());
     }
     let entry = FileEntry {
         path: String::new(),
@@ -413,6 +453,59 @@ fn build_file(
         first_id,
         size: bytes.len() as u64,
         fts,
+        term_blooms,
     };
     Ok((bytes, entry))
+}
+
+/// A bloom filter of every term in a full-text region's dictionary.
+fn term_bloom(region: &bytes::Bytes) -> Result<TermBloom> {
+    use fst::Streamer;
+    let layout = RegionLayout::parse(region, region.len() as u64)?;
+    let corrupt = |reason: &str| TableError::Schema {
+        column: String::new(),
+        reason: reason.to_owned(),
+    };
+    let range = layout
+        .sections
+        .iter()
+        .find(|(section, _)| *section == Section::Dictionary)
+        .map(|(_, r)| r.clone())
+        .ok_or_else(|| corrupt("full-text region without a dictionary"))?;
+    let dictionary = region
+        .slice(usize::try_from(range.start).unwrap_or(0)..usize::try_from(range.end).unwrap_or(0));
+    let map = fst::Map::new(dictionary).map_err(|e| corrupt(&e.to_string()))?;
+    let mut bloom = TermBloom::with_capacity(u64::from(layout.term_count));
+    let mut stream = map.stream();
+    while let Some((term, _)) = stream.next() {
+        bloom.insert(term);
+    }
+    Ok(bloom)
+}
+
+/// Collect the analyzed tokens of every positive clause of `node` (terms and
+/// phrases outside `must_not`). Returns false when a file holding none of
+/// them could still match or still contribute statistics: prefix and fuzzy
+/// clauses, or a boolean with neither required nor optional clauses (which
+/// matches every document).
+fn positive_tokens(node: &QueryNode, analyzer: &Analyzer, out: &mut Vec<String>) -> bool {
+    match node {
+        QueryNode::Term { text, .. } | QueryNode::Phrase { text, .. } => {
+            // A clause that analyzes to nothing is ignored by matching, which
+            // can change what the rest means: do not prune on it.
+            let terms = analyzer.terms(text);
+            let any = !terms.is_empty();
+            out.extend(terms);
+            any
+        }
+        QueryNode::Bool { must, should, .. } => {
+            if must.is_empty() && should.is_empty() {
+                return false;
+            }
+            must.iter()
+                .chain(should)
+                .all(|c| positive_tokens(c, analyzer, out))
+        }
+        _ => false,
+    }
 }

@@ -167,3 +167,47 @@ async fn results_carry_projected_columns_of_the_hits_only() {
     assert!(err.to_string().contains("full-text"), "{err}");
     assert!(t.search_hits("body", "(unbalanced", 3).await.is_err());
 }
+
+#[tokio::test]
+async fn a_term_in_one_of_forty_files_opens_one_file() {
+    let conn = Connection::connect("memory://").expect("connect");
+    let mut table = conn
+        .create_table("pruned", schema(), &spec())
+        .await
+        .expect("create");
+    let mut all = Vec::new();
+    for i in 0..40 {
+        let mut docs = bodies(50, i);
+        docs[7] = Some(format!("marker{i} {}", docs[7].clone().unwrap_or_default()));
+        all.extend(docs.clone());
+        table = table
+            .append(&[batch(i as i64 * 50, &docs)])
+            .await
+            .expect("append");
+    }
+    let cold = conn.open_table("pruned").await.expect("open");
+    let before = conn.store().stats();
+    let hits = cold
+        .search_hits("body", "marker17", 10)
+        .await
+        .expect("search");
+    let cost = conn.store().stats().since(&before);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, 17 * 50 + 7);
+    assert_eq!(
+        cost.total_requests(),
+        2,
+        "one footer read and one region read: {cost}"
+    );
+    // Pruning keeps the statistics exact: same score as the oracle.
+    let want = oracle(&all, &["marker17".to_owned()], 10);
+    same(&hits, &want, "pruned search");
+    assert_eq!(
+        cold.count("body", "marker3 OR marker30")
+            .await
+            .expect("count"),
+        2
+    );
+    // Prefix queries cannot use the filters and still find everything.
+    assert_eq!(cold.count("body", "marker1*").await.expect("count"), 11);
+}
