@@ -130,24 +130,38 @@ impl FtsIndex {
     }
 }
 
-/// Scores one term: precomputes the length part of the denominator for each
-/// of the 256 norm bytes.
-#[derive(Clone)]
-pub(crate) struct TermScorer {
-    weight: f32,
-    length_part: [f32; 256],
-}
+/// The length part of BM25's denominator, `k1·(1 − b + b·dl/avgdl)`, for
+/// each of the 256 norm bytes; shared by every term of a query.
+pub(crate) struct LengthNorms([f32; 256]);
 
-impl TermScorer {
-    pub(crate) fn new(idf: f32, boost: f32, params: Bm25Params, avg_doc_len: f32) -> TermScorer {
+impl LengthNorms {
+    pub(crate) fn new(params: Bm25Params, avg_doc_len: f32) -> LengthNorms {
         let mut length_part = [0.0f32; 256];
         for (byte, slot) in length_part.iter_mut().enumerate() {
             let dl = norm::DECODE[byte] as f32;
             *slot = params.k1 * (1.0 - params.b + params.b * dl / avg_doc_len);
         }
+        LengthNorms(length_part)
+    }
+}
+
+/// Scores one term against the query's [`LengthNorms`].
+#[derive(Clone, Copy)]
+pub(crate) struct TermScorer<'q> {
+    weight: f32,
+    lengths: &'q LengthNorms,
+}
+
+impl<'q> TermScorer<'q> {
+    pub(crate) fn new(
+        idf: f32,
+        boost: f32,
+        params: Bm25Params,
+        lengths: &'q LengthNorms,
+    ) -> TermScorer<'q> {
         TermScorer {
             weight: idf * boost * (params.k1 + 1.0),
-            length_part,
+            lengths,
         }
     }
 
@@ -156,6 +170,6 @@ impl TermScorer {
     /// `score(max_tf, min_norm)` an upper bound over a block.
     pub(crate) fn score(&self, tf: u32, norm: u8) -> f32 {
         let tf = tf as f32;
-        self.weight * tf / (tf + self.length_part[usize::from(norm)])
+        self.weight * tf / (tf + self.lengths.0[usize::from(norm)])
     }
 }

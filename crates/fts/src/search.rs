@@ -12,7 +12,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::bm25::{Bm25Params, CollectionStats, TermScorer, idf};
+use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer, idf};
 use crate::error::{FtsError, QueryErrorKind, Result};
 use crate::postings::{Postings, TERMINATED};
 use crate::reader::FtsIndex;
@@ -34,7 +34,7 @@ const BOUND_SLACK: f32 = 1.0 + 1e-5;
 
 struct TermCursor<'a> {
     postings: Postings<'a>,
-    scorer: TermScorer,
+    scorer: TermScorer<'a>,
     /// Index of the term in the deduplicated query.
     slot: usize,
     max_score: f32,
@@ -125,7 +125,7 @@ pub(crate) fn search_counting(
     if k == 0 || stats.doc_count == 0 || merged.is_empty() {
         return Ok((Vec::new(), 0));
     }
-    let avg_doc_len = stats.avg_doc_len();
+    let lengths = LengthNorms::new(params, stats.avg_doc_len());
     let mut cursors = Vec::with_capacity(merged.len());
     for (slot, (term, boost)) in merged.iter().enumerate() {
         let Some(info) = index.term_info(term)? else {
@@ -138,7 +138,7 @@ pub(crate) fn search_counting(
             idf(stats.doc_count, stats.doc_freq(term)),
             *boost,
             params,
-            avg_doc_len,
+            &lengths,
         );
         cursors.push(TermCursor {
             max_score: scorer.score(info.max_tf, info.min_norm),
@@ -195,7 +195,7 @@ pub(crate) fn phrase_top_k(
     if k == 0 || stats.doc_count == 0 || terms.is_empty() {
         return Ok(Vec::new());
     }
-    let avg_doc_len = stats.avg_doc_len();
+    let lengths = LengthNorms::new(params, stats.avg_doc_len());
     let mut cursors = Vec::with_capacity(terms.len());
     for (slot, (term, boost)) in terms.iter().enumerate() {
         if !(boost.is_finite() && *boost >= 0.0) {
@@ -211,7 +211,7 @@ pub(crate) fn phrase_top_k(
             idf(stats.doc_count, stats.doc_freq(term)),
             *boost,
             params,
-            avg_doc_len,
+            &lengths,
         );
         cursors.push(TermCursor {
             max_score: scorer.score(info.max_tf, info.min_norm),

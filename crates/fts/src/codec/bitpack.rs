@@ -40,48 +40,82 @@ pub(crate) fn pack(values: &[u32], width: u8, out: &mut Vec<u8>) {
 
 /// Decodes `out.len()` values of `width` bits from `bytes`.
 ///
-/// Each value is read from an unaligned little-endian 8-byte window (a value
-/// spans at most 7 + 32 bits); windows running past the end of `bytes` are
-/// zero-padded.
+/// Whole groups of 8 values (exactly `width` bytes) are decoded by a
+/// routine specialised per width, so shifts and masks are constants; the
+/// remainder reads each value from a zero-padded 8-byte window (a value
+/// spans at most 7 + 32 bits).
 ///
 /// Returns `None` if `width > 32` or `bytes` is shorter than
 /// `packed_len(out.len(), width)`.
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "values are masked to at most 32 bits"
-)]
 pub(crate) fn unpack(bytes: &[u8], width: u8, out: &mut [u32]) -> Option<()> {
     if width > 32 || bytes.len() < packed_len(out.len(), width) {
         return None;
     }
+    let groups = out.len() / 8;
+    let (head, tail) = out.split_at_mut(groups * 8);
+    macro_rules! dispatch {
+        ($($w:literal)*) => {
+            match width {
+                0 => head.fill(0),
+                $($w => unpack_groups::<$w>(bytes, head),)*
+                _ => unpack_tail(bytes, width, 0, head),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+    unpack_tail(bytes, width, groups * 8 * usize::from(width), tail);
+    Some(())
+}
+
+/// Decodes `out.len() / 8` groups of 8 values of `W` bits, one group per
+/// `W` bytes of `bytes`.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "values are masked to at most 32 bits"
+)]
+fn unpack_groups<const W: usize>(bytes: &[u8], out: &mut [u32]) {
+    let mask = u64::from(u32::MAX) >> (32 - W);
+    for (values, src) in out.chunks_exact_mut(8).zip(bytes.chunks_exact(W)) {
+        let mut buf = [0u8; 40];
+        buf[..W].copy_from_slice(src);
+        for (j, value) in values.iter_mut().enumerate() {
+            let bit = j * W;
+            let at = bit / 8;
+            let word = u64::from_le_bytes([
+                buf[at],
+                buf[at + 1],
+                buf[at + 2],
+                buf[at + 3],
+                buf[at + 4],
+                buf[at + 5],
+                buf[at + 6],
+                buf[at + 7],
+            ]);
+            *value = ((word >> (bit % 8)) & mask) as u32;
+        }
+    }
+}
+
+/// Decodes `out.len()` values of `width` bits starting at stream bit `bit`.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "values are masked to at most 32 bits"
+)]
+fn unpack_tail(bytes: &[u8], width: u8, mut bit: usize, out: &mut [u32]) {
     if width == 0 {
         out.fill(0);
-        return Some(());
+        return;
     }
     let mask = u64::from(u32::MAX) >> (32 - width);
-    let width = usize::from(width);
-    let mut bit = 0;
-    let mut done = 0;
-    for slot in out.iter_mut() {
-        let at = bit >> 3;
-        let Some(window) = bytes.get(at..at + 8) else {
-            break;
-        };
-        let word = u64::from_le_bytes(window.try_into().expect("invariant: 8 bytes"));
-        *slot = ((word >> (bit & 7)) & mask) as u32;
-        bit += width;
-        done += 1;
-    }
-    for slot in &mut out[done..] {
+    for slot in out {
         let at = bit >> 3;
         let mut window = [0u8; 8];
         let tail = bytes.get(at..).unwrap_or_default();
         let n = tail.len().min(8);
         window[..n].copy_from_slice(&tail[..n]);
         *slot = ((u64::from_le_bytes(window) >> (bit & 7)) & mask) as u32;
-        bit += width;
+        bit += usize::from(width);
     }
-    Some(())
 }
 
 #[cfg(test)]
