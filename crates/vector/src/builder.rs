@@ -8,7 +8,7 @@ use crate::format::{
     BlockLayout, DIR_ENTRY_LEN, FACTORS, HEADER_LEN, Header, MAX_DIM, Metric, ROTATION_ROUNDS,
     Rerank, align8, code_words, u32_of,
 };
-use crate::kernels::{dot, norm_sq};
+use crate::kernels::{dot, norm_f64};
 use crate::kmeans;
 use crate::rabitq;
 use crate::rng::SplitMix64;
@@ -157,7 +157,7 @@ impl VectorIndexBuilder {
         if let Some(dim) = v.iter().position(|x| !x.is_finite()) {
             return Err(VectorError::NonFinite { row, dim });
         }
-        if self.metric == Metric::Cosine && !(norm_sq(v) > 0.0) {
+        if self.metric == Metric::Cosine && norm_f64(v) == 0.0 {
             return Err(VectorError::ZeroVector { row });
         }
         if self.seen.contains(row) {
@@ -170,9 +170,10 @@ impl VectorIndexBuilder {
         self.seen.insert(row);
         self.rows.push(row);
         if self.metric == Metric::Cosine {
-            let inv = 1.0 / f64::from(norm_sq(v)).sqrt();
+            let inv = 1.0 / norm_f64(v);
             #[expect(clippy::cast_possible_truncation, reason = "normalized f32 components")]
-            self.data.extend(v.iter().map(|&x| (f64::from(x) * inv) as f32));
+            self.data
+                .extend(v.iter().map(|&x| (f64::from(x) * inv) as f32));
         } else {
             self.data.extend_from_slice(v);
         }
@@ -195,16 +196,22 @@ impl VectorIndexBuilder {
         let lists = if n == 0 {
             0
         } else {
-            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "√n of a u32 count")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss,
+                reason = "√n of a u32 count"
+            )]
             let default = (n as f64).sqrt().round() as usize;
             self.params.lists.unwrap_or(default).clamp(1, n)
         };
         let centroids = if n == 0 {
             Vec::new()
         } else {
-            let want = self.params.sample.unwrap_or(
-                (DEFAULT_SAMPLE_PER_LIST * lists).min(DEFAULT_SAMPLE_CAP),
-            );
+            let want = self
+                .params
+                .sample
+                .unwrap_or((DEFAULT_SAMPLE_PER_LIST * lists).min(DEFAULT_SAMPLE_CAP));
             let sample = draw_sample(&self.data, dim, want.clamp(lists, n), seed);
             kmeans::train(&sample, dim, lists, self.params.iterations, seed)
         };

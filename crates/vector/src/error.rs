@@ -103,7 +103,7 @@ pub enum VectorError {
     #[error("cluster {cluster} was needed but not provided")]
     MissingCluster {
         /// The cluster id.
-        cluster: u32,
+        cluster: usize,
     },
     /// A caller-provided exact vector source had no vector for a row, or
     /// one of the wrong length.

@@ -248,6 +248,12 @@ impl Header {
     }
 }
 
+/// Widens a region offset that has been checked against an in-memory
+/// slice's length.
+pub(crate) fn usize_of(x: u64) -> usize {
+    usize::try_from(x).expect("invariant: offset checked against an in-memory length")
+}
+
 /// Narrows a size that the builder has already bounded to u32.
 pub(crate) fn u32_of(x: usize) -> u32 {
     u32::try_from(x).expect("invariant: sizes are validated to fit u32 before encoding")

@@ -28,11 +28,22 @@ pub(crate) fn nearest(x: &[f32], centroids: &[f32], dim: usize) -> (usize, f32) 
 
 /// Trains `k` centroids (`k × dim`, row-major) on `sample` (`m × dim`,
 /// `m ≥ k ≥ 1`).
-pub(crate) fn train(sample: &[f32], dim: usize, k: usize, iterations: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn train(
+    sample: &[f32],
+    dim: usize,
+    k: usize,
+    iterations: usize,
+    seed: u64,
+) -> Vec<f32> {
     let m = sample.len() / dim;
     debug_assert!(m >= k && k >= 1);
     let mut rng = SplitMix64::new(seed ^ 0x6b6d_6561_6e73);
-    let mut centroids = seed_plus_plus(&sample[..m.min(INIT_PER_LIST * k).max(k) * dim], dim, k, &mut rng);
+    let mut centroids = seed_plus_plus(
+        &sample[..m.min(INIT_PER_LIST * k).max(k) * dim],
+        dim,
+        k,
+        &mut rng,
+    );
     for _ in 0..iterations {
         let assign: Vec<(usize, f32)> = sample
             .par_chunks_exact(dim)
@@ -67,7 +78,10 @@ pub(crate) fn train(sample: &[f32], dim: usize, k: usize, iterations: usize, see
             }
             #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
             let inv = 1.0 / counts[c] as f64;
-            for (dst, s) in centroids[c * dim..(c + 1) * dim].iter_mut().zip(&sums[c * dim..]) {
+            for (dst, s) in centroids[c * dim..(c + 1) * dim]
+                .iter_mut()
+                .zip(&sums[c * dim..])
+            {
                 #[expect(clippy::cast_possible_truncation, reason = "mean of f32 values")]
                 {
                     *dst = (s * inv) as f32;

@@ -56,8 +56,8 @@ pub use kernels::{dot, ip_4bit_1bit, l2_sq, norm_sq, portable, simd_level};
 pub use rabitq::{pack_signs, unpack_signs};
 pub use reader::{HEADER_PREFIX, IndexHeader, VectorIndex};
 pub use search::{
-    ClusterFn, ClusterSource, FilterStrategy, Neighbor, RowVectors, SearchOptions,
-    default_nprobe, default_rerank_breadth,
+    ClusterFn, ClusterSource, FilterStrategy, Neighbor, RowVectors, SearchOptions, default_nprobe,
+    default_rerank_breadth,
 };
 pub use sq8::{sq8_decode, sq8_encode};
 

@@ -37,7 +37,11 @@ pub fn pack_signs(rotated: &[f32], code: &mut [u64]) {
 /// set, else `−1.0`. Writes `out.len()` components.
 pub fn unpack_signs(code: &[u64], out: &mut [f32]) {
     for (i, o) in out.iter_mut().enumerate() {
-        *o = if (code[i / 64] >> (i % 64)) & 1 == 1 { 1.0 } else { -1.0 };
+        *o = if (code[i / 64] >> (i % 64)) & 1 == 1 {
+            1.0
+        } else {
+            -1.0
+        };
     }
 }
 
@@ -80,7 +84,9 @@ impl QuantizedQuery {
         let words = code_words(q_r.len());
         let (lo, hi) = q_r
             .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
         let levels = ((1u32 << QUERY_BITS) - 1) as f32;
         let delta = if hi > lo { (hi - lo) / levels } else { 0.0 };
         let mut planes = vec![0u64; QUERY_BITS * words];
@@ -91,7 +97,11 @@ impl QuantizedQuery {
             } else {
                 0.0
             };
-            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped 0..=15")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "clamped 0..=15"
+            )]
             let u = u as u32;
             sum_u += u;
             for (bit, plane) in planes.chunks_exact_mut(words).enumerate() {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::error::{Result, Section, VectorError};
 use crate::format::{
     BlockLayout, DIR_ENTRY_LEN, FACTORS, HEADER_LEN, Header, Metric, Rerank, code_words, le_f32,
-    le_u32, le_u64,
+    le_u32, le_u64, usize_of,
 };
 use crate::rabitq::Factors;
 use crate::rotation::Rotation;
@@ -62,7 +62,7 @@ impl IndexHeader {
                 "truncated before the end of the directory",
             ));
         }
-        let (c_off, c_len) = (header.centroids.0 as usize, header.centroids.1 as usize);
+        let (c_off, c_len) = (usize_of(header.centroids.0), usize_of(header.centroids.1));
         let centroids: Vec<f32> = prefix[c_off..c_off + c_len]
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -74,7 +74,7 @@ impl IndexHeader {
                 "non-finite centroid component",
             ));
         }
-        let d_off = header.directory.0 as usize;
+        let d_off = usize_of(header.directory.0);
         let mut dir = Vec::with_capacity(header.lists);
         let mut at = header.data.0;
         let mut total = 0u64;
@@ -82,21 +82,38 @@ impl IndexHeader {
             let e = d_off + i * DIR_ENTRY_LEN;
             let (off, count) = (le_u64(prefix, e), le_u32(prefix, e + 8));
             if off != at || le_u32(prefix, e + 12) != 0 {
-                return Err(VectorError::corrupt(Section::Directory, e as u64, "cluster offset"));
+                return Err(VectorError::corrupt(
+                    Section::Directory,
+                    e as u64,
+                    "cluster offset",
+                ));
             }
             total += u64::from(count);
             if total > header.count as u64 {
-                return Err(VectorError::corrupt(Section::Directory, e as u64, "cluster counts exceed n"));
+                return Err(VectorError::corrupt(
+                    Section::Directory,
+                    e as u64,
+                    "cluster counts exceed n",
+                ));
             }
-            let len = BlockLayout::new(count as usize, header.dim, header.padded, header.rerank).len;
+            let len =
+                BlockLayout::new(count as usize, header.dim, header.padded, header.rerank).len;
             at += len as u64;
             dir.push((off, count));
         }
         if total != header.count as u64 {
-            return Err(VectorError::corrupt(Section::Directory, d_off as u64, "cluster counts differ from n"));
+            return Err(VectorError::corrupt(
+                Section::Directory,
+                d_off as u64,
+                "cluster counts differ from n",
+            ));
         }
         if at - header.data.0 != header.data.1 {
-            return Err(VectorError::corrupt(Section::Header, 80, "data section length"));
+            return Err(VectorError::corrupt(
+                Section::Header,
+                80,
+                "data section length",
+            ));
         }
         let rotation = Rotation::new(header.dim, header.seed, usize::from(header.rounds));
         Ok(Self {
@@ -109,7 +126,7 @@ impl IndexHeader {
 
     /// Bytes of the prefix (header, centroids, directory); cluster data
     /// starts here.
-    pub fn header_len(&self) -> u64 {
+    pub fn data_offset(&self) -> u64 {
         self.header.data.0
     }
 
@@ -163,7 +180,13 @@ impl IndexHeader {
     /// If `cluster >= lists()`.
     pub fn cluster_range(&self, cluster: usize) -> Range<u64> {
         let (off, count) = self.dir[cluster];
-        let len = BlockLayout::new(count as usize, self.header.dim, self.header.padded, self.header.rerank).len;
+        let len = BlockLayout::new(
+            count as usize,
+            self.header.dim,
+            self.header.padded,
+            self.header.rerank,
+        )
+        .len;
         off..off + len as u64
     }
 
@@ -176,7 +199,11 @@ impl IndexHeader {
     pub(crate) fn cluster_view(&self, cluster: usize, bytes: Bytes) -> Result<ClusterView> {
         let range = self.cluster_range(cluster);
         if bytes.len() as u64 != range.end - range.start {
-            return Err(VectorError::corrupt(Section::Cluster, range.start, "cluster block length"));
+            return Err(VectorError::corrupt(
+                Section::Cluster,
+                range.start,
+                "cluster block length",
+            ));
         }
         let h = &self.header;
         Ok(ClusterView {
@@ -198,7 +225,7 @@ pub(crate) struct ClusterView {
 }
 
 impl ClusterView {
-    pub(crate) fn len(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.layout.count
     }
 
@@ -226,7 +253,11 @@ impl ClusterView {
     pub(crate) fn sq8(&self, j: usize) -> (f32, f32, &[u8]) {
         let at = self.layout.sq8_params + j * 8;
         let p = self.layout.payload + j * self.dim;
-        (le_f32(&self.bytes, at), le_f32(&self.bytes, at + 4), &self.bytes[p..p + self.dim])
+        (
+            le_f32(&self.bytes, at),
+            le_f32(&self.bytes, at + 4),
+            &self.bytes[p..p + self.dim],
+        )
     }
 
     /// Decodes an F32 payload into `out`.
@@ -259,7 +290,10 @@ impl VectorIndex {
         if bytes.len() as u64 != header.region_len() {
             return Err(VectorError::corrupt(
                 Section::Cluster,
-                bytes.len().min(usize::try_from(header.region_len()).unwrap_or(usize::MAX)) as u64,
+                bytes
+                    .len()
+                    .min(usize::try_from(header.region_len()).unwrap_or(usize::MAX))
+                    as u64,
                 "region length differs from its sections",
             ));
         }
@@ -277,7 +311,7 @@ impl VectorIndex {
     /// If `cluster >= lists()`.
     pub fn cluster_bytes(&self, cluster: usize) -> Bytes {
         let r = self.header.cluster_range(cluster);
-        self.bytes.slice(r.start as usize..r.end as usize)
+        self.bytes.slice(usize_of(r.start)..usize_of(r.end))
     }
 }
 

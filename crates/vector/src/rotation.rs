@@ -43,7 +43,11 @@ impl Rotation {
                 if i % 64 == 0 {
                     word = rng.next_u64();
                 }
-                signs.push(if (word >> (i % 64)) & 1 == 1 { -1.0 } else { 1.0 });
+                signs.push(if (word >> (i % 64)) & 1 == 1 {
+                    -1.0
+                } else {
+                    1.0
+                });
             }
         }
         Self {

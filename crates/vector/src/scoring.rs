@@ -5,7 +5,7 @@
 
 use crate::error::{Result, VectorError};
 use crate::format::{Metric, Rerank, code_words};
-use crate::kernels::{dot, l2_sq};
+use crate::kernels::{dot, l2_sq, norm_f64};
 use crate::rabitq::QuantizedQuery;
 use crate::reader::{ClusterView, IndexHeader};
 use crate::search::RowVectors;
@@ -67,7 +67,12 @@ impl Scratch {
 }
 
 impl ClusterCtx {
-    pub(crate) fn new(h: &IndexHeader, q: &PreparedQuery, centroid: usize, view: ClusterView) -> Self {
+    pub(crate) fn new(
+        h: &IndexHeader,
+        q: &PreparedQuery,
+        centroid: usize,
+        view: ClusterView,
+    ) -> Self {
         let c = h.centroid(centroid);
         let qc = q.q.iter().zip(c).map(|(a, b)| a - b).collect();
         Self {
@@ -90,7 +95,13 @@ impl ClusterCtx {
     }
 
     /// The RaBitQ distance estimate of vector `j`.
-    pub(crate) fn estimate(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch, j: usize) -> f32 {
+    pub(crate) fn estimate(
+        &mut self,
+        h: &IndexHeader,
+        q: &PreparedQuery,
+        s: &mut Scratch,
+        j: usize,
+    ) -> f32 {
         let metric = h.header.metric;
         let q_dot_c = self.q_dot_c;
         self.quant(h, q, s);
@@ -120,11 +131,12 @@ impl ClusterCtx {
             let v = src.vector(row).filter(|v| v.len() == h.header.dim);
             let v = v.ok_or(VectorError::MissingVector { row })?;
             if metric == Metric::Cosine {
-                let n = dot(v, v).sqrt();
-                if !(n > 0.0) {
+                let n = norm_f64(v);
+                if n.is_nan() || n == 0.0 {
                     return Err(VectorError::MissingVector { row });
                 }
-                return Ok(ip_distance(metric, dot(&q.q, v) / n));
+                #[expect(clippy::cast_possible_truncation, reason = "a cosine in [-1, 1]")]
+                return Ok(ip_distance(metric, (f64::from(dot(&q.q, v)) / n) as f32));
             }
             return Ok(distance(metric, &q.q, v));
         }

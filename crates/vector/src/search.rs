@@ -10,7 +10,7 @@ use roaring::RoaringBitmap;
 
 use crate::error::{Result, VectorError};
 use crate::format::Metric;
-use crate::kernels::norm_sq;
+use crate::kernels::norm_f64;
 use crate::reader::{IndexHeader, VectorIndex};
 use crate::scoring::{ClusterCtx, PreparedQuery, Scratch};
 
@@ -63,9 +63,12 @@ impl SearchOptions {
     }
 }
 
-/// The default number of probed clusters for an index of `lists` lists.
+/// The default number of probed clusters for an index of `lists` lists:
+/// 30% of the lists, at least 8 (at most `lists`). Measured to give
+/// recall@10 ≥ 0.95 on clustered synthetic data and on 384-d sentence
+/// embeddings with the default `√n` lists.
 pub fn default_nprobe(lists: usize) -> usize {
-    (lists / 8).max(8).min(lists)
+    (lists * 3).div_ceil(10).max(8).min(lists)
 }
 
 /// The default rerank breadth for `k` results.
@@ -99,7 +102,10 @@ impl ClusterSource for VectorIndex {
 
 impl ClusterSource for [(usize, Bytes)] {
     fn cluster(&self, cluster: usize) -> Result<Option<Bytes>> {
-        Ok(self.iter().find(|(c, _)| *c == cluster).map(|(_, b)| b.clone()))
+        Ok(self
+            .iter()
+            .find(|(c, _)| *c == cluster)
+            .map(|(_, b)| b.clone()))
     }
 }
 
@@ -139,8 +145,8 @@ impl IndexHeader {
         }
         let mut q = query.to_vec();
         if self.metric() == Metric::Cosine {
-            let n = f64::from(norm_sq(&q)).sqrt();
-            if !(n > 0.0) {
+            let n = norm_f64(&q);
+            if n == 0.0 {
                 return Err(VectorError::InvalidQuery {
                     reason: "zero vector under cosine",
                 });
@@ -163,7 +169,12 @@ impl IndexHeader {
         scored.into_iter().map(|(_, c)| c).collect()
     }
 
-    fn mode(&self, q: &PreparedQuery, opts: &SearchOptions, allowed: Option<&RoaringBitmap>) -> Mode {
+    fn mode(
+        &self,
+        q: &PreparedQuery,
+        opts: &SearchOptions,
+        allowed: Option<&RoaringBitmap>,
+    ) -> Mode {
         let n = self.len();
         let brute = match allowed {
             _ if opts.exact => true,
@@ -180,10 +191,21 @@ impl IndexHeader {
         let order = self.cluster_order(q);
         #[expect(clippy::cast_precision_loss, reason = "selectivity estimate")]
         let s = allowed.map_or(1.0, |a| (a.len() as f64 / n.max(1) as f64).min(1.0));
-        let nprobe = opts.nprobe.unwrap_or_else(|| default_nprobe(self.lists())).max(1);
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bounded by lists")]
+        let nprobe = opts
+            .nprobe
+            .unwrap_or_else(|| default_nprobe(self.lists()))
+            .max(1);
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "bounded by lists"
+        )]
         let min_probes = ((nprobe as f64 / s.sqrt()).ceil() as usize).min(self.lists());
-        let want = if allowed.is_some() { self.breadth(opts) } else { opts.k };
+        let want = if allowed.is_some() {
+            self.breadth(opts)
+        } else {
+            opts.k
+        };
         let mut expected = 0.0;
         let mut planned = 0;
         #[expect(clippy::cast_precision_loss, reason = "expectation")]
@@ -195,7 +217,9 @@ impl IndexHeader {
     }
 
     fn breadth(&self, opts: &SearchOptions) -> usize {
-        opts.rerank_breadth.unwrap_or_else(|| default_rerank_breadth(opts.k)).max(opts.k)
+        opts.rerank_breadth
+            .unwrap_or_else(|| default_rerank_breadth(opts.k))
+            .max(opts.k)
     }
 
     /// The clusters a search with these arguments reads, in order. A lazy
@@ -206,7 +230,12 @@ impl IndexHeader {
     ///
     /// # Errors
     /// As [`search_clusters`](Self::search_clusters) for the query.
-    pub fn plan(&self, query: &[f32], opts: &SearchOptions, allowed: Option<&RoaringBitmap>) -> Result<Vec<usize>> {
+    pub fn plan(
+        &self,
+        query: &[f32],
+        opts: &SearchOptions,
+        allowed: Option<&RoaringBitmap>,
+    ) -> Result<Vec<usize>> {
         let q = self.prepare(query)?;
         if opts.k == 0 || self.is_empty() || allowed.is_some_and(RoaringBitmap::is_empty) {
             return Ok(Vec::new());
@@ -241,7 +270,7 @@ impl IndexHeader {
         query: &[f32],
         opts: &SearchOptions,
         allowed: Option<&RoaringBitmap>,
-        source: &dyn ClusterSource,
+        source: &(impl ClusterSource + ?Sized),
         exact: Option<&dyn RowVectors>,
     ) -> Result<Vec<Neighbor>> {
         let q = self.prepare(query)?;
@@ -260,8 +289,8 @@ impl IndexHeader {
         match self.mode(&q, opts, allowed) {
             Mode::Scan => {
                 for c in 0..self.lists() {
-                    let mut ctx = fetch(c)?.ok_or(VectorError::MissingCluster { cluster: c as u32 })?;
-                    for j in 0..ctx.view.len() {
+                    let mut ctx = fetch(c)?.ok_or(VectorError::MissingCluster { cluster: c })?;
+                    for j in 0..ctx.view.count() {
                         let row = ctx.view.row(j);
                         if ok(row) {
                             hits.push((row, ctx.precise(self, &q, &mut s, j, exact)?));
@@ -279,11 +308,11 @@ impl IndexHeader {
                     }
                     let Some(mut ctx) = fetch(c)? else {
                         if i < planned {
-                            return Err(VectorError::MissingCluster { cluster: c as u32 });
+                            return Err(VectorError::MissingCluster { cluster: c });
                         }
                         break;
                     };
-                    for j in 0..ctx.view.len() {
+                    for j in 0..ctx.view.count() {
                         let row = ctx.view.row(j);
                         if ok(row) {
                             cands.push((ctx.estimate(self, &q, &mut s, j), row, ctxs.len(), j));
@@ -338,7 +367,8 @@ impl VectorIndex {
         opts: &SearchOptions,
         allowed: &RoaringBitmap,
     ) -> Result<Vec<Neighbor>> {
-        self.header().search_clusters(query, opts, Some(allowed), self, None)
+        self.header()
+            .search_clusters(query, opts, Some(allowed), self, None)
     }
 
     /// The general form: optional allow-set and optional exact vectors.
@@ -349,6 +379,7 @@ impl VectorIndex {
         allowed: Option<&RoaringBitmap>,
         exact: Option<&dyn RowVectors>,
     ) -> Result<Vec<Neighbor>> {
-        self.header().search_clusters(query, opts, allowed, self, exact)
+        self.header()
+            .search_clusters(query, opts, allowed, self, exact)
     }
 }

@@ -9,7 +9,9 @@
 pub fn sq8_encode(x: &[f32], out: &mut [u8]) -> (f32, f32) {
     let (lo, hi) = x
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     if x.is_empty() || lo >= hi {
         out.fill(0);
         return (if x.is_empty() { 0.0 } else { lo }, 0.0);
@@ -17,7 +19,11 @@ pub fn sq8_encode(x: &[f32], out: &mut [u8]) -> (f32, f32) {
     let scale = (hi - lo) / 255.0;
     for (o, &v) in out.iter_mut().zip(x) {
         let q = ((v - lo) / scale).round().clamp(0.0, 255.0);
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 0..=255")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "clamped to 0..=255"
+        )]
         {
             *o = q as u8;
         }

@@ -6,14 +6,14 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// A standard normal sample (Box–Muller).
-pub fn gauss(rng: &mut StdRng) -> f32 {
+pub(crate) fn gauss(rng: &mut StdRng) -> f32 {
     let u1: f64 = rng.random::<f64>().max(1e-300);
     let u2: f64 = rng.random::<f64>();
     ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
 }
 
 /// `n × dim` vectors around `blobs` Gaussian centres (row-major).
-pub fn blobs(n: usize, dim: usize, blobs: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn blobs(n: usize, dim: usize, blobs: usize, seed: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     let centres: Vec<f32> = (0..blobs * dim).map(|_| gauss(&mut rng) * 3.0).collect();
     let mut out = Vec::with_capacity(n * dim);
@@ -27,19 +27,22 @@ pub fn blobs(n: usize, dim: usize, blobs: usize, seed: u64) -> Vec<f32> {
 }
 
 /// Queries drawn like the data.
-pub fn queries(data: &[f32], dim: usize, count: usize, seed: u64) -> Vec<Vec<f32>> {
+pub(crate) fn queries(data: &[f32], dim: usize, count: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let n = data.len() / dim;
     (0..count)
         .map(|_| {
             let i = rng.random_range(0..n);
-            data[i * dim..(i + 1) * dim].iter().map(|&x| x + 0.5 * gauss(&mut rng)).collect()
+            data[i * dim..(i + 1) * dim]
+                .iter()
+                .map(|&x| x + 0.5 * gauss(&mut rng))
+                .collect()
         })
         .collect()
 }
 
 /// Exact distance in the crate's convention.
-pub fn distance(metric: Metric, q: &[f32], x: &[f32]) -> f32 {
+pub(crate) fn distance(metric: Metric, q: &[f32], x: &[f32]) -> f32 {
     let dot: f32 = q.iter().zip(x).map(|(a, b)| a * b).sum();
     match metric {
         Metric::L2 => q.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum(),
@@ -54,7 +57,7 @@ pub fn distance(metric: Metric, q: &[f32], x: &[f32]) -> f32 {
 
 /// Exact top-k rows (row ids = positions unless `rows` given), optionally
 /// restricted by `keep`.
-pub fn exact_knn(
+pub(crate) fn exact_knn(
     data: &[f32],
     dim: usize,
     metric: Metric,
@@ -74,7 +77,7 @@ pub fn exact_knn(
 }
 
 /// Builds with row ids 0..n.
-pub fn build(data: &[f32], dim: usize, metric: Metric, params: BuildParams) -> VectorIndex {
+pub(crate) fn build(data: &[f32], dim: usize, metric: Metric, params: BuildParams) -> VectorIndex {
     let n = data.len() / dim;
     let mut b = VectorIndexBuilder::new(dim, metric, params).expect("builder");
     let rows: Vec<u32> = (0..n as u32).collect();
@@ -83,10 +86,22 @@ pub fn build(data: &[f32], dim: usize, metric: Metric, params: BuildParams) -> V
 }
 
 /// Fraction of `truth` found in `got`.
-pub fn recall(got: &[(u32, f32)], truth: &[u32]) -> f64 {
+pub(crate) fn recall(got: &[(u32, f32)], truth: &[u32]) -> f64 {
     if truth.is_empty() {
         return 1.0;
     }
-    let hit = truth.iter().filter(|t| got.iter().any(|g| g.0 == **t)).count();
+    let hit = truth
+        .iter()
+        .filter(|t| got.iter().any(|g| g.0 == **t))
+        .count();
     hit as f64 / truth.len() as f64
+}
+
+/// The region bytes for `data` with default parameters.
+pub(crate) fn region_bytes(data: &[f32], dim: usize, metric: Metric) -> Vec<u8> {
+    let n = data.len() / dim;
+    let mut b = VectorIndexBuilder::new(dim, metric, BuildParams::default()).expect("builder");
+    let rows: Vec<u32> = (0..n as u32).collect();
+    b.add_batch(&rows, data).expect("add");
+    b.finish().expect("finish")
 }

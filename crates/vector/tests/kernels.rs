@@ -1,1 +1,65 @@
-//! TODO
+//! SIMD kernels agree with the portable references.
+
+use infino_vector::{dot, ip_4bit_1bit, l2_sq, norm_sq, portable, simd_level};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn close(a: f32, b: f32, scale: f32) -> bool {
+    (a - b).abs() <= 1e-4 * scale.max(1.0)
+}
+
+#[test]
+fn float_kernels_match_portable() {
+    println!("simd level: {}", simd_level());
+    let mut rng = StdRng::seed_from_u64(5);
+    for dim in [1, 3, 7, 8, 9, 15, 16, 17, 31, 128, 384, 1000, 4096] {
+        for _ in 0..20 {
+            let a: Vec<f32> = (0..dim).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let b: Vec<f32> = (0..dim).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let scale: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+            assert!(
+                close(dot(&a, &b), portable::dot(&a, &b), scale),
+                "dot dim {dim}"
+            );
+            let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!(close(dot(&a, &b), naive, scale), "dot vs naive dim {dim}");
+            let l2n: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+            assert!(
+                close(l2_sq(&a, &b), portable::l2_sq(&a, &b), l2n),
+                "l2 dim {dim}"
+            );
+            assert!(close(l2_sq(&a, &b), l2n, l2n), "l2 vs naive dim {dim}");
+            let nn: f32 = a.iter().map(|x| x * x).sum();
+            assert!(
+                close(norm_sq(&a), portable::norm_sq(&a), nn),
+                "norm dim {dim}"
+            );
+        }
+    }
+}
+
+#[test]
+fn kernels_use_common_prefix() {
+    assert_eq!(dot(&[1.0, 2.0, 3.0], &[1.0, 1.0]), 3.0);
+    assert_eq!(l2_sq(&[], &[1.0]), 0.0);
+}
+
+#[test]
+fn binary_kernel_matches_naive() {
+    let mut rng = StdRng::seed_from_u64(6);
+    for words in [1, 2, 3, 6, 8, 64] {
+        let planes: Vec<u64> = (0..4 * words).map(|_| rng.random()).collect();
+        let code: Vec<u64> = (0..words).map(|_| rng.random()).collect();
+        let mut ip = 0u32;
+        let mut pop = 0u32;
+        for i in 0..words * 64 {
+            let bit = |w: u64| ((w >> (i % 64)) & 1) as u32;
+            let c = bit(code[i / 64]);
+            pop += c;
+            let u: u32 = (0..4).map(|j| bit(planes[j * words + i / 64]) << j).sum();
+            ip += u * c;
+        }
+        assert_eq!(ip_4bit_1bit(&planes, &code), (pop, ip));
+        assert_eq!(portable::ip_4bit_1bit(&planes, &code), (pop, ip));
+    }
+}

@@ -18,12 +18,18 @@ fn check(metric: Metric, rerank: Rerank, min_recall: f64) {
     for q in &qs {
         let got = index.search(q, &opts).expect("search");
         assert_eq!(got.len(), 10);
-        assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "sorted best first");
+        assert!(
+            got.windows(2).all(|w| w[0].1 <= w[1].1),
+            "sorted best first"
+        );
         total += recall(&got, &exact_knn(&data, dim, metric, q, 10, |_| true));
     }
     let r = total / qs.len() as f64;
     println!("recall@10 {metric:?} {rerank:?}: {r:.4}");
-    assert!(r >= min_recall, "{metric:?} {rerank:?}: recall {r} < {min_recall}");
+    assert!(
+        r >= min_recall,
+        "{metric:?} {rerank:?}: recall {r} < {min_recall}"
+    );
 }
 
 #[test]

@@ -5,7 +5,8 @@
     clippy::cast_sign_loss,
     clippy::cast_lossless,
     clippy::cast_precision_loss,
-    reason = "tests convert small generated counts between integer and float types"
+    clippy::print_stdout,
+    reason = "tests convert generated counts between integer and float types and print measured recall"
 )]
 
 mod bad_input;

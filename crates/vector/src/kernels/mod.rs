@@ -51,6 +51,15 @@ pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     portable::l2_sq(a, b)
 }
 
+/// Euclidean norm accumulated in f64, which cannot overflow for f32
+/// inputs of any supported length.
+pub(crate) fn norm_f64(a: &[f32]) -> f64 {
+    a.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
+}
+
 /// Squared Euclidean norm `Σ aᵢ²`. `O(len)`.
 pub fn norm_sq(a: &[f32]) -> f32 {
     dot(a, a)
@@ -65,7 +74,11 @@ pub fn norm_sq(a: &[f32]) -> f32 {
 /// # Panics
 /// If `planes.len() != 4 * code.len()`. `O(code.len())`.
 pub fn ip_4bit_1bit(planes: &[u64], code: &[u64]) -> (u32, u32) {
-    assert_eq!(planes.len(), 4 * code.len(), "planes must be 4 × code words");
+    assert_eq!(
+        planes.len(),
+        4 * code.len(),
+        "planes must be 4 × code words"
+    );
     #[cfg(target_arch = "x86_64")]
     if x86::has_popcnt() {
         // SAFETY: the CPU supports POPCNT (checked just above).
