@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fst::{Automaton, IntoStreamer, Streamer};
+use fst::Automaton;
 use roaring::RoaringBitmap;
 
 use crate::analyzer::{Analyzer, AnalyzerConfig};
@@ -283,9 +283,18 @@ impl FtsIndex {
         automaton: A,
         limit: usize,
     ) -> Result<Vec<(String, TermInfo)>> {
-        let mut stream = self.dict.search(automaton).into_stream();
+        // A depth-first walk over the FST's nodes in byte order, so keys come
+        // out sorted. Unlike `fst`'s generic stream it keeps one automaton
+        // state per level and nothing per visited transition.
+        struct Frame<'f, S> {
+            node: fst::raw::Node<'f>,
+            next: usize,
+            state: S,
+            output: u64,
+        }
+        let fst = self.dict.as_fst();
         let mut out = Vec::new();
-        while let Some((key, ordinal)) = stream.next() {
+        let mut emit = |key: &[u8], ordinal: u64| -> Result<()> {
             if out.len() == limit {
                 return Err(FtsError::query(
                     QueryErrorKind::TooManyExpansions { limit },
@@ -294,6 +303,47 @@ impl FtsIndex {
             }
             let term = String::from_utf8_lossy(key).into_owned();
             out.push((term, self.term_info_by_ordinal(ordinal)?));
+            Ok(())
+        };
+        let start = automaton.start();
+        if !automaton.can_match(&start) {
+            return Ok(out);
+        }
+        let root = fst.root();
+        if root.is_final() && automaton.is_match(&start) {
+            emit(&[], root.final_output().value())?;
+        }
+        let mut key: Vec<u8> = Vec::new();
+        let mut stack = vec![Frame {
+            node: root,
+            next: 0,
+            state: start,
+            output: 0,
+        }];
+        while let Some(frame) = stack.last_mut() {
+            if frame.next == frame.node.len() {
+                stack.pop();
+                key.pop();
+                continue;
+            }
+            let t = frame.node.transition(frame.next);
+            frame.next += 1;
+            let state = automaton.accept(&frame.state, t.inp);
+            if !automaton.can_match(&state) {
+                continue;
+            }
+            let output = frame.output.wrapping_add(t.out.value());
+            let node = fst.node(t.addr);
+            key.push(t.inp);
+            if node.is_final() && automaton.is_match(&state) {
+                emit(&key, output.wrapping_add(node.final_output().value()))?;
+            }
+            stack.push(Frame {
+                node,
+                next: 0,
+                state,
+                output,
+            });
         }
         Ok(out)
     }
