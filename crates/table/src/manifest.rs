@@ -70,6 +70,10 @@ pub struct FileEntry {
     /// skipping files a query cannot match.
     #[serde(default)]
     pub term_blooms: BTreeMap<String, String>,
+    /// The file's Parquet footer and trailer (base64) when small enough, so
+    /// opening the file costs no request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
 }
 
 /// One version of a table.

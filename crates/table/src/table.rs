@@ -14,6 +14,9 @@ use infino_superfile::{
 };
 use tokio::sync::OnceCell;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
 use crate::bloom::TermBloom;
 use crate::error::{Result, TableError};
 use crate::manifest::{FileEntry, FtsSummary, Manifest};
@@ -162,9 +165,22 @@ impl Table {
         let file = self.inner.files[i]
             .get_or_try_init(|| async {
                 let path = Path::from(entry.path.as_str());
-                LazySuperfile::open(&self.inner.store, &path, OpenOptions::default())
-                    .await
-                    .map(Arc::new)
+                let store = &self.inner.store;
+                let kept = entry
+                    .footer
+                    .as_deref()
+                    .and_then(|f| STANDARD.decode(f).ok());
+                match kept {
+                    Some(tail) => LazySuperfile::from_footer(
+                        store,
+                        &path,
+                        entry.size,
+                        tail.into(),
+                        OpenOptions::default(),
+                    ),
+                    None => LazySuperfile::open(store, &path, OpenOptions::default()).await,
+                }
+                .map(Arc::new)
             })
             .await?;
         Ok(Arc::clone(file))
@@ -454,6 +470,7 @@ fn build_file(
         size: bytes.len() as u64,
         fts,
         term_blooms,
+        footer: footer_tail(&bytes).map(|tail| STANDARD.encode(tail)),
     };
     Ok((bytes, entry))
 }
@@ -508,4 +525,17 @@ fn positive_tokens(node: &QueryNode, analyzer: &Analyzer, out: &mut Vec<String>)
         }
         _ => false,
     }
+}
+
+/// Footers up to this size are kept in the manifest.
+const MAX_KEPT_FOOTER: usize = 16 * 1024;
+
+/// The footer and trailer of a superfile, if small enough to keep.
+fn footer_tail(file: &[u8]) -> Option<&[u8]> {
+    let len = file.len();
+    let trailer: [u8; 4] = file.get(len.checked_sub(8)?..len - 4)?.try_into().ok()?;
+    let tail = usize::try_from(u32::from_le_bytes(trailer)).ok()? + 8;
+    (tail <= MAX_KEPT_FOOTER)
+        .then(|| file.get(len.checked_sub(tail)?..))
+        .flatten()
 }
