@@ -42,7 +42,7 @@
 //! - Reading: [`RegionLayout`] (header only: analyzer, `N`, token total,
 //!   section ranges), [`FtsIndex`] (validated on open), [`TermInfo`], [`Postings`]
 //!   cursors with block skipping and [`Occurrence`]s.
-//! - Ranking: [`search()`] (block-max WAND / conjunctive top-k) with
+//! - Ranking: [`search()`] (MaxScore / conjunctive top-k) with
 //!   [`Bm25Params`] and caller-supplied [`CollectionStats`].
 //! - Query language: [`Query`] / [`QueryNode`]: matching, counting, top-k,
 //!   scoring terms.

@@ -1,11 +1,13 @@
-//! BM25 top-k over a region: block-max WAND for disjunctions, a leapfrog
-//! intersection with block skipping for conjunctions.
+//! BM25 top-k over a region: MaxScore for disjunctions, a leapfrog
+//! intersection with block skipping for conjunctions, and a block-skipping
+//! scan for a single term.
 //!
-//! Both use per-block upper bounds (`max tf`, `min norm` from each block
-//! header) to skip blocks whose best possible score cannot enter the current
-//! top-k, so a selective query decodes few blocks. MaxScore would also work;
-//! block-max WAND needs no per-query term partitioning and handles any number
-//! of terms with one loop.
+//! All use per-block upper bounds (`max tf`, `min norm` from each block
+//! header) to avoid decoding blocks whose best possible score cannot enter
+//! the current top-k, so a selective query decodes few blocks. MaxScore is
+//! preferred to block-max WAND for disjunctions: once the threshold rises,
+//! candidates come only from the few high-bound terms, and the per-document
+//! loop is a plain merge with no re-sorting of cursors.
 //!
 //! Scores of a document are summed in query-term order whatever path found
 //! it, so equal inputs give bit-identical scores and ties break by doc id.
@@ -157,7 +159,7 @@ pub(crate) fn search_counting(
     };
     match (mode, cursors.as_mut_slice()) {
         (MatchMode::Any, [single]) => single_term(single, &mut scorer)?,
-        (MatchMode::Any, _) => block_max_wand(&mut cursors, &mut scorer)?,
+        (MatchMode::Any, _) => max_score(&mut cursors, &mut scorer)?,
         (MatchMode::All, _) => conjunction(&mut cursors, &mut scorer, |_| Ok(true))?,
     }
     Ok((scorer.top.into_sorted(), scorer.scored))
@@ -307,63 +309,64 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
     Ok(())
 }
 
-fn block_max_wand(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<()> {
-    // Cursors are large (decoded block, score table), so they stay in place
-    // and `order` holds their indices sorted by current document.
-    let mut order: Vec<usize> = (0..cursors.len()).collect();
-    let doc = |cursors: &[TermCursor<'_>], i: usize| cursors[i].postings.doc();
+/// MaxScore: terms sorted by their bound; the longest prefix whose summed
+/// bounds cannot beat the threshold is *non-essential* — a document holding
+/// only those terms cannot enter the top-k — so candidates come from the
+/// essential terms alone, and the non-essential ones are looked up per
+/// candidate (highest bound first, block bounds before decoding) only while
+/// the candidate can still beat the threshold.
+fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<()> {
+    cursors.sort_by(|a, b| a.max_score.total_cmp(&b.max_score));
+    let n = cursors.len();
+    // bounds[i]: the summed bounds of the first i terms.
+    let mut bounds = Vec::with_capacity(n + 1);
+    bounds.push(0.0f32);
+    for cursor in cursors.iter() {
+        bounds.push(bounds[bounds.len() - 1] + cursor.max_score);
+    }
+    let mut essential = 0;
     loop {
-        order.retain(|&i| doc(cursors, i) != TERMINATED);
-        // Nearly sorted after each step: insertion sort is linear then.
-        for j in 1..order.len() {
-            let mut k = j;
-            while k > 0 && doc(cursors, order[k - 1]) > doc(cursors, order[k]) {
-                order.swap(k - 1, k);
-                k -= 1;
-            }
-        }
         let threshold = out.top.threshold();
-        // Pivot: the first cursor at which the summed term bounds could
-        // beat the threshold; documents before its doc cannot.
-        let mut bound = 0.0;
-        let Some(mut pivot) = order.iter().position(|&i| {
-            bound += cursors[i].max_score;
-            beats(bound, threshold)
-        }) else {
+        while essential < n && !beats(bounds[essential + 1], threshold) {
+            essential += 1;
+        }
+        let Some(doc) = cursors[essential..]
+            .iter()
+            .map(|c| c.postings.doc())
+            .min()
+            .filter(|&d| d != TERMINATED)
+        else {
             return Ok(());
         };
-        let pivot_doc = doc(cursors, order[pivot]);
-        while pivot + 1 < order.len() && doc(cursors, order[pivot + 1]) == pivot_doc {
-            pivot += 1;
-        }
-        // Block-max bound on documents from pivot_doc up to the nearest
-        // block end among the cursors up to the pivot.
-        let mut block_bound = 0.0;
-        let mut next = order
-            .get(pivot + 1)
-            .map_or(TERMINATED, |&i| doc(cursors, i));
-        for &i in &order[..=pivot] {
-            let cursor = &mut cursors[i];
-            if cursor.postings.shallow_seek(pivot_doc)? {
-                block_bound += cursor.block_bound();
-                next = next.min(cursor.postings.block_last_doc().saturating_add(1));
-            }
-        }
-        if beats(block_bound, threshold) {
-            if doc(cursors, order[0]) == pivot_doc {
-                out.collect(pivot_doc, order[..=pivot].iter().map(|&i| &cursors[i]));
-                for &i in &order[..=pivot] {
-                    cursors[i].postings.next_doc()?;
-                }
-            } else {
-                for &i in &order[..pivot] {
-                    cursors[i].postings.seek(pivot_doc)?;
+        if out.allows(doc) {
+            let norm = out.index.norm(doc);
+            let mut bound = bounds[essential];
+            for cursor in &cursors[essential..] {
+                if cursor.postings.doc() == doc {
+                    bound += cursor.scorer.score(cursor.postings.tf(), norm);
                 }
             }
-        } else {
-            let next = next.max(pivot_doc.saturating_add(1));
-            for &i in &order[..=pivot] {
-                cursors[i].postings.seek(next)?;
+            let mut alive = beats(bound, threshold);
+            for cursor in cursors[..essential].iter_mut().rev() {
+                if !alive {
+                    break;
+                }
+                bound -= cursor.max_score;
+                if cursor.postings.shallow_seek(doc)?
+                    && beats(bound + cursor.block_bound(), threshold)
+                    && cursor.postings.seek(doc)? == doc
+                {
+                    bound += cursor.scorer.score(cursor.postings.tf(), norm);
+                }
+                alive = beats(bound, threshold);
+            }
+            if alive {
+                out.collect(doc, cursors.iter().filter(|c| c.postings.doc() == doc));
+            }
+        }
+        for cursor in &mut cursors[essential..] {
+            if cursor.postings.doc() == doc {
+                cursor.postings.next_doc()?;
             }
         }
     }
