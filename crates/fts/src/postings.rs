@@ -64,7 +64,9 @@ pub struct Postings<'a> {
     decoded_header: BlockHeader,
     decoded_base: u32,
     docs: [u32; BLOCK_SIZE],
-    tfs: [u32; BLOCK_SIZE],
+    /// Offset in `src.data` of the decoded block's packed `tf − 1` codes,
+    /// read one at a time on demand.
+    tf_codes_at: usize,
     n: usize,
     idx: usize,
     doc: u32,
@@ -86,7 +88,7 @@ impl<'a> Postings<'a> {
             decoded_header: BlockHeader::default(),
             decoded_base: 0,
             docs: [0; BLOCK_SIZE],
-            tfs: [0; BLOCK_SIZE],
+            tf_codes_at: 0,
             n: 0,
             idx: 0,
             doc: TERMINATED,
@@ -138,42 +140,32 @@ impl<'a> Postings<'a> {
         Ok(header)
     }
 
-    /// Decodes the block under the shallow pointer and moves onto its first
-    /// document.
+    /// Decodes the document ids of the block under the shallow pointer and
+    /// moves onto its first document. Term frequencies stay packed and are
+    /// read (and checked against the header) per document on demand.
     fn decode_shallow(&mut self) -> Result<()> {
         let h = self.shallow;
         let at = self.shallow_at;
-        let body = &self.src.data[at + BLOCK_HEADER_LEN..at + BLOCK_HEADER_LEN + h.body_len];
-        let doc_len = bitpack::packed_len(h.n, h.doc_bits);
-        let bad = |s: &Self| s.corrupt(at, "bad block body");
-        bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).ok_or_else(|| bad(self))?;
-        bitpack::unpack(&body[doc_len..], h.tf_bits, &mut self.tfs[..h.n])
-            .ok_or_else(|| bad(self))?;
+        let body_at = at + BLOCK_HEADER_LEN;
+        let body = &self.src.data[body_at..body_at + h.body_len];
+        if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
+            return Err(self.corrupt(at, "bad block body"));
+        }
         // Sums run in u64 and are checked once at the end: they increase, so
         // a last document equal to the header's (< u32::MAX) bounds them all.
         let mut next = u64::from(self.shallow_base);
-        let mut tf_code_max = 0;
-        for i in 0..h.n {
-            let doc = next + u64::from(self.docs[i]);
-            tf_code_max = tf_code_max.max(self.tfs[i]);
-            self.docs[i] = u32::try_from(doc).unwrap_or(TERMINATED);
-            self.tfs[i] = self.tfs[i].wrapping_add(1);
+        for slot in &mut self.docs[..h.n] {
+            let doc = next + u64::from(*slot);
+            *slot = u32::try_from(doc).unwrap_or(TERMINATED);
             next = doc + 1;
         }
         if next - 1 != u64::from(h.last_doc) {
             return Err(self.corrupt(at, "block last doc mismatch"));
         }
-        let norms = self
-            .src
-            .norms
-            .get(..=h.last_doc as usize)
-            .ok_or_else(|| self.corrupt(at, "block entry violates its header"))?;
-        let norms_ok = self.docs[..h.n]
-            .iter()
-            .fold(true, |ok, &doc| ok & (norms[doc as usize] >= h.min_norm));
-        if tf_code_max >= h.max_tf || !norms_ok {
+        if h.last_doc as usize >= self.src.norms.len() {
             return Err(self.corrupt(at, "block entry violates its header"));
         }
+        self.tf_codes_at = body_at + bitpack::packed_len(h.n, h.doc_bits);
         self.decoded_at = Some(at);
         self.decoded_len = h.body_len;
         self.decoded_header = h;
@@ -185,6 +177,28 @@ impl<'a> Postings<'a> {
         self.positions_at = self.block_positions_at;
         self.positions_idx = 0;
         Ok(())
+    }
+
+    /// Term frequency of entry `i` of the decoded block, unchecked.
+    fn tf_at(&self, i: usize) -> u32 {
+        let codes = self.src.data.get(self.tf_codes_at..).unwrap_or_default();
+        bitpack::get(codes, self.decoded_header.tf_bits, i).saturating_add(1)
+    }
+
+    /// Term frequency of the current document, checked against its block
+    /// header, and that `norm` (the document's norm byte) is not below the
+    /// block's minimum — so a score never exceeds its block bound.
+    ///
+    /// # Errors
+    /// [`FtsError::Corrupt`] if the entry violates its block header.
+    pub(crate) fn checked_tf(&self, norm: u8) -> Result<u32> {
+        let tf = self.tf();
+        let h = &self.decoded_header;
+        if tf > h.max_tf || norm < h.min_norm {
+            let at = self.decoded_at.unwrap_or(0);
+            return Err(self.corrupt(at, "block entry violates its header"));
+        }
+        Ok(tf)
     }
 
     /// Moves the shallow pointer to the next block; false when none is left.
@@ -207,7 +221,7 @@ impl<'a> Postings<'a> {
 
     /// Term frequency in the current document (unspecified once terminated).
     pub fn tf(&self) -> u32 {
-        self.tfs[self.idx.min(BLOCK_SIZE - 1)]
+        self.tf_at(self.idx)
     }
 
     /// Advances to the next document.
@@ -325,7 +339,7 @@ impl<'a> Postings<'a> {
         }
         let mut at = self.positions_at;
         while self.positions_idx < self.idx {
-            for _ in 0..u64::from(self.tfs[self.positions_idx]) * 3 {
+            for _ in 0..u64::from(self.tf_at(self.positions_idx)) * 3 {
                 varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
             }
             self.positions_idx += 1;
@@ -355,7 +369,10 @@ impl<'a> Postings<'a> {
             )
         };
         let mut at = self.seek_positions(data)?;
-        let tf = self.tfs[self.idx];
+        let tf = self.tf();
+        if tf > self.decoded_header.max_tf {
+            return Err(corrupt(at));
+        }
         out.reserve(tf.min(1024) as usize);
         let mut pos = 0u32;
         for i in 0..tf {
@@ -395,7 +412,10 @@ impl<'a> Postings<'a> {
             )
         };
         let mut at = self.seek_positions(data)?;
-        let tf = self.tfs[self.idx];
+        let tf = self.tf();
+        if tf > self.decoded_header.max_tf {
+            return Err(corrupt(at));
+        }
         let mut out = Vec::with_capacity(tf.min(1024) as usize);
         let (mut pos, mut end) = (0u32, 0u32);
         for i in 0..tf {

@@ -44,6 +44,11 @@ struct TermCursor<'a> {
 }
 
 impl TermCursor<'_> {
+    /// The score of the current document, whose norm byte is `norm`.
+    fn score(&self, norm: u8) -> Result<f32> {
+        Ok(self.scorer.score(self.postings.checked_tf(norm)?, norm))
+    }
+
     fn block_bound(&self) -> f32 {
         self.scorer
             .score(self.postings.block_max_tf(), self.postings.block_min_norm())
@@ -257,18 +262,23 @@ impl DocScorer<'_> {
 
     /// Scores `doc` from the cursors positioned on it and offers it to the
     /// top-k.
-    fn collect<'c, 'a: 'c>(&mut self, doc: u32, on_doc: impl Iterator<Item = &'c TermCursor<'a>>) {
+    fn collect<'c, 'a: 'c>(
+        &mut self,
+        doc: u32,
+        on_doc: impl Iterator<Item = &'c TermCursor<'a>>,
+    ) -> Result<()> {
         if !self.allows(doc) {
-            return;
+            return Ok(());
         }
         self.scored += 1;
         let norm = self.index.norm(doc);
         self.contributions.fill(0.0);
         for cursor in on_doc {
-            self.contributions[cursor.slot] = cursor.scorer.score(cursor.postings.tf(), norm);
+            self.contributions[cursor.slot] = cursor.score(norm)?;
         }
         let score = self.contributions.iter().sum();
         self.top.push(doc, score);
+        Ok(())
     }
 }
 
@@ -299,9 +309,7 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
         if out.allows(doc) {
             out.scored += 1;
             // One term: the sum over slots is this contribution alone.
-            let score = cursor
-                .scorer
-                .score(cursor.postings.tf(), out.index.norm(doc));
+            let score = cursor.score(out.index.norm(doc))?;
             out.top.push(doc, score);
         }
         doc = cursor.postings.next_doc()?;
@@ -343,7 +351,7 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
             let mut bound = bounds[essential];
             for cursor in &cursors[essential..] {
                 if cursor.postings.doc() == doc {
-                    bound += cursor.scorer.score(cursor.postings.tf(), norm);
+                    bound += cursor.score(norm)?;
                 }
             }
             let mut alive = beats(bound, threshold);
@@ -356,12 +364,12 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
                     && beats(bound + cursor.block_bound(), threshold)
                     && cursor.postings.seek(doc)? == doc
                 {
-                    bound += cursor.scorer.score(cursor.postings.tf(), norm);
+                    bound += cursor.score(norm)?;
                 }
                 alive = beats(bound, threshold);
             }
             if alive {
-                out.collect(doc, cursors.iter().filter(|c| c.postings.doc() == doc));
+                out.collect(doc, cursors.iter().filter(|c| c.postings.doc() == doc))?;
             }
         }
         for cursor in &mut cursors[essential..] {
@@ -417,7 +425,7 @@ fn conjunction(
             }
         }
         if out.allows(candidate) && verify(cursors)? {
-            out.collect(candidate, cursors.iter());
+            out.collect(candidate, cursors.iter())?;
         }
         candidate = cursors[0].postings.next_doc()?;
     }
