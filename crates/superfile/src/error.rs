@@ -87,6 +87,10 @@ pub enum SuperfileError {
     #[error("full-text index: {0}")]
     Fts(#[from] FtsError),
 
+    /// The vector region failed.
+    #[error("vector index: {0}")]
+    Vector(#[from] infino_vector::VectorError),
+
     /// Reading from storage failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),

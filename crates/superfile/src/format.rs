@@ -25,6 +25,8 @@ pub(crate) const PARQUET_TRAILER_LEN: u64 = 8;
 pub enum RegionKind {
     /// A full-text index over one text column (`infino-fts` region bytes).
     Fts,
+    /// A vector index over one vector column (`infino-vector` region bytes).
+    Vector,
 }
 
 /// One index region: where it is and how to check it.

@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
 use infino_fts::FtsIndex;
 use infino_store::{Path, Store};
+use infino_vector::VectorIndex;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::AsyncFileReader;
@@ -41,6 +42,7 @@ pub struct LazySuperfile {
     directory: Directory,
     options: OpenOptions,
     fts: Mutex<BTreeMap<String, Arc<FtsIndex>>>,
+    vectors: tokio::sync::Mutex<BTreeMap<String, Arc<VectorIndex>>>,
 }
 
 impl LazySuperfile {
@@ -105,6 +107,7 @@ impl LazySuperfile {
             directory,
             options,
             fts: Mutex::new(BTreeMap::new()),
+            vectors: tokio::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -193,6 +196,39 @@ impl LazySuperfile {
                 column: column.to_owned(),
                 what: "full-text index",
             })
+    }
+
+    /// The vector index of `column`, its region fetched on first use (one
+    /// ranged read; concurrent first uses share it).
+    ///
+    /// # Errors
+    /// [`SuperfileError::NoSuchColumn`], storage, checksum or region errors.
+    pub async fn vector(&self, column: &str) -> Result<Arc<VectorIndex>> {
+        let mut loaded = self.vectors.lock().await;
+        if let Some(index) = loaded.get(column) {
+            return Ok(Arc::clone(index));
+        }
+        let entry = self
+            .directory
+            .region(RegionKind::Vector, column)
+            .ok_or_else(|| SuperfileError::NoSuchColumn {
+                column: column.to_owned(),
+                what: "vector index",
+            })?;
+        let bytes = self
+            .store
+            .get_range(&self.path, entry.offset..entry.offset + entry.length)
+            .await?;
+        if self.options.verify_checksums {
+            verify(
+                &format!("vector region of `{column}`"),
+                &bytes,
+                entry.crc32c,
+            )?;
+        }
+        let index = Arc::new(VectorIndex::open(bytes)?);
+        loaded.insert(column.to_owned(), Arc::clone(&index));
+        Ok(index)
     }
 
     /// Rows by ordinal, as [`Superfile::fetch_rows`](crate::Superfile::fetch_rows),

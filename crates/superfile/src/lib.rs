@@ -4,6 +4,7 @@
 //! ```text
 //! [ PAR1 | row groups (all columns, `_id` first) ]
 //! [ full-text region per indexed text column      ]
+//! [ vector region per indexed vector column       ]
 //! [ Parquet footer (key `infino.directory`) | len | PAR1 ]
 //! ```
 //!
@@ -19,6 +20,7 @@ mod format;
 mod lazy;
 mod reader;
 mod spec;
+mod vector_column;
 mod writer;
 
 pub use error::{Result, SuperfileError};
@@ -27,5 +29,5 @@ pub use format::{
 };
 pub use lazy::{LazySuperfile, SUFFIX_READ_BYTES};
 pub use reader::{OpenOptions, Superfile};
-pub use spec::{FtsColumn, IndexSpec};
+pub use spec::{FtsColumn, IndexSpec, VectorColumn};
 pub use writer::{SuperfileWriter, WriterOptions};

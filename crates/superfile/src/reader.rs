@@ -13,6 +13,7 @@ use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use infino_fts::FtsIndex;
+use infino_vector::VectorIndex;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
@@ -48,6 +49,7 @@ pub struct Superfile {
     metadata: ArrowReaderMetadata,
     directory: Directory,
     fts: BTreeMap<String, Arc<FtsIndex>>,
+    vectors: BTreeMap<String, Arc<VectorIndex>>,
 }
 
 impl Superfile {
@@ -86,6 +88,7 @@ impl Superfile {
             )?;
         }
         let mut fts = BTreeMap::new();
+        let mut vectors = BTreeMap::new();
         for region in &directory.regions {
             let start = usize::try_from(region.offset)
                 .map_err(|_| SuperfileError::corrupt("directory", "offset"))?;
@@ -102,6 +105,9 @@ impl Superfile {
             match region.kind {
                 RegionKind::Fts => {
                     fts.insert(region.column.clone(), Arc::new(FtsIndex::open(slice)?));
+                }
+                RegionKind::Vector => {
+                    vectors.insert(region.column.clone(), Arc::new(VectorIndex::open(slice)?));
                 }
             }
         }
@@ -120,6 +126,7 @@ impl Superfile {
             metadata,
             directory,
             fts,
+            vectors,
         })
     }
 
@@ -158,6 +165,19 @@ impl Superfile {
             .ok_or_else(|| SuperfileError::NoSuchColumn {
                 column: column.to_owned(),
                 what: "full-text index",
+            })
+    }
+
+    /// The vector index of `column`.
+    ///
+    /// # Errors
+    /// [`SuperfileError::NoSuchColumn`] when the column has none.
+    pub fn vector(&self, column: &str) -> Result<&Arc<VectorIndex>> {
+        self.vectors
+            .get(column)
+            .ok_or_else(|| SuperfileError::NoSuchColumn {
+                column: column.to_owned(),
+                what: "vector index",
             })
     }
 

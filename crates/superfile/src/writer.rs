@@ -29,6 +29,7 @@ use crate::format::{
 };
 use crate::format::{FOOTER_CRC_FIELD, PAGE_INDEX_CRC_FIELD, find_hex_field, footer_crc};
 use crate::spec::IndexSpec;
+use crate::vector_column::VectorColumnBuilder;
 
 /// Knobs of the Parquet part.
 #[derive(Debug, Clone)]
@@ -61,6 +62,7 @@ pub struct SuperfileWriter {
     file_schema: SchemaRef,
     /// (input column index, column name, builder)
     fts: Vec<(usize, String, FtsIndexBuilder)>,
+    vectors: Vec<VectorColumnBuilder>,
     rows: u64,
     first_id: u64,
 }
@@ -120,6 +122,17 @@ impl SuperfileWriter {
                 FtsIndexBuilder::new(col.config.clone())?,
             ));
         }
+        let mut vectors: Vec<VectorColumnBuilder> = Vec::with_capacity(spec.vector.len());
+        for col in &spec.vector {
+            let builder = VectorColumnBuilder::new(&schema, col)?;
+            if vectors.iter().any(|v| v.index == builder.index) {
+                return Err(SuperfileError::Schema {
+                    column: col.column.clone(),
+                    reason: "indexed twice".into(),
+                });
+            }
+            vectors.push(builder);
+        }
         let mut fields: Vec<Field> = vec![Field::new(ID_COLUMN, DataType::UInt64, false)];
         fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
         let file_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
@@ -134,6 +147,7 @@ impl SuperfileWriter {
             input_schema: schema,
             file_schema,
             fts,
+            vectors,
             rows: 0,
             first_id: options.first_id,
         })
@@ -170,6 +184,12 @@ impl SuperfileWriter {
         self.writer.write(&with_ids)?;
         for (index, _, builder) in &mut self.fts {
             index_text(builder, batch.column(*index), self.rows)?;
+        }
+        let base = u32::try_from(self.rows).map_err(|_| SuperfileError::TooManyRows {
+            max: u64::from(u32::MAX),
+        })?;
+        for v in &mut self.vectors {
+            v.add(batch.column(v.index), base)?;
         }
         self.rows += n;
         Ok(())
@@ -250,15 +270,22 @@ impl SuperfileWriter {
             .get(usize::try_from(PARQUET_MAGIC_LEN).unwrap_or(4)..)
             .unwrap_or_default();
         let data_crc32c = crc32c::crc32c(data);
-        let mut regions = Vec::with_capacity(self.fts.len());
+        let mut built: Vec<(RegionKind, String, Vec<u8>)> = Vec::new();
         for (_, column, builder) in self.fts.drain(..) {
-            let bytes = builder.finish()?;
+            built.push((RegionKind::Fts, column, builder.finish()?));
+        }
+        for v in self.vectors.drain(..) {
+            let column = v.column.clone();
+            built.push((RegionKind::Vector, column, v.finish()?));
+        }
+        let mut regions = Vec::with_capacity(built.len());
+        for (kind, column, bytes) in built {
             let offset = self.writer.bytes_written() as u64;
             self.writer
                 .write_all(&bytes)
                 .map_err(|e| SuperfileError::Parquet(e.into()))?;
             regions.push(RegionEntry {
-                kind: RegionKind::Fts,
+                kind,
                 column,
                 offset,
                 length: bytes.len() as u64,

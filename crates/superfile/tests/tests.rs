@@ -11,3 +11,4 @@ mod corruption;
 mod lazy;
 mod oracle;
 mod roundtrip;
+mod vectors;
