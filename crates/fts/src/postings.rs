@@ -179,6 +179,29 @@ impl<'a> Postings<'a> {
         Ok(())
     }
 
+    /// Index of the current document within the decoded block and the
+    /// block's entry count.
+    pub(crate) fn block_entries(&self) -> (usize, usize) {
+        (self.idx, self.n)
+    }
+
+    /// Document `i` of the decoded block (`i` below the entry count).
+    pub(crate) fn doc_at(&self, i: usize) -> u32 {
+        self.docs[i]
+    }
+
+    /// Moves to the first document after the decoded block.
+    ///
+    /// # Errors
+    /// [`FtsError::Corrupt`] on malformed postings.
+    pub(crate) fn next_block(&mut self) -> Result<u32> {
+        if self.doc == TERMINATED {
+            return Ok(TERMINATED);
+        }
+        self.idx = self.n - 1;
+        self.next_doc()
+    }
+
     /// Term frequency of entry `i` of the decoded block, unchecked.
     fn tf_at(&self, i: usize) -> u32 {
         let codes = self.src.data.get(self.tf_codes_at..).unwrap_or_default();
@@ -192,7 +215,15 @@ impl<'a> Postings<'a> {
     /// # Errors
     /// [`FtsError::Corrupt`] if the entry violates its block header.
     pub(crate) fn checked_tf(&self, norm: u8) -> Result<u32> {
-        let tf = self.tf();
+        self.checked_tf_at(self.idx, norm)
+    }
+
+    /// [`checked_tf`](Self::checked_tf) of entry `i` of the decoded block.
+    ///
+    /// # Errors
+    /// As [`checked_tf`](Self::checked_tf).
+    pub(crate) fn checked_tf_at(&self, i: usize, norm: u8) -> Result<u32> {
+        let tf = self.tf_at(i);
         let h = &self.decoded_header;
         if tf > h.max_tf || norm < h.min_norm {
             let at = self.decoded_at.unwrap_or(0);
@@ -338,12 +369,11 @@ impl<'a> Postings<'a> {
             self.positions_idx = 0;
         }
         let mut at = self.positions_at;
-        while self.positions_idx < self.idx {
-            for _ in 0..u64::from(self.tf_at(self.positions_idx)) * 3 {
-                varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
-            }
-            self.positions_idx += 1;
-        }
+        let skipped: u64 = (self.positions_idx..self.idx)
+            .map(|i| u64::from(self.tf_at(i)))
+            .sum();
+        varint::skip(data, &mut at, skipped * 3).ok_or_else(|| corrupt(at))?;
+        self.positions_idx = self.idx;
         Ok(at)
     }
 
@@ -381,9 +411,7 @@ impl<'a> Postings<'a> {
                 return Err(corrupt(at));
             }
             pos = pos.checked_add(dpos).ok_or_else(|| corrupt(at))?;
-            for _ in 0..2 {
-                varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
-            }
+            varint::skip(data, &mut at, 2).ok_or_else(|| corrupt(at))?;
             out.push(pos);
         }
         self.positions_at = at;

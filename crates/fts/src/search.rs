@@ -282,8 +282,9 @@ impl DocScorer<'_> {
     }
 }
 
-/// One term: whole blocks whose bound cannot beat the threshold are skipped
-/// from their headers without decoding.
+/// One term, a block at a time: blocks whose bound cannot beat the
+/// threshold are skipped from their headers without decoding, the others
+/// are scored entry by entry.
 fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<()> {
     let mut doc = cursor.postings.doc();
     while doc != TERMINATED {
@@ -306,13 +307,19 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
                 continue;
             }
         }
-        if out.allows(doc) {
-            out.scored += 1;
-            // One term: the sum over slots is this contribution alone.
-            let score = cursor.score(out.index.norm(doc))?;
-            out.top.push(doc, score);
+        let postings = &cursor.postings;
+        let (from, n) = postings.block_entries();
+        for i in from..n {
+            let d = postings.doc_at(i);
+            if out.allows(d) {
+                out.scored += 1;
+                let norm = out.index.norm(d);
+                // One term: the sum over slots is this contribution alone.
+                let score = cursor.scorer.score(postings.checked_tf_at(i, norm)?, norm);
+                out.top.push(d, score);
+            }
         }
-        doc = cursor.postings.next_doc()?;
+        doc = cursor.postings.next_block()?;
     }
     Ok(())
 }

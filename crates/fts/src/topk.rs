@@ -75,6 +75,9 @@ impl TopK {
         let entry = Entry { score, doc };
         if self.heap.len() < self.k {
             self.heap.push(entry);
+        } else if self.heap.peek().is_some_and(|worst| score < worst.score) {
+            // Ranked worse than the worst kept: the common case, decided
+            // without the full comparison.
         } else if let Some(mut worst) = self.heap.peek_mut()
             && entry < *worst
         {

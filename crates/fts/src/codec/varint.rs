@@ -31,6 +31,36 @@ pub(crate) fn read_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
     None
 }
 
+/// Skips `count` varints starting at `*pos` without decoding them,
+/// advancing `*pos` past the last. Returns `None` if `bytes` ends first.
+/// Only terminators (bytes with the high bit clear) are counted, eight
+/// bytes at a time where possible.
+pub(crate) fn skip(bytes: &[u8], pos: &mut usize, mut count: u64) -> Option<()> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = *pos;
+    while count >= 8 {
+        let Some(window) = bytes.get(at..at + 8) else {
+            break;
+        };
+        let word = u64::from_le_bytes(window.try_into().expect("invariant: 8 bytes"));
+        let ends = u64::from((!word & HIGH).count_ones());
+        // The count-th terminator may sit mid-word: finish bytewise.
+        if ends >= count {
+            break;
+        }
+        count -= ends;
+        at += 8;
+    }
+    while count > 0 {
+        if *bytes.get(at)? < 0x80 {
+            count -= 1;
+        }
+        at += 1;
+    }
+    *pos = at;
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +97,21 @@ mod tests {
                 proptest::prop_assert_eq!(read_u32(&bytes, &mut pos), Some(v));
             }
             proptest::prop_assert_eq!(pos, bytes.len());
+        }
+
+        #[test]
+        fn skip_lands_on_the_next_varint(values in proptest::collection::vec(proptest::num::u32::ANY, 0..100), k in 0usize..100) {
+            let mut bytes = Vec::new();
+            for &v in &values {
+                write_u32(v, &mut bytes);
+            }
+            let k = k.min(values.len());
+            let mut pos = 0;
+            proptest::prop_assert!(skip(&bytes, &mut pos, k as u64).is_some());
+            for &v in &values[k..] {
+                proptest::prop_assert_eq!(read_u32(&bytes, &mut pos), Some(v));
+            }
+            proptest::prop_assert!(skip(&bytes, &mut 0, values.len() as u64 + 1).is_none());
         }
 
         #[test]
