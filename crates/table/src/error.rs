@@ -81,6 +81,16 @@ pub enum TableError {
     /// Arrow failed.
     #[error(transparent)]
     Arrow(Box<arrow::error::ArrowError>),
+
+    /// The vector index failed (for example, a query of the wrong dimension).
+    #[error(transparent)]
+    Vector(Box<infino_vector::VectorError>),
+}
+
+impl From<infino_vector::VectorError> for TableError {
+    fn from(e: infino_vector::VectorError) -> Self {
+        Self::Vector(Box::new(e))
+    }
 }
 
 // The sources are boxed so `Result<_, TableError>` stays small on the happy path.

@@ -12,13 +12,19 @@
 mod bloom;
 mod connection;
 mod error;
+mod hybrid;
 mod ids;
 mod manifest;
 mod table;
+mod vector_search;
 mod versions;
 
 pub use connection::Connection;
 pub use error::{Result, TableError};
-pub use manifest::{ColumnDef, FileEntry, FtsColumnDef, FtsSummary, MANIFEST_FORMAT, Manifest};
+pub use hybrid::Fusion;
+pub use manifest::{
+    ColumnDef, FileEntry, FtsColumnDef, FtsSummary, MANIFEST_FORMAT, Manifest, VectorColumnDef,
+};
 pub use table::{Hit, TARGET_ROWS_PER_FILE, Table};
+pub use vector_search::VectorQuery;
 pub use versions::MAX_COMMIT_ATTEMPTS;

@@ -15,6 +15,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use infino_fts::{AnalyzerConfig, FtsConfig};
 use infino_store::Path;
 use infino_superfile::IndexSpec;
+use infino_vector::{BuildParams, Metric, Rerank};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TableError};
@@ -42,6 +43,21 @@ pub struct FtsColumnDef {
     pub analyzer: String,
     /// Positions and offsets stored (phrases, highlighting).
     pub positions: bool,
+}
+
+/// A vector indexed column and how its index is built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorColumnDef {
+    /// Column name.
+    pub column: String,
+    /// `l2`, `cosine` or `inner_product`.
+    pub metric: String,
+    /// IVF lists per file (`None`: about √rows).
+    pub lists: Option<usize>,
+    /// Rerank payload: `sq8`, `f32` or `none`.
+    pub rerank: String,
+    /// Seed of the rotation and k-means.
+    pub seed: u64,
 }
 
 /// Per-file full-text statistics, summed for table-wide BM25.
@@ -95,6 +111,9 @@ pub struct Manifest {
     pub schema: Vec<ColumnDef>,
     /// Full-text indexed columns.
     pub fts: Vec<FtsColumnDef>,
+    /// Vector indexed columns.
+    #[serde(default)]
+    pub vector: Vec<VectorColumnDef>,
     /// The superfiles.
     pub files: Vec<FileEntry>,
 }
@@ -119,6 +138,25 @@ impl Manifest {
                 positions: col.config.positions,
             });
         }
+        let mut vector = Vec::with_capacity(spec.vector.len());
+        for col in &spec.vector {
+            vector.push(VectorColumnDef {
+                column: col.column.clone(),
+                metric: metric_name(col.metric)?.to_owned(),
+                lists: col.params.lists,
+                rerank: rerank_name(col.params.rerank)?.to_owned(),
+                seed: col.params.seed,
+            });
+        }
+        for field in schema.fields() {
+            let text = field.data_type().to_string();
+            if DataType::from_str(&text).ok().as_ref() != Some(field.data_type()) {
+                return Err(TableError::Schema {
+                    column: field.name().clone(),
+                    reason: format!("type {text} cannot be recorded in a manifest"),
+                });
+            }
+        }
         Ok(Self {
             format: MANIFEST_FORMAT,
             table: table.to_owned(),
@@ -128,6 +166,7 @@ impl Manifest {
             operation: "create".into(),
             schema: columns,
             fts,
+            vector,
             files: Vec::new(),
         })
     }
@@ -164,6 +203,27 @@ impl Manifest {
                     positions: c.positions,
                 },
             );
+        }
+        for c in &self.vector {
+            let metric = match c.metric.as_str() {
+                "l2" => Metric::L2,
+                "cosine" => Metric::Cosine,
+                "inner_product" => Metric::InnerProduct,
+                other => return Err(self.corrupt(format!("unknown metric `{other}`"))),
+            };
+            let rerank = match c.rerank.as_str() {
+                "sq8" => Rerank::Sq8,
+                "f32" => Rerank::F32,
+                "none" => Rerank::None,
+                other => return Err(self.corrupt(format!("unknown rerank payload `{other}`"))),
+            };
+            let params = BuildParams {
+                lists: c.lists,
+                seed: c.seed,
+                rerank,
+                ..BuildParams::default()
+            };
+            spec = spec.with_vector(c.column.clone(), metric, params);
         }
         Ok(spec)
     }
@@ -216,6 +276,30 @@ pub(crate) fn version_path(table: &str, version: u64) -> Path {
 /// `<table>/_latest`: a hint, never trusted past what probing confirms.
 pub(crate) fn latest_hint_path(table: &str) -> Path {
     Path::from(format!("{table}/_latest"))
+}
+
+fn metric_name(metric: Metric) -> Result<&'static str> {
+    match metric {
+        Metric::L2 => Ok("l2"),
+        Metric::Cosine => Ok("cosine"),
+        Metric::InnerProduct => Ok("inner_product"),
+        other => Err(TableError::Schema {
+            column: String::new(),
+            reason: format!("unsupported metric {other:?}"),
+        }),
+    }
+}
+
+fn rerank_name(rerank: Rerank) -> Result<&'static str> {
+    match rerank {
+        Rerank::Sq8 => Ok("sq8"),
+        Rerank::F32 => Ok("f32"),
+        Rerank::None => Ok("none"),
+        other => Err(TableError::Schema {
+            column: String::new(),
+            reason: format!("unsupported rerank {other:?}"),
+        }),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

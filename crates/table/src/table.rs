@@ -30,15 +30,15 @@ pub const TARGET_ROWS_PER_FILE: usize = 256 * 1024;
 /// top of the latest version and returns a handle pinned at the new one.
 #[derive(Debug, Clone)]
 pub struct Table {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    store: Store,
-    manifest: Manifest,
-    schema: SchemaRef,
-    spec: IndexSpec,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) manifest: Manifest,
+    pub(crate) schema: SchemaRef,
+    pub(crate) spec: IndexSpec,
     files: Vec<OnceCell<Arc<LazySuperfile>>>,
 }
 
@@ -47,10 +47,11 @@ struct Inner {
 pub struct Hit {
     /// The row's `_id`.
     pub id: u64,
-    /// BM25 score with table-wide statistics.
+    /// Higher is better: BM25 with table-wide statistics, a vector
+    /// similarity, or a fused hybrid score.
     pub score: f32,
-    file: usize,
-    row: u32,
+    pub(crate) file: usize,
+    pub(crate) row: u32,
 }
 
 impl Table {
@@ -160,7 +161,7 @@ impl Table {
     }
 
     /// File `i`, opened lazily (footer on first use).
-    async fn file(&self, i: usize) -> Result<Arc<LazySuperfile>> {
+    pub(crate) async fn file(&self, i: usize) -> Result<Arc<LazySuperfile>> {
         let entry = &self.inner.manifest.files[i];
         let file = self.inner.files[i]
             .get_or_try_init(|| async {
@@ -316,7 +317,7 @@ impl Table {
     }
 
     /// Build the output batch for `hits`, fetching `columns` file by file.
-    async fn resolve(&self, hits: &[Hit], columns: &[&str]) -> Result<RecordBatch> {
+    pub(crate) async fn resolve(&self, hits: &[Hit], columns: &[&str]) -> Result<RecordBatch> {
         let mut fields = vec![
             Field::new("_id", DataType::UInt64, false),
             Field::new("_score", DataType::Float32, false),

@@ -11,3 +11,4 @@ mod concurrency;
 mod processes;
 mod relevance;
 mod snapshots;
+mod vectors;

@@ -1,0 +1,131 @@
+//! Nearest-neighbour search across a table version's superfiles.
+//!
+//! Each file answers from its own vector region (IVF probe, RaBitQ first
+//! pass, rerank), optionally restricted to the rows a full-text query
+//! matches (the allow-set path: `min(k, allowed)` rows, not a thinned
+//! global top k); the per-file answers merge by similarity.
+
+use arrow::array::RecordBatch;
+use futures::future::try_join_all;
+use infino_fts::Query;
+use infino_vector::{Metric, SearchOptions};
+
+use crate::error::{Result, TableError};
+use crate::table::{Hit, Table};
+
+/// A vector query. Build with [`VectorQuery::new`] and adjust the fields.
+#[derive(Debug, Clone)]
+pub struct VectorQuery<'a> {
+    /// The vector column.
+    pub column: &'a str,
+    /// The query vector (its dimension must match the column's).
+    pub vector: &'a [f32],
+    /// Rows wanted.
+    pub k: usize,
+    /// Clusters probed per file (`None`: the index default).
+    pub nprobe: Option<usize>,
+    /// Candidates reranked per file (`None`: the index default).
+    pub rerank_breadth: Option<usize>,
+    /// Brute force over every vector instead of probing.
+    pub exact: bool,
+    /// Only rows matching this full-text query: (text column, query).
+    pub filter: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> VectorQuery<'a> {
+    /// The `k` nearest rows to `vector` in `column`, default options.
+    pub fn new(column: &'a str, vector: &'a [f32], k: usize) -> Self {
+        Self {
+            column,
+            vector,
+            k,
+            nprobe: None,
+            rerank_breadth: None,
+            exact: false,
+            filter: None,
+        }
+    }
+}
+
+/// Similarity (higher is better) from an index distance (lower is better).
+fn similarity(metric: Metric, distance: f32) -> f32 {
+    match metric {
+        Metric::Cosine => 1.0 - distance,
+        _ => -distance,
+    }
+}
+
+impl Table {
+    /// The nearest rows to `query.vector`, best first, ties to the lower
+    /// `_id`. `Hit::score` is cosine similarity, inner product, or negated
+    /// squared L2 distance, by the column's metric.
+    ///
+    /// # Errors
+    /// [`TableError::Schema`] for a column without a vector index, vector
+    /// errors (dimension mismatch, NaN), a bad filter query, storage errors.
+    pub async fn vector_search_hits(&self, query: &VectorQuery<'_>) -> Result<Vec<Hit>> {
+        if !self
+            .inner
+            .spec
+            .vector
+            .iter()
+            .any(|v| v.column == query.column)
+        {
+            return Err(TableError::Schema {
+                column: query.column.to_owned(),
+                reason: "has no vector index".into(),
+            });
+        }
+        let filter = query
+            .filter
+            .map(|(column, text)| Query::parse(text).map(|q| (column, q)))
+            .transpose()?;
+        let n = self.inner.manifest.files.len();
+        let files = try_join_all((0..n).map(|i| self.file(i))).await?;
+        let indexes = try_join_all(files.iter().map(|f| f.vector(query.column))).await?;
+        let options = SearchOptions {
+            nprobe: query.nprobe,
+            rerank_breadth: query.rerank_breadth,
+            exact: query.exact,
+            ..SearchOptions::new(query.k)
+        };
+        let mut hits = Vec::new();
+        for (i, index) in indexes.iter().enumerate() {
+            let neighbours = match &filter {
+                None => index.search(query.vector, &options)?,
+                Some((column, parsed)) => {
+                    let allowed = parsed.matching_docs(&*files[i].fts(column).await?)?;
+                    if allowed.is_empty() {
+                        continue;
+                    }
+                    index.search_filtered(query.vector, &options, &allowed)?
+                }
+            };
+            let metric = index.header().metric();
+            let first_id = self.inner.manifest.files[i].first_id;
+            hits.extend(neighbours.into_iter().map(|(row, distance)| Hit {
+                id: first_id + u64::from(row),
+                score: similarity(metric, distance),
+                file: i,
+                row,
+            }));
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        hits.truncate(query.k);
+        Ok(hits)
+    }
+
+    /// [`Table::vector_search_hits`] as a record batch: `_id`, `_score`,
+    /// then `columns` of the hit rows.
+    ///
+    /// # Errors
+    /// As [`Table::vector_search_hits`], plus an unknown projected column.
+    pub async fn vector_search(
+        &self,
+        query: &VectorQuery<'_>,
+        columns: &[&str],
+    ) -> Result<RecordBatch> {
+        let hits = self.vector_search_hits(query).await?;
+        self.resolve(&hits, columns).await
+    }
+}
