@@ -19,6 +19,8 @@ pub(crate) struct Corpus {
     pub(crate) ids: Vec<i64>,
     /// Title and body joined by a newline.
     pub(crate) texts: Vec<String>,
+    /// Row-major embeddings and their dimension, when the corpus has them.
+    pub(crate) embeddings: Option<(usize, Vec<f32>)>,
 }
 
 impl Corpus {
@@ -29,6 +31,7 @@ impl Corpus {
             std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
         let (mut ids, mut texts) = (Vec::new(), Vec::new());
+        let mut embeddings: Option<(usize, Vec<f32>)> = None;
         for batch in reader {
             let batch = batch?;
             let id = batch
@@ -40,6 +43,21 @@ impl Corpus {
             let title = batch.column_by_name("title").context("no `title` column")?;
             let body = batch.column_by_name("body").context("no `body` column")?;
             let (title, body) = (title.as_string::<i32>(), body.as_string::<i32>());
+            if let Some(list) = batch
+                .column_by_name("embedding")
+                .and_then(|c| c.as_fixed_size_list_opt())
+            {
+                let dim = usize::try_from(list.value_length()).unwrap_or(0);
+                let values = list
+                    .values()
+                    .as_primitive::<arrow::datatypes::Float32Type>();
+                let start = usize::try_from(list.value_offset(0)).unwrap_or(0);
+                let slice = &values.values()[start..start + dim * batch.num_rows()];
+                embeddings
+                    .get_or_insert_with(|| (dim, Vec::new()))
+                    .1
+                    .extend_from_slice(slice);
+            }
             for row in 0..batch.num_rows() {
                 ids.push(id.value(row));
                 let t = if title.is_null(row) {
@@ -58,7 +76,12 @@ impl Corpus {
         let name = dir
             .file_name()
             .map_or_else(|| "corpus".to_owned(), |n| n.to_string_lossy().into_owned());
-        Ok(Self { name, ids, texts })
+        Ok(Self {
+            name,
+            ids,
+            texts,
+            embeddings,
+        })
     }
 
     /// `n` synthetic Zipfian documents.
@@ -71,6 +94,7 @@ impl Corpus {
             name: format!("synthetic-zipf-{n}"),
             ids,
             texts,
+            embeddings: None,
         }
     }
 

@@ -11,11 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    AsArray, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use infino_fts::{AnalyzerConfig, Bm25Params, FtsConfig, Language, StopWords};
 use infino_superfile::IndexSpec;
-use infino_table::Connection;
+use infino_table::{Connection, Fusion, VectorQuery};
+use infino_vector::{BuildParams, Metric};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::corpus::Corpus;
@@ -26,12 +29,17 @@ const CELL: &str = "quality";
 /// Queries and graded judgments.
 struct Judgments {
     queries: Vec<(i64, String)>,
+    /// Query embeddings, row-major, when present.
+    query_vectors: Option<Vec<f32>>,
     qrels: HashMap<i64, HashMap<i64, u32>>,
+    /// Exact top-10 neighbours per query (`knn.tsv`), when present.
+    knn: HashMap<i64, Vec<i64>>,
 }
 
 fn load_judgments(dir: &Path) -> anyhow::Result<Judgments> {
     let file = std::fs::File::open(dir.join("queries.parquet")).context("queries.parquet")?;
     let mut queries = Vec::new();
+    let mut query_vectors: Option<Vec<f32>> = None;
     for batch in ParquetRecordBatchReaderBuilder::try_new(file)?.build()? {
         let batch = batch?;
         let qid = batch
@@ -45,6 +53,20 @@ fn load_judgments(dir: &Path) -> anyhow::Result<Judgments> {
             .as_string::<i32>()
             .clone();
         queries.extend((0..batch.num_rows()).map(|i| (qid.value(i), text.value(i).to_owned())));
+        if let Some(list) = batch
+            .column_by_name("embedding")
+            .and_then(|c| c.as_fixed_size_list_opt())
+        {
+            let dim = usize::try_from(list.value_length()).unwrap_or(0);
+            let values = list
+                .values()
+                .as_primitive::<arrow::datatypes::Float32Type>();
+            let start = usize::try_from(list.value_offset(0)).unwrap_or(0);
+            let slice = &values.values()[start..start + dim * batch.num_rows()];
+            query_vectors
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(slice);
+        }
     }
     let mut qrels: HashMap<i64, HashMap<i64, u32>> = HashMap::new();
     for line in std::fs::read_to_string(dir.join("qrels.tsv"))
@@ -60,7 +82,23 @@ fn load_judgments(dir: &Path) -> anyhow::Result<Judgments> {
                 .insert(d.parse()?, r.parse()?);
         }
     }
-    Ok(Judgments { queries, qrels })
+    let mut knn: HashMap<i64, Vec<i64>> = HashMap::new();
+    if let Ok(text) = std::fs::read_to_string(dir.join("knn.tsv")) {
+        for line in text.lines().skip(1) {
+            let parts: Vec<&str> = line.split('\t').collect();
+            if let [q, rank, d, _] = parts[..]
+                && rank.parse::<usize>().is_ok_and(|r| r <= 10)
+            {
+                knn.entry(q.parse()?).or_default().push(d.parse()?);
+            }
+        }
+    }
+    Ok(Judgments {
+        queries,
+        query_vectors,
+        qrels,
+        knn,
+    })
 }
 
 fn ndcg10(ranked: &[i64], rel: &HashMap<i64, u32>) -> f64 {
@@ -173,6 +211,148 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, dir: &Path) -> any
         report.record(
             CELL,
             &format!("infino bm25 {name}"),
+            "p50",
+            percentile_ms(&mut latency, 50.0),
+            "ms",
+        );
+    }
+    if let (Some((dim, vectors)), Some(query_vectors)) =
+        (&corpus.embeddings, &judgments.query_vectors)
+    {
+        dense_and_hybrid(report, corpus, &judgments, *dim, vectors, query_vectors).await?;
+    }
+    Ok(())
+}
+
+/// Vector and hybrid modes over a table with the text and its embeddings.
+async fn dense_and_hybrid(
+    report: &mut Report,
+    corpus: &Corpus,
+    judgments: &Judgments,
+    dim: usize,
+    vectors: &[f32],
+    query_vectors: &[f32],
+) -> anyhow::Result<()> {
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    let dim32 = i32::try_from(dim)?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new(
+            "embedding",
+            DataType::FixedSizeList(Arc::clone(&item), dim32),
+            false,
+        ),
+    ]));
+    let list = FixedSizeListArray::try_new(
+        item,
+        dim32,
+        Arc::new(Float32Array::from(vectors.to_vec())),
+        None,
+    )?;
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from(corpus.ids.clone())),
+            Arc::new(StringArray::from_iter_values(&corpus.texts)),
+            Arc::new(list),
+        ],
+    )?;
+    let spec = IndexSpec::default()
+        .with_fts("text", FtsConfig::default())
+        .with_vector("embedding", Metric::Cosine, BuildParams::default());
+    let conn = Connection::connect("memory://")?;
+    let started = Instant::now();
+    let table = conn
+        .create_table("dense", schema, &spec)
+        .await?
+        .append(&[batch])
+        .await?;
+    report.record(
+        CELL,
+        "infino table text+vector",
+        "build",
+        started.elapsed().as_secs_f64(),
+        "s",
+    );
+
+    let to_ids = |hits: &[infino_table::Hit]| -> Vec<i64> {
+        hits.iter()
+            .filter_map(|h| corpus.ids.get(usize::try_from(h.id).ok()?).copied())
+            .collect()
+    };
+    let empty = HashMap::new();
+    let modes: [(&str, Option<Fusion>, bool); 7] = [
+        ("vector", None, false),
+        ("vector exact", None, true),
+        ("hybrid rrf depth=100", Some(Fusion::default()), false),
+        (
+            "hybrid rrf depth=10",
+            Some(Fusion {
+                depth: 10,
+                ..Fusion::default()
+            }),
+            false,
+        ),
+        (
+            "hybrid w_text=1 w_vec=0.5",
+            Some(Fusion {
+                vector_weight: 0.5,
+                ..Fusion::default()
+            }),
+            false,
+        ),
+        (
+            "hybrid w_text=1 w_vec=1.5",
+            Some(Fusion {
+                vector_weight: 1.5,
+                ..Fusion::default()
+            }),
+            false,
+        ),
+        (
+            "hybrid w_text=1 w_vec=2",
+            Some(Fusion {
+                vector_weight: 2.0,
+                ..Fusion::default()
+            }),
+            false,
+        ),
+    ];
+    for (name, fusion, exact) in modes {
+        let (mut ndcg, mut recall) = (0.0, 0.0);
+        let mut latency = Vec::new();
+        for (i, (qid, text)) in judgments.queries.iter().enumerate() {
+            let q = &query_vectors[i * dim..(i + 1) * dim];
+            let vq = VectorQuery {
+                exact,
+                ..VectorQuery::new("embedding", q, 10)
+            };
+            let t = Instant::now();
+            let hits = match fusion {
+                None => table.vector_search_hits(&vq).await?,
+                Some(f) => {
+                    table
+                        .hybrid_search_hits("text", &plain_words(text), &vq, 10, f)
+                        .await?
+                }
+            };
+            latency.push(t.elapsed());
+            let ranked = to_ids(&hits);
+            ndcg += ndcg10(&ranked, judgments.qrels.get(qid).unwrap_or(&empty));
+            if let Some(truth) = judgments.knn.get(qid) {
+                recall += ranked.iter().filter(|d| truth.contains(d)).count() as f64
+                    / truth.len().max(1) as f64;
+            }
+        }
+        let n = judgments.queries.len().max(1) as f64;
+        report.record(CELL, &format!("infino {name}"), "ndcg@10", ndcg / n, "");
+        if fusion.is_none() && !judgments.knn.is_empty() {
+            report.record(CELL, &format!("infino {name}"), "recall@10", recall / n, "");
+        }
+        report.record(
+            CELL,
+            &format!("infino {name}"),
             "p50",
             percentile_ms(&mut latency, 50.0),
             "ms",
