@@ -120,17 +120,14 @@ fn ndcg10(ranked: &[i64], rel: &HashMap<i64, u32>) -> f64 {
     if idcg > 0.0 { dcg / idcg } else { 0.0 }
 }
 
-/// Query text as plain words: the corpus's headlines are upper case, and
-/// `AND`/`OR`/`NOT`, quotes, `+`, `-`, `*` would otherwise be syntax.
+/// Query text without query syntax: lower case (the corpus's headlines are
+/// upper case, and `AND`/`OR`/`NOT` would be operators) and the syntax
+/// characters `"+-*~^():\` replaced by spaces. Other punctuation stays, so
+/// the analyzer sees `u.s.` as it saw it in the documents.
 fn plain_words(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            }
-        })
+    text.to_lowercase()
+        .chars()
+        .map(|c| if "\"+-*~^():\\".contains(c) { ' ' } else { c })
         .collect()
 }
 
