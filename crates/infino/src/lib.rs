@@ -33,7 +33,8 @@ pub use arrow;
 pub use infino_fts::{AnalyzerConfig, Bm25Params, FtsConfig, Language, StopWords};
 pub use infino_store::{IoStats, RequestKind, Store, StoreError};
 pub use infino_superfile::IndexSpec;
-pub use infino_table::{Connection, Hit, Manifest, Table, TableError};
+pub use infino_table::{Connection, Fusion, Hit, Manifest, Table, TableError, VectorQuery};
+pub use infino_vector::{BuildParams, Metric, Rerank};
 
 /// Connect to a storage root: `memory://[name]`, a local directory,
 /// `file:///path`, `s3://bucket/prefix`, `az://container/prefix` or
