@@ -91,23 +91,24 @@ impl QuantizedQuery {
         let delta = if hi > lo { (hi - lo) / levels } else { 0.0 };
         let mut planes = vec![0u64; QUERY_BITS * words];
         let mut sum_u = 0u32;
-        for (i, &v) in q_r.iter().enumerate() {
-            let u = if delta > 0.0 {
-                ((v - lo) / delta).round().clamp(0.0, levels)
-            } else {
-                0.0
-            };
-            #[expect(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "clamped 0..=15"
-            )]
-            let u = u as u32;
-            sum_u += u;
-            for (bit, plane) in planes.chunks_exact_mut(words).enumerate() {
-                if (u >> bit) & 1 == 1 {
-                    plane[i / 64] |= 1u64 << (i % 64);
+        let inv = if delta > 0.0 { 1.0 / delta } else { 0.0 };
+        for (w, chunk) in q_r.chunks(64).enumerate() {
+            let mut bits = [0u64; QUERY_BITS];
+            for (i, &v) in chunk.iter().enumerate() {
+                // Non-negative, so adding ½ and truncating rounds to nearest.
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "in 0..=15"
+                )]
+                let u = (((v - lo) * inv + 0.5) as u32).min(15);
+                sum_u += u;
+                for (b, plane) in bits.iter_mut().enumerate() {
+                    *plane |= u64::from((u >> b) & 1) << i;
                 }
+            }
+            for (b, plane) in bits.into_iter().enumerate() {
+                planes[b * words + w] = plane;
             }
         }
         #[expect(clippy::cast_precision_loss, reason = "padded ≤ 4096")]

@@ -2,6 +2,7 @@
 //! lazy readers use, and the whole-region [`VectorIndex`].
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -27,6 +28,8 @@ pub struct IndexHeader {
     /// Per cluster: region offset and vector count.
     pub(crate) dir: std::sync::Arc<[(u64, u32)]>,
     pub(crate) rotation: std::sync::Arc<Rotation>,
+    /// `R·c` per cluster, computed on first use and shared by clones.
+    rotated: std::sync::Arc<[OnceLock<Box<[f32]>>]>,
 }
 
 /// Bytes at the start of a region that [`IndexHeader::prefix_len`] needs.
@@ -117,10 +120,11 @@ impl IndexHeader {
         }
         let rotation = Rotation::new(header.dim, header.seed, usize::from(header.rounds));
         Ok(Self {
-            header,
             centroids: centroids.into(),
             dir: dir.into(),
             rotation: rotation.into(),
+            rotated: (0..header.lists).map(|_| OnceLock::new()).collect(),
+            header,
         })
     }
 
@@ -193,6 +197,15 @@ impl IndexHeader {
     pub(crate) fn centroid(&self, cluster: usize) -> &[f32] {
         let d = self.header.dim;
         &self.centroids[cluster * d..(cluster + 1) * d]
+    }
+
+    /// `R·c` for cluster `cluster` (`P` components), cached.
+    pub(crate) fn rotated_centroid(&self, cluster: usize) -> &[f32] {
+        self.rotated[cluster].get_or_init(|| {
+            let mut out = vec![0.0; self.rotation.padded()];
+            self.rotation.apply(self.centroid(cluster), &mut out);
+            out.into()
+        })
     }
 
     /// Validates the bytes of one cluster block.

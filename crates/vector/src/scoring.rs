@@ -86,9 +86,9 @@ impl ClusterCtx {
 
     fn quant(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch) -> &QuantizedQuery {
         self.quant.get_or_insert_with(|| {
-            h.rotation.apply(h.centroid(self.centroid), &mut s.rot);
-            for (r, &qv) in s.rot.iter_mut().zip(&q.rotated) {
-                *r = qv - *r;
+            let rc = h.rotated_centroid(self.centroid);
+            for ((r, &qv), &cv) in s.rot.iter_mut().zip(&q.rotated).zip(rc) {
+                *r = qv - cv;
             }
             QuantizedQuery::new(&s.rot)
         })

@@ -18,3 +18,4 @@ mod kernels;
 mod lazy;
 mod recall;
 mod reuters;
+mod timing;

@@ -40,6 +40,9 @@ pub fn norm_sq(a: &[f32]) -> f32 {
 }
 
 /// See [`crate::ip_4bit_1bit`]; `planes.len()` must be `4 * code.len()`.
+// Always inlined so the POPCNT build in `x86` compiles this loop with the
+// hardware instruction.
+#[inline(always)]
 pub fn ip_4bit_1bit(planes: &[u64], code: &[u64]) -> (u32, u32) {
     let w = code.len();
     let mut pop = 0u32;
