@@ -18,6 +18,27 @@
 //! # Ok::<(), infino_vector::VectorError>(())
 //! ```
 //!
+//! # Scores
+//!
+//! Every result is `(row, distance)`, smaller is better, sorted ascending
+//! with ties broken by row id: L2 gives the squared Euclidean distance,
+//! cosine `1 − cos(q, x)`, inner product `−⟨q, x⟩`. With the default SQ8
+//! payload the distance is computed from the quantized vector (close to,
+//! not exactly, the true one); with [`Rerank::F32`] or a [`RowVectors`]
+//! source it is exact; with [`Rerank::None`] it is the RaBitQ estimate.
+//!
+//! # Reading lazily
+//!
+//! A region need not be in memory. Read its first [`HEADER_PREFIX`] bytes,
+//! then the [`IndexHeader::prefix_len`] bytes of header, centroids and
+//! directory, and open an [`IndexHeader`]. [`IndexHeader::plan`] names the
+//! clusters a search reads; fetch each one's [`IndexHeader::cluster_range`]
+//! and pass them to [`IndexHeader::search_clusters`] (a slice of
+//! `(cluster, Bytes)` is a [`ClusterSource`]; so is a [`ClusterFn`]).
+//! Exact and brute-force filtered searches read every cluster; a lazy
+//! caller with a small allow-set may prefer [`FilterStrategy::Probe`], or
+//! scoring the allowed rows from the Parquet column itself.
+//!
 //! # Map
 //!
 //! - Writing: [`VectorIndexBuilder`] with [`BuildParams`], [`Metric`],

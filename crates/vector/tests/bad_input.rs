@@ -292,3 +292,39 @@ fn exact_search_and_exact_rerank_source() {
         ));
     }
 }
+
+#[test]
+fn sparse_row_ids_are_preserved_and_builds_are_deterministic() {
+    let (n, dim) = (2000, 12);
+    let data = blobs(n, dim, 10, 51);
+    let rows: Vec<u32> = (0..n as u32).rev().map(|i| i * 7 + 3).collect();
+    let region = || {
+        let params = BuildParams {
+            rerank: Rerank::F32,
+            ..BuildParams::default()
+        };
+        let mut b = VectorIndexBuilder::new(dim, Metric::L2, params).expect("builder");
+        b.add_batch(&rows, &data).expect("add");
+        b.finish().expect("finish")
+    };
+    let bytes = region();
+    assert_eq!(bytes, region(), "same inputs and seed give the same bytes");
+    let index = VectorIndex::open(Bytes::from(bytes)).expect("open");
+    let exact = SearchOptions {
+        exact: true,
+        ..SearchOptions::new(10)
+    };
+    for q in &queries(&data, dim, 5, 52) {
+        let want: Vec<u32> = exact_knn(&data, dim, Metric::L2, q, 10, |_| true)
+            .iter()
+            .map(|&i| rows[i as usize])
+            .collect();
+        let got: Vec<u32> = index
+            .search(q, &exact)
+            .expect("search")
+            .iter()
+            .map(|g| g.0)
+            .collect();
+        assert_eq!(got, want);
+    }
+}
