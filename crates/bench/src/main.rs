@@ -34,6 +34,8 @@ enum Cell {
     Fts,
     /// nDCG@10 against the corpus's judgments (needs `--corpus`).
     Quality,
+    /// Table ingest, 1 vs 32 files query latency, 10,000-file manifest open.
+    Table,
 }
 
 #[derive(Debug, Parser)]
@@ -86,6 +88,12 @@ fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?,
             )?,
+            Cell::Table => {
+                let corpus = corpus
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
+                runtime.block_on(cells::table::run(&mut report, corpus))?;
+            }
             Cell::Quality => {
                 let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {
                     anyhow::bail!(

@@ -5,4 +5,5 @@ pub(crate) mod fts;
 pub(crate) mod quality;
 mod queries;
 pub(crate) mod storage;
+pub(crate) mod table;
 mod tantivy_peer;
