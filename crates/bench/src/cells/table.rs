@@ -21,17 +21,14 @@ use crate::report::{Report, peak_rss_bytes, percentile_ms, reset_peak_rss};
 
 const CELL: &str = "table";
 const DIM: usize = 64;
+const DIM_I32: i32 = 64;
 
 fn schema() -> SchemaRef {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("text", DataType::Utf8, false),
-        Field::new(
-            "embedding",
-            DataType::FixedSizeList(item, DIM as i32),
-            false,
-        ),
+        Field::new("embedding", DataType::FixedSizeList(item, DIM_I32), false),
     ]))
 }
 
@@ -70,7 +67,7 @@ fn batch(
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     let list = FixedSizeListArray::try_new(
         item,
-        DIM as i32,
+        DIM_I32,
         Arc::new(Float32Array::from(
             vecs[range.start * DIM..range.end * DIM].to_vec(),
         )),
