@@ -73,7 +73,7 @@ pub use builder::{
 };
 pub use error::{Result, Section, VectorError};
 pub use format::{Metric, Rerank};
-pub use kernels::{dot, ip_4bit_1bit, l2_sq, norm_sq, portable, simd_level};
+pub use kernels::{dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level};
 pub use rabitq::{pack_signs, unpack_signs};
 pub use reader::{HEADER_PREFIX, IndexHeader, VectorIndex};
 pub use search::{

@@ -126,6 +126,25 @@ impl QuantizedQuery {
         }
     }
 
+    /// The query's bit planes, for [`crate::ip_4bit_1bit_many`].
+    pub(crate) fn planes(&self) -> &[u64] {
+        &self.planes
+    }
+
+    /// Estimates `⟨r, q_r⟩` from a code's `(popcount, inner product)` with
+    /// the query planes (see [`crate::ip_4bit_1bit`]).
+    pub(crate) fn estimate_ip_from(&self, (pop, ip): (u32, u32), f: &Factors) -> f32 {
+        if f.norm_r == 0.0 {
+            return 0.0;
+        }
+        #[expect(clippy::cast_precision_loss, reason = "counts ≤ 15 · 4096")]
+        let (pop, ip) = (pop as f32, ip as f32);
+        let sum_set = self.lo * pop + self.delta * ip;
+        let sum_all = self.lo * self.padded + self.delta * self.sum_u;
+        let obar_q = (2.0 * sum_set - sum_all) * self.inv_sqrt_p;
+        f.norm_r * obar_q / f.obar_o.max(1e-6)
+    }
+
     /// Estimates `⟨r, q_r⟩` for a vector with `code` and `factors`.
     pub(crate) fn estimate_ip(&self, code: &[u64], f: &Factors) -> f32 {
         if f.norm_r == 0.0 {

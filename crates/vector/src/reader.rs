@@ -246,6 +246,11 @@ impl ClusterView {
         le_u32(&self.bytes, j * 4)
     }
 
+    /// All codes of the block, little-endian words.
+    pub(crate) fn codes_bytes(&self) -> &[u8] {
+        &self.bytes[self.layout.codes..self.layout.factors]
+    }
+
     pub(crate) fn code(&self, j: usize, out: &mut [u64]) {
         let at = self.layout.codes + j * self.words * 8;
         for (k, w) in out.iter_mut().enumerate() {

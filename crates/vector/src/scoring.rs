@@ -5,7 +5,7 @@
 
 use crate::error::{Result, VectorError};
 use crate::format::{Metric, Rerank, code_words};
-use crate::kernels::{dot, l2_sq, norm_f64};
+use crate::kernels::{dot, ip_4bit_1bit_many, l2_sq, norm_f64};
 use crate::rabitq::QuantizedQuery;
 use crate::reader::{ClusterView, IndexHeader};
 use crate::search::RowVectors;
@@ -54,6 +54,7 @@ pub(crate) struct Scratch {
     code: Vec<u64>,
     vec: Vec<f32>,
     rot: Vec<f32>,
+    counts: Vec<(u32, u32)>,
 }
 
 impl Scratch {
@@ -62,6 +63,7 @@ impl Scratch {
             code: vec![0; code_words(h.header.padded)],
             vec: vec![0.0; h.header.dim],
             rot: vec![0.0; h.header.padded],
+            counts: Vec::new(),
         }
     }
 }
@@ -113,6 +115,32 @@ impl ClusterCtx {
             Metric::L2 => f.norm_r * f.norm_r + quant.norm_sq - 2.0 * est,
             _ => ip_distance(metric, q_dot_c + est + f.r_dot_c),
         }
+    }
+
+    /// The RaBitQ distance estimates of every vector, into `out`
+    /// (cleared first).
+    pub(crate) fn estimate_all(
+        &mut self,
+        h: &IndexHeader,
+        q: &PreparedQuery,
+        s: &mut Scratch,
+        out: &mut Vec<f32>,
+    ) {
+        let metric = h.header.metric;
+        let q_dot_c = self.q_dot_c;
+        self.quant(h, q, s);
+        let quant = self.quant.as_ref().expect("invariant: built just above");
+        s.counts.clear();
+        ip_4bit_1bit_many(quant.planes(), self.view.codes_bytes(), &mut s.counts);
+        out.clear();
+        out.extend(s.counts.iter().enumerate().map(|(j, &pi)| {
+            let f = self.view.factors(j);
+            let est = quant.estimate_ip_from(pi, &f);
+            match metric {
+                Metric::L2 => f.norm_r * f.norm_r + quant.norm_sq - 2.0 * est,
+                _ => ip_distance(metric, q_dot_c + est + f.r_dot_c),
+            }
+        }));
     }
 
     /// The most precise distance available for vector `j`: the caller's

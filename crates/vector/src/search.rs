@@ -305,6 +305,7 @@ impl IndexHeader {
                 // (estimate, row, probed-cluster slot, position in cluster)
                 let mut cands: Vec<(f32, u32, usize, usize)> = Vec::new();
                 let mut ctxs = Vec::new();
+                let mut estimates = Vec::new();
                 for (i, &c) in order.iter().enumerate() {
                     if i >= planned && cands.len() >= opts.k {
                         break;
@@ -315,11 +316,11 @@ impl IndexHeader {
                         }
                         break;
                     };
-                    for j in 0..ctx.view.count() {
+                    ctx.estimate_all(self, &q, &mut s, &mut estimates);
+                    for (j, &d) in estimates.iter().enumerate() {
                         let row = ctx.view.row(j);
                         if ok(row) {
-                            let d = sane(ctx.estimate(self, &q, &mut s, j));
-                            cands.push((d, row, ctxs.len(), j));
+                            cands.push((sane(d), row, ctxs.len(), j));
                         }
                     }
                     ctxs.push(ctx);

@@ -1,6 +1,6 @@
 //! SIMD kernels agree with the portable references.
 
-use infino_vector::{dot, ip_4bit_1bit, l2_sq, norm_sq, portable, simd_level};
+use infino_vector::{dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -61,5 +61,29 @@ fn binary_kernel_matches_naive() {
         }
         assert_eq!(ip_4bit_1bit(&planes, &code), (pop, ip));
         assert_eq!(portable::ip_4bit_1bit(&planes, &code), (pop, ip));
+    }
+}
+
+#[test]
+fn batch_binary_kernel_matches_single() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for words in [1, 2, 6, 8, 64] {
+        let planes: Vec<u64> = (0..4 * words).map(|_| rng.random()).collect();
+        let codes: Vec<Vec<u64>> = (0..9)
+            .map(|_| (0..words).map(|_| rng.random()).collect())
+            .collect();
+        let mut bytes: Vec<u8> = codes
+            .iter()
+            .flatten()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        bytes.extend_from_slice(&[0xAB; 5]); // a trailing partial code is ignored
+        let mut got = Vec::new();
+        ip_4bit_1bit_many(&planes, &bytes, &mut got);
+        let want: Vec<(u32, u32)> = codes.iter().map(|c| ip_4bit_1bit(&planes, c)).collect();
+        assert_eq!(got, want);
+        let mut portable_got = Vec::new();
+        portable::ip_4bit_1bit_many(&planes, &bytes, &mut portable_got);
+        assert_eq!(portable_got, want);
     }
 }

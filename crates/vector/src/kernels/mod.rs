@@ -87,6 +87,21 @@ pub fn ip_4bit_1bit(planes: &[u64], code: &[u64]) -> (u32, u32) {
     portable::ip_4bit_1bit(planes, code)
 }
 
+/// [`ip_4bit_1bit`] for consecutive codes: `codes` holds little-endian
+/// codes of `planes.len() / 4` words each (a trailing partial code is
+/// ignored); one `(popcount, inner product)` per code is appended to `out`.
+pub fn ip_4bit_1bit_many(planes: &[u64], codes: &[u8], out: &mut Vec<(u32, u32)>) {
+    if planes.len() < 4 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_popcnt() {
+        // SAFETY: the CPU supports POPCNT (checked just above).
+        return unsafe { x86::ip_4bit_1bit_many(planes, codes, out) };
+    }
+    portable::ip_4bit_1bit_many(planes, codes, out);
+}
+
 /// Which kernel family [`dot`], [`l2_sq`] and [`ip_4bit_1bit`] dispatch to
 /// on this CPU: `"avx2+fma"`, `"neon"` or `"portable"`.
 pub fn simd_level() -> &'static str {

@@ -39,6 +39,28 @@ pub fn norm_sq(a: &[f32]) -> f32 {
     dot(a, a)
 }
 
+/// [`ip_4bit_1bit`] over consecutive codes stored little-endian in
+/// `codes` (`planes.len() / 4` words each), appending one result per code.
+#[inline(always)]
+pub fn ip_4bit_1bit_many(planes: &[u64], codes: &[u8], out: &mut Vec<(u32, u32)>) {
+    let w = planes.len() / 4;
+    for code in codes.chunks_exact(w * 8) {
+        let mut pop = 0u32;
+        let mut ip = 0u32;
+        for (i, word) in code.chunks_exact(8).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(word);
+            let c = u64::from_le_bytes(b);
+            pop += c.count_ones();
+            ip += (planes[i] & c).count_ones()
+                + ((planes[w + i] & c).count_ones() << 1)
+                + ((planes[2 * w + i] & c).count_ones() << 2)
+                + ((planes[3 * w + i] & c).count_ones() << 3);
+        }
+        out.push((pop, ip));
+    }
+}
+
 /// See [`crate::ip_4bit_1bit`]; `planes.len()` must be `4 * code.len()`.
 // Always inlined so the POPCNT build in `x86` compiles this loop with the
 // hardware instruction.

@@ -110,6 +110,15 @@ pub(super) unsafe fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
+/// The portable batch loop compiled with hardware POPCNT.
+///
+/// # Safety
+/// The CPU must support POPCNT.
+#[target_feature(enable = "popcnt")]
+pub(super) unsafe fn ip_4bit_1bit_many(planes: &[u64], codes: &[u8], out: &mut Vec<(u32, u32)>) {
+    super::portable::ip_4bit_1bit_many(planes, codes, out);
+}
+
 /// The portable loop compiled with hardware POPCNT.
 ///
 /// # Safety
