@@ -42,3 +42,76 @@ proptest! {
         prop_assert_eq!(set as usize, x.iter().filter(|v| **v > 0.0).count());
     }
 }
+
+fn metric_strategy() -> impl Strategy<Value = infino_vector::Metric> {
+    use infino_vector::Metric;
+    prop_oneof![
+        Just(Metric::L2),
+        Just(Metric::Cosine),
+        Just(Metric::InnerProduct)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any small index, built with any list count, answers exact searches
+    /// like brute force and probe searches with sorted, distinct, known rows.
+    #[test]
+    fn region_round_trip_matches_brute_force(
+        dim in 1usize..20,
+        n in 1usize..120,
+        lists in prop::option::of(1usize..40),
+        metric in metric_strategy(),
+        seed in any::<u64>(),
+        k in 0usize..15,
+    ) {
+        use bytes::Bytes;
+        use infino_vector::{BuildParams, Rerank, SearchOptions, VectorIndex, VectorIndexBuilder};
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(seed);
+        // Shift away from the origin so no cosine vector is zero.
+        let data: Vec<f32> = (0..n * dim).map(|_| rng.random_range(-1.0f32..1.0) + 0.01).collect();
+        let data: Vec<f32> = data.chunks(dim).flat_map(|v| {
+            let mut v = v.to_vec();
+            v[0] = v[0].abs() + 0.1;
+            v
+        }).collect();
+        let params = BuildParams { lists, rerank: Rerank::F32, seed, ..BuildParams::default() };
+        let mut b = VectorIndexBuilder::new(dim, metric, params).expect("builder");
+        let rows: Vec<u32> = (0..n as u32).map(|i| i * 2).collect();
+        b.add_batch(&rows, &data).expect("add");
+        let index = VectorIndex::open(Bytes::from(b.finish().expect("finish"))).expect("open");
+        prop_assert_eq!(index.len(), n);
+        let q: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        prop_assume!(q.iter().any(|v| *v != 0.0));
+        let exact = SearchOptions { exact: true, ..SearchOptions::new(k) };
+        let got = index.search(&q, &exact).expect("exact");
+        let mut want: Vec<(f32, u32)> = data.chunks(dim).zip(&rows)
+            .map(|(x, &r)| (crate::common::distance(metric, &q, x), r)).collect();
+        want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        prop_assert_eq!(got.len(), k.min(n));
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert!((g.1 - w.0).abs() <= 1e-4 * w.0.abs().max(1.0), "{:?} vs {:?}", g, w);
+        }
+        let probed = index.search(&q, &SearchOptions::new(k)).expect("probe");
+        prop_assert_eq!(probed.len(), k.min(n));
+        prop_assert!(probed.windows(2).all(|w| (w[0].1, w[0].0) < (w[1].1, w[1].0)));
+        prop_assert!(probed.iter().all(|p| p.0 % 2 == 0 && (p.0 as usize) < 2 * n));
+    }
+
+    /// Arbitrary bytes never panic the openers.
+    #[test]
+    fn arbitrary_bytes_never_panic(mut bytes in prop::collection::vec(any::<u8>(), 0..400), magic in any::<bool>()) {
+        if magic && bytes.len() >= 8 {
+            bytes[..4].copy_from_slice(b"IVEC");
+            bytes[4..8].copy_from_slice(&[1, 0, 0, 0]);
+        }
+        let _ = infino_vector::IndexHeader::prefix_len(&bytes);
+        let _ = infino_vector::IndexHeader::open(&bytes);
+        if let Ok(index) = infino_vector::VectorIndex::open(bytes::Bytes::from(bytes)) {
+            let q = vec![0.5; index.dim()];
+            let _ = index.search(&q, &infino_vector::SearchOptions::new(3));
+        }
+    }
+}
