@@ -73,7 +73,7 @@ pub fn default_nprobe(lists: usize) -> usize {
 
 /// The default rerank breadth for `k` results.
 pub fn default_rerank_breadth(k: usize) -> usize {
-    (8 * k).max(100)
+    k.saturating_mul(8).max(100)
 }
 
 /// Exact f32 vectors by row, e.g. decoded from the superfile's Parquet

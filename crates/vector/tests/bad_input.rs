@@ -207,6 +207,22 @@ fn k_zero_and_k_above_n() {
     );
     rows.sort_unstable();
     assert_eq!(rows, (0..300).collect::<Vec<_>>());
+    for opts in [
+        SearchOptions::new(usize::MAX),
+        SearchOptions {
+            nprobe: Some(usize::MAX),
+            rerank_breadth: Some(usize::MAX),
+            ..SearchOptions::new(7)
+        },
+        SearchOptions {
+            nprobe: Some(0),
+            rerank_breadth: Some(0),
+            ..SearchOptions::new(7)
+        },
+    ] {
+        let got = index.search(q, &opts).expect("extreme options");
+        assert_eq!(got.len(), opts.k.min(300));
+    }
 }
 
 #[test]
