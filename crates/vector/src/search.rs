@@ -280,69 +280,114 @@ impl IndexHeader {
         if opts.k == 0 || self.is_empty() || allowed.is_some_and(RoaringBitmap::is_empty) {
             return Ok(Vec::new());
         }
-        let ok = |row: u32| allowed.is_none_or(|a| a.contains(row));
-        let mut s = Scratch::new(self);
-        let fetch = |c: usize| -> Result<Option<ClusterCtx>> {
-            match source.cluster(c)? {
-                Some(b) => Ok(Some(ClusterCtx::new(self, &q, c, self.cluster_view(c, b)?))),
-                None => Ok(None),
-            }
+        let mut run = Run {
+            h: self,
+            q: &q,
+            allowed,
+            source,
+            exact,
+            s: Scratch::new(self),
         };
-        let mut hits: Vec<Neighbor> = Vec::new();
-        match self.mode(&q, opts, allowed) {
-            Mode::Scan => {
-                for c in 0..self.lists() {
-                    let mut ctx = fetch(c)?.ok_or(VectorError::MissingCluster { cluster: c })?;
-                    for j in 0..ctx.view.count() {
-                        let row = ctx.view.row(j);
-                        if ok(row) {
-                            hits.push((row, sane(ctx.precise(self, &q, &mut s, j, exact)?)));
-                        }
-                    }
-                }
-            }
-            Mode::Probe { order, planned } => {
-                // (estimate, row, probed-cluster slot, position in cluster)
-                let mut cands: Vec<(f32, u32, usize, usize)> = Vec::new();
-                let mut ctxs = Vec::new();
-                let mut estimates = Vec::new();
-                for (i, &c) in order.iter().enumerate() {
-                    if i >= planned && cands.len() >= opts.k {
-                        break;
-                    }
-                    let Some(mut ctx) = fetch(c)? else {
-                        if i < planned {
-                            return Err(VectorError::MissingCluster { cluster: c });
-                        }
-                        break;
-                    };
-                    ctx.estimate_all(self, &q, &mut s, &mut estimates);
-                    for (j, &d) in estimates.iter().enumerate() {
-                        let row = ctx.view.row(j);
-                        if ok(row) {
-                            cands.push((sane(d), row, ctxs.len(), j));
-                        }
-                    }
-                    ctxs.push(ctx);
-                }
-                let breadth = self.breadth(opts);
-                let by_est = |a: &(f32, u32, usize, usize), b: &(f32, u32, usize, usize)| {
-                    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
-                };
-                if cands.len() > breadth {
-                    cands.select_nth_unstable_by(breadth - 1, by_est);
-                    cands.truncate(breadth);
-                }
-                if ClusterCtx::has_precise(self, exact.is_some()) {
-                    for &(_, row, slot, j) in &cands {
-                        hits.push((row, sane(ctxs[slot].precise(self, &q, &mut s, j, exact)?)));
-                    }
-                } else {
-                    hits.extend(cands.iter().map(|&(d, row, _, _)| (row, d)));
+        let hits = match self.mode(&q, opts, allowed) {
+            Mode::Scan => run.scan()?,
+            Mode::Probe { order, planned } => run.probe(&order, planned, opts)?,
+        };
+        Ok(top_k(hits, opts.k))
+    }
+}
+
+/// One search's state.
+struct Run<'a, S: ?Sized> {
+    h: &'a IndexHeader,
+    q: &'a PreparedQuery,
+    allowed: Option<&'a RoaringBitmap>,
+    source: &'a S,
+    exact: Option<&'a dyn RowVectors>,
+    s: Scratch,
+}
+
+impl<S: ClusterSource + ?Sized> Run<'_, S> {
+    fn allows(&self, row: u32) -> bool {
+        self.allowed.is_none_or(|a| a.contains(row))
+    }
+
+    fn fetch(&self, c: usize) -> Result<Option<ClusterCtx>> {
+        match self.source.cluster(c)? {
+            Some(b) => Ok(Some(ClusterCtx::new(
+                self.h,
+                self.q,
+                c,
+                self.h.cluster_view(c, b)?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every (allowed) vector of every cluster, scored precisely.
+    fn scan(&mut self) -> Result<Vec<Neighbor>> {
+        let mut hits = Vec::new();
+        for c in 0..self.h.lists() {
+            let mut ctx = self
+                .fetch(c)?
+                .ok_or(VectorError::MissingCluster { cluster: c })?;
+            for j in 0..ctx.view.count() {
+                let row = ctx.view.row(j);
+                if self.allows(row) {
+                    let d = ctx.precise(self.h, self.q, &mut self.s, j, self.exact)?;
+                    hits.push((row, sane(d)));
                 }
             }
         }
-        Ok(top_k(hits, opts.k))
+        Ok(hits)
+    }
+
+    /// Estimates over the planned clusters (and more while fewer than `k`
+    /// candidates were seen), then reranks the best `breadth`.
+    fn probe(
+        &mut self,
+        order: &[usize],
+        planned: usize,
+        opts: &SearchOptions,
+    ) -> Result<Vec<Neighbor>> {
+        // (estimate, row, probed-cluster slot, position in cluster)
+        let mut cands: Vec<(f32, u32, usize, usize)> = Vec::new();
+        let mut ctxs = Vec::new();
+        let mut estimates = Vec::new();
+        for (i, &c) in order.iter().enumerate() {
+            if i >= planned && cands.len() >= opts.k {
+                break;
+            }
+            let Some(mut ctx) = self.fetch(c)? else {
+                if i < planned {
+                    return Err(VectorError::MissingCluster { cluster: c });
+                }
+                break;
+            };
+            ctx.estimate_all(self.h, self.q, &mut self.s, &mut estimates);
+            for (j, &d) in estimates.iter().enumerate() {
+                let row = ctx.view.row(j);
+                if self.allows(row) {
+                    cands.push((sane(d), row, ctxs.len(), j));
+                }
+            }
+            ctxs.push(ctx);
+        }
+        let breadth = self.h.breadth(opts);
+        if cands.len() > breadth {
+            cands.select_nth_unstable_by(breadth - 1, |a, b| {
+                a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+            });
+            cands.truncate(breadth);
+        }
+        if !ClusterCtx::has_precise(self.h, self.exact.is_some()) {
+            return Ok(cands.iter().map(|&(d, row, _, _)| (row, d)).collect());
+        }
+        let mut hits = Vec::with_capacity(cands.len());
+        for &(_, row, slot, j) in &cands {
+            let d = ctxs[slot].precise(self.h, self.q, &mut self.s, j, self.exact)?;
+            hits.push((row, sane(d)));
+        }
+        Ok(hits)
     }
 }
 
