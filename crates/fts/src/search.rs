@@ -55,8 +55,20 @@ impl TermCursor<'_> {
     }
 }
 
+/// Whether a document whose score is at most about `bound` (a sum in any
+/// order, so inflated for rounding) can enter a top-k at `threshold`.
+/// Documents arrive in increasing id order, so one scoring exactly the
+/// threshold cannot.
 fn beats(bound: f32, threshold: Option<f32>) -> bool {
-    threshold.is_none_or(|t| bound * BOUND_SLACK >= t)
+    threshold.is_none_or(|t| bound * BOUND_SLACK > t)
+}
+
+/// [`beats`] for a bound summed in slot order (as scores are) from
+/// per-term bounds: floating-point addition is monotone, so it bounds the
+/// score exactly and needs no slack — which lets blocks whose bound ties
+/// the threshold be skipped.
+fn beats_exact(bound: f32, threshold: Option<f32>) -> bool {
+    threshold.is_none_or(|t| bound > t)
 }
 
 /// Top-`k` documents by BM25 over exact (already analyzed) `terms`, each
@@ -293,13 +305,13 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
             if !cursor.postings.shallow_seek(doc)? {
                 return Ok(());
             }
-            if !beats(cursor.block_bound(), threshold) {
+            if !beats_exact(cursor.block_bound(), threshold) {
                 loop {
                     let next = cursor.postings.block_last_doc().saturating_add(1);
                     if !cursor.postings.shallow_seek(next)? {
                         return Ok(());
                     }
-                    if beats(cursor.block_bound(), threshold) {
+                    if beats_exact(cursor.block_bound(), threshold) {
                         doc = cursor.postings.seek(next)?;
                         break;
                     }
@@ -339,26 +351,28 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
     for cursor in cursors.iter() {
         bounds.push(bounds[bounds.len() - 1] + cursor.max_score);
     }
+    let mut threshold = out.top.threshold();
     let mut essential = 0;
+    while essential < n && !beats(bounds[essential + 1], threshold) {
+        essential += 1;
+    }
     loop {
-        let threshold = out.top.threshold();
-        while essential < n && !beats(bounds[essential + 1], threshold) {
-            essential += 1;
+        let mut doc = TERMINATED;
+        for cursor in &cursors[essential..] {
+            doc = doc.min(cursor.postings.doc());
         }
-        let Some(doc) = cursors[essential..]
-            .iter()
-            .map(|c| c.postings.doc())
-            .min()
-            .filter(|&d| d != TERMINATED)
-        else {
+        if doc == TERMINATED {
             return Ok(());
-        };
+        }
         if out.allows(doc) {
             let norm = out.index.norm(doc);
+            out.contributions.fill(0.0);
             let mut bound = bounds[essential];
             for cursor in &cursors[essential..] {
                 if cursor.postings.doc() == doc {
-                    bound += cursor.score(norm)?;
+                    let score = cursor.score(norm)?;
+                    out.contributions[cursor.slot] = score;
+                    bound += score;
                 }
             }
             let mut alive = beats(bound, threshold);
@@ -371,18 +385,27 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
                     && beats(bound + cursor.block_bound(), threshold)
                     && cursor.postings.seek(doc)? == doc
                 {
-                    bound += cursor.score(norm)?;
+                    let score = cursor.score(norm)?;
+                    out.contributions[cursor.slot] = score;
+                    bound += score;
                 }
                 alive = beats(bound, threshold);
             }
             if alive {
-                out.collect(doc, cursors.iter().filter(|c| c.postings.doc() == doc))?;
+                // Summed in slot order, as `DocScorer::collect` does.
+                out.scored += 1;
+                let score = out.contributions.iter().sum();
+                out.top.push(doc, score);
+                threshold = out.top.threshold();
             }
         }
         for cursor in &mut cursors[essential..] {
             if cursor.postings.doc() == doc {
                 cursor.postings.next_doc()?;
             }
+        }
+        while essential < n && !beats(bounds[essential + 1], threshold) {
+            essential += 1;
         }
     }
 }
