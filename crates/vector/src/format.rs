@@ -35,6 +35,26 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// The exact distance between `query` and `vector` in this crate's
+    /// convention (smaller is better): squared L2, `1 − cos` (both
+    /// normalized here; a zero vector gives NaN), or `−⟨q, x⟩`. Use it to
+    /// rescore a search's candidates with vectors fetched from elsewhere
+    /// (e.g. the Parquet column) so results stay comparable. Only the
+    /// common prefix of the two slices is used. `O(D)`.
+    pub fn distance(self, query: &[f32], vector: &[f32]) -> f32 {
+        match self {
+            Metric::L2 => crate::kernels::l2_sq(query, vector),
+            Metric::InnerProduct => -crate::kernels::dot(query, vector),
+            Metric::Cosine => {
+                let n = crate::kernels::norm_f64(query) * crate::kernels::norm_f64(vector);
+                let cos = f64::from(crate::kernels::dot(query, vector)) / n;
+                #[expect(clippy::cast_possible_truncation, reason = "a cosine in [-1, 1]")]
+                let cos = cos as f32;
+                1.0 - cos
+            }
+        }
+    }
+
     pub(crate) fn code(self) -> u8 {
         match self {
             Metric::L2 => 0,

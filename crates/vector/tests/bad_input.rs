@@ -344,3 +344,16 @@ fn sparse_row_ids_are_preserved_and_builds_are_deterministic() {
         assert_eq!(got, want);
     }
 }
+
+#[test]
+fn metric_distance_follows_the_convention() {
+    let (q, x) = ([1.0f32, 2.0, 2.0], [2.0f32, 0.0, 1.0]);
+    assert_eq!(Metric::L2.distance(&q, &x), 1.0 + 4.0 + 1.0);
+    assert_eq!(Metric::InnerProduct.distance(&q, &x), -4.0);
+    let cos = 4.0 / (3.0 * 5.0f32.sqrt());
+    assert!((Metric::Cosine.distance(&q, &x) - (1.0 - cos)).abs() < 1e-6);
+    assert!((Metric::Cosine.distance(&q, &[2.0, 4.0, 4.0])).abs() < 1e-6);
+    for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+        assert!((metric.distance(&q, &x) - distance(metric, &q, &x)).abs() < 1e-6);
+    }
+}
