@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::analyzer::{Analyzer, AnalyzerConfig, Token};
+use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::codec::{bitpack, norm, varint};
 use crate::error::{FtsError, Result};
 use crate::format::{
@@ -36,6 +36,10 @@ struct TermPostings {
     positions: Vec<u8>,
     block_position_offsets: Vec<u64>,
     total_tf: u64,
+    /// Position and end offset of the previous occurrence in the last
+    /// document, the bases of the next delta.
+    prev_position: u32,
+    prev_end: u32,
 }
 
 /// Builds one full-text region from documents given in increasing id order.
@@ -123,57 +127,36 @@ impl FtsIndexBuilder {
         let Some(text) = text else {
             return Ok(());
         };
-        let mut tokens = self.analyzer.analyze(text);
-        let doc_len = u32::try_from(tokens.len()).expect("invariant: tokens ≤ text bytes");
+        // Occurrences go straight into each term's lists in position order:
+        // a term's entries for this document stay contiguous because
+        // documents are added one at a time.
+        let mut doc_len: u32 = 0;
+        let Self {
+            analyzer,
+            config,
+            terms,
+            memory,
+            ..
+        } = self;
+        analyzer.for_each_term(text, |term, position, start, end| {
+            doc_len += 1;
+            // Offsets fit u32: longer texts were rejected above.
+            let start = u32::try_from(start).expect("invariant: text ≤ u32::MAX");
+            let end = u32::try_from(end).expect("invariant: text ≤ u32::MAX");
+            add_occurrence(
+                terms,
+                memory,
+                config.positions,
+                doc,
+                term,
+                [position, start, end],
+            );
+        });
         self.norms[doc as usize] = norm::encode_norm(doc_len);
         self.presence[doc as usize / 8] |= 1 << (doc % 8);
         self.doc_count += 1;
         self.total_tokens += u64::from(doc_len);
-        // Stable sort keeps each term's tokens in position order.
-        tokens.sort_by(|a, b| a.term.cmp(&b.term));
-        let mut rest = tokens.as_slice();
-        while let Some(first) = rest.first() {
-            let run = rest.iter().take_while(|t| t.term == first.term).count();
-            let (group, tail) = rest.split_at(run);
-            self.add_term_occurrences(doc, group);
-            rest = tail;
-        }
         Ok(())
-    }
-
-    fn add_term_occurrences(&mut self, doc: u32, group: &[Token]) {
-        let term = &group[0].term;
-        let entry = match self.terms.get_mut(term) {
-            Some(entry) => entry,
-            None => {
-                self.memory += term.len() + NEW_TERM_OVERHEAD;
-                self.terms.entry(term.clone()).or_default()
-            }
-        };
-        let positions_before = entry.positions.len();
-        if entry.docs.len() % BLOCK_SIZE == 0 {
-            entry
-                .block_position_offsets
-                .push(entry.positions.len() as u64);
-        }
-        let tf = u32::try_from(group.len()).expect("invariant: tokens ≤ text bytes");
-        entry.docs.push(doc);
-        entry.tfs.push(tf);
-        entry.total_tf += u64::from(tf);
-        if self.config.positions {
-            let (mut prev_pos, mut prev_end) = (0u32, 0u32);
-            for token in group {
-                // Offsets fit u32: add_document rejects longer texts.
-                let start = u32::try_from(token.start).expect("invariant: text ≤ u32::MAX");
-                let end = u32::try_from(token.end).expect("invariant: text ≤ u32::MAX");
-                varint::write_u32(token.position - prev_pos, &mut entry.positions);
-                varint::write_u32(start - prev_end, &mut entry.positions);
-                varint::write_u32(end - start, &mut entry.positions);
-                prev_pos = token.position;
-                prev_end = end;
-            }
-        }
-        self.memory += 2 * std::mem::size_of::<u32>() + entry.positions.len() - positions_before;
     }
 
     /// Approximate heap bytes the builder holds now (postings, positions,
@@ -281,6 +264,50 @@ impl FtsIndexBuilder {
         out.resize(format::align_up(out.len()), 0);
         Ok(out)
     }
+}
+
+/// Records one occurrence (`[position, start, end]`) of `term` in `doc`,
+/// the latest document.
+fn add_occurrence(
+    terms: &mut HashMap<String, TermPostings>,
+    memory: &mut usize,
+    positions: bool,
+    doc: u32,
+    term: &str,
+    [position, start, end]: [u32; 3],
+) {
+    let entry = match terms.get_mut(term) {
+        Some(entry) => entry,
+        None => {
+            *memory += term.len() + NEW_TERM_OVERHEAD;
+            terms.entry(term.to_owned()).or_default()
+        }
+    };
+    let positions_before = entry.positions.len();
+    if entry.docs.last() != Some(&doc) {
+        if entry.docs.len() % BLOCK_SIZE == 0 {
+            entry
+                .block_position_offsets
+                .push(entry.positions.len() as u64);
+        }
+        entry.docs.push(doc);
+        entry.tfs.push(0);
+        entry.prev_position = 0;
+        entry.prev_end = 0;
+        *memory += 2 * std::mem::size_of::<u32>();
+    }
+    if let Some(tf) = entry.tfs.last_mut() {
+        *tf += 1;
+    }
+    entry.total_tf += 1;
+    if positions {
+        varint::write_u32(position - entry.prev_position, &mut entry.positions);
+        varint::write_u32(start - entry.prev_end, &mut entry.positions);
+        varint::write_u32(end - start, &mut entry.positions);
+        entry.prev_position = position;
+        entry.prev_end = end;
+    }
+    *memory += entry.positions.len() - positions_before;
 }
 
 struct TermInfoRow {

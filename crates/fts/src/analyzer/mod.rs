@@ -82,6 +82,23 @@ impl Analyzer {
     /// Lowercases and folds `word` as configured, without stop-word removal
     /// or stemming. Used for prefix and fuzzy query terms.
     pub fn normalize(&self, word: &str) -> String {
+        let mut out = String::with_capacity(word.len());
+        self.normalize_into(word, &mut out);
+        out
+    }
+
+    /// [`normalize`](Self::normalize), appending to `out`. ASCII words skip
+    /// the Unicode case mapping and the folding table, both identities or
+    /// plain ASCII lowercasing there.
+    fn normalize_into(&self, word: &str, out: &mut String) {
+        if word.is_ascii() {
+            if self.config.lowercase {
+                out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                out.push_str(word);
+            }
+            return;
+        }
         let lowered;
         let word = if self.config.lowercase {
             lowered = word.to_lowercase();
@@ -90,43 +107,46 @@ impl Analyzer {
             word
         };
         if self.config.ascii_folding {
-            folding::fold(word)
+            out.push_str(&folding::fold(word));
         } else {
-            word.to_owned()
+            out.push_str(word);
         }
     }
 
-    /// Turns one word into its term, or `None` if it is a stop word or too
-    /// long.
-    fn term(&self, word: &str) -> Option<String> {
-        let normalized = self.normalize(word);
-        if normalized.is_empty() || self.stop.contains(&normalized) {
-            return None;
-        }
-        let term = match &self.stemmer {
-            Some(stemmer) => stemmer.stem(&normalized).into_owned(),
-            None => normalized,
-        };
-        (!term.is_empty() && term.len() <= self.config.max_token_len).then_some(term)
-    }
-
-    /// Calls `f` for each token of `text`, in order.
-    pub fn for_each_token(&self, text: &str, mut f: impl FnMut(Token)) {
+    /// Calls `f(term, position, start, end)` for each token of `text`, in
+    /// order, lending the term from a reused buffer.
+    pub(crate) fn for_each_term(&self, text: &str, mut f: impl FnMut(&str, u32, usize, usize)) {
         let mut position: u32 = 0;
+        let mut normalized = String::new();
         for (start, word) in text.split_word_bound_indices() {
             if !word.chars().any(char::is_alphanumeric) {
                 continue;
             }
-            if let Some(term) = self.term(word) {
-                f(Token {
-                    term,
-                    position,
-                    start,
-                    end: start + word.len(),
-                });
+            normalized.clear();
+            self.normalize_into(word, &mut normalized);
+            if !normalized.is_empty() && !self.stop.contains(normalized.as_str()) {
+                let term = match &self.stemmer {
+                    Some(stemmer) => stemmer.stem(&normalized),
+                    None => std::borrow::Cow::Borrowed(normalized.as_str()),
+                };
+                if !term.is_empty() && term.len() <= self.config.max_token_len {
+                    f(&term, position, start, start + word.len());
+                }
             }
             position = position.saturating_add(1);
         }
+    }
+
+    /// Calls `f` for each token of `text`, in order.
+    pub fn for_each_token(&self, text: &str, mut f: impl FnMut(Token)) {
+        self.for_each_term(text, |term, position, start, end| {
+            f(Token {
+                term: term.to_owned(),
+                position,
+                start,
+                end,
+            });
+        });
     }
 
     /// Returns the tokens of `text`, in order.
