@@ -38,6 +38,26 @@ pub(crate) fn read_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
 pub(crate) fn skip(bytes: &[u8], pos: &mut usize, mut count: u64) -> Option<()> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut at = *pos;
+    let ends_in = |window: &[u8]| -> u64 {
+        window
+            .chunks_exact(8)
+            .map(|w| {
+                let word = u64::from_le_bytes(w.try_into().expect("invariant: 8 bytes"));
+                u64::from((!word & HIGH).count_ones())
+            })
+            .sum()
+    };
+    while count >= 32 {
+        let Some(window) = bytes.get(at..at + 32) else {
+            break;
+        };
+        let ends = ends_in(window);
+        if ends >= count {
+            break;
+        }
+        count -= ends;
+        at += 32;
+    }
     while count >= 8 {
         let Some(window) = bytes.get(at..at + 8) else {
             break;
