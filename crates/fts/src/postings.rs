@@ -345,10 +345,14 @@ impl<'a> Postings<'a> {
         if self.decoded_at != Some(self.shallow_at) {
             self.decode_shallow()?;
         }
-        // The block's last doc is ≥ target, so the scan stops inside it.
-        while self.docs[self.idx] < target {
-            self.idx += 1;
-        }
+        // The block's last doc is ≥ target, so the answer lies inside it.
+        let rest = &self.docs[self.idx..self.n];
+        let ahead = if rest.len() > 16 {
+            rest.partition_point(|&d| d < target)
+        } else {
+            rest.iter().take_while(|&&d| d < target).count()
+        };
+        self.idx = (self.idx + ahead).min(self.n - 1);
         self.doc = self.docs[self.idx];
         Ok(self.doc)
     }
