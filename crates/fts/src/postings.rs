@@ -151,16 +151,19 @@ impl<'a> Postings<'a> {
         if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
             return Err(self.corrupt(at, "bad block body"));
         }
-        // Sums run in u64 and are checked once at the end: they increase, so
-        // a last document equal to the header's (< u32::MAX) bounds them all.
-        let mut next = u64::from(self.shallow_base);
-        for slot in &mut self.docs[..h.n] {
-            let doc = next + u64::from(*slot);
-            *slot = u32::try_from(doc).unwrap_or(TERMINATED);
-            next = doc + 1;
-        }
-        if next - 1 != u64::from(h.last_doc) {
+        // The exact total, summed in u64, must reach the header's last doc
+        // (< u32::MAX); the running sums increase towards it, so none of the
+        // wrapping u32 prefix sums below can have wrapped.
+        let gaps: u64 = self.docs[..h.n].iter().map(|&g| u64::from(g)).sum();
+        let last = u64::from(self.shallow_base) + gaps + (h.n as u64 - 1);
+        if last != u64::from(h.last_doc) {
             return Err(self.corrupt(at, "block last doc mismatch"));
+        }
+        let mut next = self.shallow_base;
+        for slot in &mut self.docs[..h.n] {
+            let doc = next.wrapping_add(*slot);
+            *slot = doc;
+            next = doc.wrapping_add(1);
         }
         if h.last_doc as usize >= self.src.norms.len() {
             return Err(self.corrupt(at, "block entry violates its header"));
