@@ -423,23 +423,34 @@ fn conjunction(
     cursors.sort_by_key(|c| c.doc_freq);
     let total_bound: f32 = cursors.iter().map(|c| c.max_score).sum();
     let mut candidate = cursors[0].postings.doc();
+    // The block window last checked: documents up to `end` can beat
+    // `threshold` only if `can_beat`.
+    let mut window: Option<(u32, f32, bool)> = None;
     'candidates: while candidate != TERMINATED {
         let threshold = out.top.threshold();
         if !beats(total_bound, threshold) {
             return Ok(());
         }
-        if threshold.is_some() {
-            let mut block_bound = 0.0;
-            let mut block_end = TERMINATED;
-            for cursor in cursors.iter_mut() {
-                if !cursor.postings.shallow_seek(candidate)? {
-                    return Ok(());
+        if let Some(t) = threshold {
+            let (end, can_beat) = match window {
+                Some((end, at, can_beat)) if candidate <= end && at == t => (end, can_beat),
+                _ => {
+                    let mut block_bound = 0.0;
+                    let mut block_end = TERMINATED;
+                    for cursor in cursors.iter_mut() {
+                        if !cursor.postings.shallow_seek(candidate)? {
+                            return Ok(());
+                        }
+                        block_bound += cursor.block_bound();
+                        block_end = block_end.min(cursor.postings.block_last_doc());
+                    }
+                    let can_beat = beats(block_bound, threshold);
+                    window = Some((block_end, t, can_beat));
+                    (block_end, can_beat)
                 }
-                block_bound += cursor.block_bound();
-                block_end = block_end.min(cursor.postings.block_last_doc());
-            }
-            if !beats(block_bound, threshold) {
-                candidate = cursors[0].postings.seek(block_end.saturating_add(1))?;
+            };
+            if !can_beat {
+                candidate = cursors[0].postings.seek(end.saturating_add(1))?;
                 continue;
             }
         }
