@@ -151,19 +151,19 @@ impl<'a> Postings<'a> {
         if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
             return Err(self.corrupt(at, "bad block body"));
         }
-        // The exact total, summed in u64, must reach the header's last doc
-        // (< u32::MAX); the running sums increase towards it, so none of the
-        // wrapping u32 prefix sums below can have wrapped.
-        let gaps: u64 = self.docs[..h.n].iter().map(|&g| u64::from(g)).sum();
-        let last = u64::from(self.shallow_base) + gaps + (h.n as u64 - 1);
-        if last != u64::from(h.last_doc) {
-            return Err(self.corrupt(at, "block last doc mismatch"));
-        }
+        // Prefix sums in u32; any overflow is remembered, so an accepted
+        // block strictly increases up to its header's last doc.
         let mut next = self.shallow_base;
+        let mut overflow = false;
         for slot in &mut self.docs[..h.n] {
-            let doc = next.wrapping_add(*slot);
+            let (doc, o1) = next.overflowing_add(*slot);
+            let (after, o2) = doc.overflowing_add(1);
+            overflow |= o1 | o2;
             *slot = doc;
-            next = doc.wrapping_add(1);
+            next = after;
+        }
+        if overflow || self.docs[h.n - 1] != h.last_doc {
+            return Err(self.corrupt(at, "block last doc mismatch"));
         }
         if h.last_doc as usize >= self.src.norms.len() {
             return Err(self.corrupt(at, "block entry violates its header"));
