@@ -9,7 +9,7 @@ use fst::automaton::Str;
 use roaring::RoaringBitmap;
 
 use crate::error::{FtsError, QueryErrorKind, Result};
-use crate::fuzzy::FuzzyAutomaton;
+use crate::fuzzy::{FuzzyAutomaton, fits_u64};
 use crate::postings::{Postings, TERMINATED};
 use crate::reader::{FtsIndex, TermInfo};
 use crate::search::MatchMode;
@@ -211,8 +211,17 @@ pub fn expand_fuzzy(index: &FtsIndex, term: &str, distance: u8) -> Result<Vec<(S
             0,
         ));
     }
-    let automaton = FuzzyAutomaton::new(&term, u32::from(distance));
-    index.expand(automaton, MAX_EXPANSIONS)
+    if fits_u64(term.chars().count()) {
+        index.expand(
+            FuzzyAutomaton::<u64>::new(&term, u32::from(distance)),
+            MAX_EXPANSIONS,
+        )
+    } else {
+        index.expand(
+            FuzzyAutomaton::<u128>::new(&term, u32::from(distance)),
+            MAX_EXPANSIONS,
+        )
+    }
 }
 
 /// Documents containing any dictionary term that starts with `prefix`
