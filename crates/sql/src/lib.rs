@@ -1,0 +1,166 @@
+//! SQL over infino tables, with Apache DataFusion.
+//!
+//! A [`SqlContext`] is a DataFusion session whose catalog holds every table
+//! of a [`Connection`], each pinned to the snapshot it had when the context
+//! was made (register another snapshot with [`SqlContext::register_table`]).
+//! A table is read as what it is: a list of Parquet files (the superfiles of
+//! its manifest) on the connection's object store, so DataFusion's own
+//! Parquet machinery does projection, filter pushdown, row-group and page
+//! pruning, and `_id` is an ordinary column.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # use std::sync::Arc;
+//! # use arrow::array::{Int64Array, RecordBatch};
+//! # use arrow::datatypes::{DataType, Field, Schema};
+//! use infino_sql::SqlContext;
+//! use infino_table::Connection;
+//!
+//! let conn = Connection::connect("memory://")?;
+//! let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+//! let t = conn.create_table("t", schema.clone(), &Default::default()).await?;
+//! t.append(&[RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))])?]).await?;
+//! let sql = SqlContext::new(&conn).await?;
+//! let out = sql.sql("SELECT sum(x) AS s, max(_id) AS m FROM t").await?;
+//! assert_eq!(arrow::util::pretty::pretty_format_batches(&out)?.to_string().lines().nth(3), Some("| 6 | 2 |"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
+use infino_table::{Connection, Table, TableError};
+
+/// Errors from SQL: DataFusion's (syntax, planning, unknown table or
+/// column, type errors, execution) with its message, or the table layer's.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqlError {
+    /// DataFusion rejected or failed the query.
+    #[error("SQL: {0}")]
+    DataFusion(Box<DataFusionError>),
+    /// Reading the catalog or a manifest failed.
+    #[error(transparent)]
+    Table(Box<TableError>),
+}
+
+impl From<DataFusionError> for SqlError {
+    fn from(e: DataFusionError) -> Self {
+        Self::DataFusion(Box::new(e))
+    }
+}
+
+impl From<TableError> for SqlError {
+    fn from(e: TableError) -> Self {
+        Self::Table(Box::new(e))
+    }
+}
+
+/// Result alias for SQL.
+pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+/// A DataFusion session over a connection's tables.
+pub struct SqlContext {
+    ctx: SessionContext,
+    root: String,
+}
+
+impl std::fmt::Debug for SqlContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlContext")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Distinguishes the object-store URLs of different contexts.
+static NEXT_ROOT: AtomicU64 = AtomicU64::new(0);
+
+impl SqlContext {
+    /// A session over every table of `conn`, each at its latest version.
+    ///
+    /// # Errors
+    /// Catalog or manifest read errors.
+    pub async fn new(conn: &Connection) -> Result<Self> {
+        let root = format!(
+            "infino://conn-{}/",
+            NEXT_ROOT.fetch_add(1, Ordering::Relaxed)
+        );
+        let url = url::Url::parse(&root).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let ctx = SessionContext::new();
+        ctx.register_object_store(&url, conn.store().object_store());
+        let this = Self { ctx, root };
+        for name in conn.list_tables().await? {
+            let table = conn.open_table(&name).await?;
+            this.register_table(&table)?;
+        }
+        Ok(this)
+    }
+
+    /// Register (or replace) `table`'s pinned snapshot under its name.
+    ///
+    /// # Errors
+    /// DataFusion errors building the provider.
+    pub fn register_table(&self, table: &Table) -> Result<()> {
+        let schema = file_schema(&table.schema());
+        let provider: Arc<dyn datafusion::catalog::TableProvider> =
+            if table.manifest().files.is_empty() {
+                Arc::new(MemTable::try_new(schema, vec![vec![]])?)
+            } else {
+                let paths = table
+                    .manifest()
+                    .files
+                    .iter()
+                    .map(|f| ListingTableUrl::parse(format!("{}{}", self.root, f.path)))
+                    .collect::<datafusion::error::Result<Vec<_>>>()?;
+                let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet");
+                let config = ListingTableConfig::new_with_multi_paths(paths)
+                    .with_listing_options(options)
+                    .with_schema(schema);
+                Arc::new(ListingTable::try_new(config)?)
+            };
+        self.ctx.deregister_table(table.name())?;
+        self.ctx.register_table(table.name(), provider)?;
+        Ok(())
+    }
+
+    /// Run `sql` and collect the result.
+    ///
+    /// # Errors
+    /// [`SqlError::DataFusion`] with DataFusion's message.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.ctx.sql(sql).await?.collect().await?)
+    }
+
+    /// Run `sql` as a stream of batches.
+    ///
+    /// # Errors
+    /// [`SqlError::DataFusion`] when planning fails.
+    pub async fn sql_stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
+        Ok(self.ctx.sql(sql).await?.execute_stream().await?)
+    }
+
+    /// The underlying DataFusion session.
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+}
+
+/// The schema of a table's superfiles: `_id` then the table's columns.
+fn file_schema(table: &SchemaRef) -> SchemaRef {
+    let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
+    fields.extend(table.fields().iter().map(|f| f.as_ref().clone()));
+    Arc::new(Schema::new(fields))
+}

@@ -1,0 +1,10 @@
+//! SQL integration tests.
+
+#![allow(
+    clippy::cast_sign_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    reason = "generated test data is small and non-negative"
+)]
+
+mod differential;
