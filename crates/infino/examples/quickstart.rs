@@ -154,7 +154,19 @@ async fn main() -> anyhow::Result<()> {
         "\n   count  oil OR gas → {count} rows in {:.2?}",
         t.elapsed()
     );
-    show_time_travel(&db, &table).await
+    show_time_travel(&db, &table).await?;
+
+    let sql = infino::SqlContext::new(&db).await?;
+    let query = "SELECT count(*) AS docs, count(DISTINCT title) AS titles, max(_id) AS last_id, \
+                 sum(CASE WHEN body LIKE '%cocoa%' THEN 1 ELSE 0 END) AS cocoa FROM news";
+    let t = Instant::now();
+    let out = sql.sql(query).await?;
+    println!("\n     SQL  {query}  ({:.2?})", t.elapsed());
+    println!(
+        "{}",
+        infino::arrow::util::pretty::pretty_format_batches(&out)?
+    );
+    Ok(())
 }
 
 fn print_hits(

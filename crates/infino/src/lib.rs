@@ -31,6 +31,7 @@
 
 pub use arrow;
 pub use infino_fts::{AnalyzerConfig, Bm25Params, FtsConfig, Language, StopWords};
+pub use infino_sql::{SqlContext, SqlError};
 pub use infino_store::{IoStats, RequestKind, Store, StoreError};
 pub use infino_superfile::IndexSpec;
 pub use infino_table::{Connection, Fusion, Hit, Manifest, Table, TableError, VectorQuery};

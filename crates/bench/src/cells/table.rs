@@ -167,7 +167,9 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<
         .flat_map(|(_, qs)| qs.iter().map(QuerySpec::to_infino))
         .collect();
     let probes = vectors(20, 2);
-    for (label, t) in [("1 file", &one), ("32 files", &many)] {
+    let one_label = format!("1 append ({} files)", one.manifest().files.len());
+    let many_label = format!("32 appends ({} files)", many.manifest().files.len());
+    for (label, t) in [(one_label.as_str(), &one), (many_label.as_str(), &many)] {
         let bm25 = time_each(&text_queries, |q| async move {
             t.search_hits("text", q, 10).await.map(drop)
         })
