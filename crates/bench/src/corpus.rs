@@ -43,21 +43,7 @@ impl Corpus {
             let title = batch.column_by_name("title").context("no `title` column")?;
             let body = batch.column_by_name("body").context("no `body` column")?;
             let (title, body) = (title.as_string::<i32>(), body.as_string::<i32>());
-            if let Some(list) = batch
-                .column_by_name("embedding")
-                .and_then(|c| c.as_fixed_size_list_opt())
-            {
-                let dim = usize::try_from(list.value_length()).unwrap_or(0);
-                let values = list
-                    .values()
-                    .as_primitive::<arrow::datatypes::Float32Type>();
-                let start = usize::try_from(list.value_offset(0)).unwrap_or(0);
-                let slice = &values.values()[start..start + dim * batch.num_rows()];
-                embeddings
-                    .get_or_insert_with(|| (dim, Vec::new()))
-                    .1
-                    .extend_from_slice(slice);
-            }
+            append_embeddings(&batch, &mut embeddings);
             for row in 0..batch.num_rows() {
                 ids.push(id.value(row));
                 let t = if title.is_null(row) {
@@ -101,5 +87,32 @@ impl Corpus {
     /// Total bytes of text.
     pub(crate) fn text_bytes(&self) -> usize {
         self.texts.iter().map(String::len).sum()
+    }
+}
+
+/// Append `batch`'s `embedding` column (a fixed-size list of float32), if
+/// it has one, to `out` as (dimension, row-major values).
+pub(crate) fn append_embeddings(
+    batch: &arrow::array::RecordBatch,
+    out: &mut Option<(usize, Vec<f32>)>,
+) {
+    let Some(list) = batch
+        .column_by_name("embedding")
+        .and_then(|c| c.as_fixed_size_list_opt())
+    else {
+        return;
+    };
+    let dim = usize::try_from(list.value_length()).unwrap_or(0);
+    let Some(values) = list
+        .values()
+        .as_primitive_opt::<arrow::datatypes::Float32Type>()
+    else {
+        return;
+    };
+    let start = usize::try_from(list.value_offset(0)).unwrap_or(0);
+    if let Some(slice) = values.values().get(start..start + dim * batch.num_rows()) {
+        out.get_or_insert_with(|| (dim, Vec::new()))
+            .1
+            .extend_from_slice(slice);
     }
 }

@@ -21,7 +21,7 @@ use infino_table::{Connection, Fusion, VectorQuery};
 use infino_vector::{BuildParams, Metric};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::corpus::Corpus;
+use crate::corpus::{Corpus, append_embeddings};
 use crate::report::{Report, percentile_ms};
 
 const CELL: &str = "quality";
@@ -39,7 +39,7 @@ struct Judgments {
 fn load_judgments(dir: &Path) -> anyhow::Result<Judgments> {
     let file = std::fs::File::open(dir.join("queries.parquet")).context("queries.parquet")?;
     let mut queries = Vec::new();
-    let mut query_vectors: Option<Vec<f32>> = None;
+    let mut query_vectors: Option<(usize, Vec<f32>)> = None;
     for batch in ParquetRecordBatchReaderBuilder::try_new(file)?.build()? {
         let batch = batch?;
         let qid = batch
@@ -53,20 +53,7 @@ fn load_judgments(dir: &Path) -> anyhow::Result<Judgments> {
             .as_string::<i32>()
             .clone();
         queries.extend((0..batch.num_rows()).map(|i| (qid.value(i), text.value(i).to_owned())));
-        if let Some(list) = batch
-            .column_by_name("embedding")
-            .and_then(|c| c.as_fixed_size_list_opt())
-        {
-            let dim = usize::try_from(list.value_length()).unwrap_or(0);
-            let values = list
-                .values()
-                .as_primitive::<arrow::datatypes::Float32Type>();
-            let start = usize::try_from(list.value_offset(0)).unwrap_or(0);
-            let slice = &values.values()[start..start + dim * batch.num_rows()];
-            query_vectors
-                .get_or_insert_with(Vec::new)
-                .extend_from_slice(slice);
-        }
+        append_embeddings(&batch, &mut query_vectors);
     }
     let mut qrels: HashMap<i64, HashMap<i64, u32>> = HashMap::new();
     for line in std::fs::read_to_string(dir.join("qrels.tsv"))
@@ -95,7 +82,7 @@ fn load_judgments(dir: &Path) -> anyhow::Result<Judgments> {
     }
     Ok(Judgments {
         queries,
-        query_vectors,
+        query_vectors: query_vectors.map(|(_, v)| v),
         qrels,
         knn,
     })
