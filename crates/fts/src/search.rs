@@ -17,7 +17,7 @@ use roaring::RoaringBitmap;
 use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer, idf};
 use crate::error::{FtsError, QueryErrorKind, Result};
 use crate::postings::{Postings, TERMINATED};
-use crate::reader::FtsIndex;
+use crate::reader::{FtsIndex, TermInfo};
 use crate::topk::TopK;
 
 /// How query terms combine.
@@ -59,6 +59,35 @@ impl TermCursor<'_> {
 /// order, so inflated for rounding) can enter a top-k at `threshold`.
 /// Documents arrive in increasing id order, so one scoring exactly the
 /// threshold cannot.
+impl<'a> TermCursor<'a> {
+    /// A cursor over `term`'s postings with its BM25 scorer and upper bound.
+    #[expect(clippy::too_many_arguments, reason = "the scoring inputs of one term")]
+    fn open(
+        index: &'a FtsIndex,
+        info: &TermInfo,
+        term: &str,
+        boost: f32,
+        slot: usize,
+        params: Bm25Params,
+        stats: &CollectionStats,
+        lengths: &'a LengthNorms,
+    ) -> Result<Self> {
+        let scorer = TermScorer::new(
+            idf(stats.doc_count, stats.doc_freq(term)),
+            boost,
+            params,
+            lengths,
+        );
+        Ok(TermCursor {
+            max_score: scorer.score(info.max_tf, info.min_norm),
+            postings: index.postings(info)?,
+            scorer,
+            slot,
+            doc_freq: info.doc_freq,
+        })
+    }
+}
+
 fn beats(bound: f32, threshold: Option<f32>) -> bool {
     threshold.is_none_or(|t| bound * BOUND_SLACK > t)
 }
@@ -153,19 +182,9 @@ pub(crate) fn search_counting(
             }
             continue;
         };
-        let scorer = TermScorer::new(
-            idf(stats.doc_count, stats.doc_freq(term)),
-            *boost,
-            params,
-            &lengths,
-        );
-        cursors.push(TermCursor {
-            max_score: scorer.score(info.max_tf, info.min_norm),
-            postings: index.postings(&info)?,
-            scorer,
-            slot,
-            doc_freq: info.doc_freq,
-        });
+        cursors.push(TermCursor::open(
+            index, &info, term, *boost, slot, params, stats, &lengths,
+        )?);
     }
     let mut scorer = DocScorer {
         index,
@@ -226,19 +245,9 @@ pub(crate) fn phrase_top_k(
         let Some(info) = index.term_info(term)? else {
             return Ok(Vec::new());
         };
-        let scorer = TermScorer::new(
-            idf(stats.doc_count, stats.doc_freq(term)),
-            *boost,
-            params,
-            &lengths,
-        );
-        cursors.push(TermCursor {
-            max_score: scorer.score(info.max_tf, info.min_norm),
-            postings: index.postings(&info)?,
-            scorer,
-            slot,
-            doc_freq: info.doc_freq,
-        });
+        cursors.push(TermCursor::open(
+            index, &info, term, *boost, slot, params, stats, &lengths,
+        )?);
     }
     let mut scorer = DocScorer {
         index,
