@@ -66,6 +66,46 @@ pub enum TableError {
         reason: String,
     },
 
+    /// A deletion-vector object that cannot be read.
+    #[error("deletion vector `{path}` is corrupt: {reason}")]
+    CorruptDeletes {
+        /// Its path.
+        path: String,
+        /// What was found.
+        reason: String,
+    },
+
+    /// A predicate or assignment that does not parse, names an unknown
+    /// column, or has the wrong type. Nothing was committed.
+    #[error("invalid predicate `{expr}`: {reason}")]
+    InvalidPredicate {
+        /// The expression text.
+        expr: String,
+        /// DataFusion's explanation.
+        reason: String,
+    },
+
+    /// `upsert` on a table without a declared key, or a key column that
+    /// cannot serve as one.
+    #[error("table `{table}`: {reason}")]
+    Key {
+        /// Table name.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A mutation lost to a concurrent commit that deleted or rewrote rows
+    /// it touched. Nothing of it was committed; re-read and retry if the
+    /// change still applies.
+    #[error("conflict on `{table}`: {reason}")]
+    Conflict {
+        /// Table name.
+        table: String,
+        /// Which commit touched which rows.
+        reason: String,
+    },
+
     /// Storage failed.
     #[error(transparent)]
     Store(Box<StoreError>),

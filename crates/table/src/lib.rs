@@ -11,9 +11,11 @@
 
 mod bloom;
 mod connection;
+mod deletes;
 mod error;
 mod hybrid;
 mod ids;
+mod live;
 mod manifest;
 mod table;
 mod vector_search;
@@ -23,7 +25,8 @@ pub use connection::Connection;
 pub use error::{Result, TableError};
 pub use hybrid::Fusion;
 pub use manifest::{
-    ColumnDef, FileEntry, FtsColumnDef, FtsSummary, MANIFEST_FORMAT, Manifest, VectorColumnDef,
+    ColumnDef, Deletes, FileEntry, FtsColumnDef, FtsSummary, MANIFEST_FORMAT, Manifest,
+    VectorColumnDef,
 };
 pub use table::{Hit, TARGET_ROWS_PER_FILE, Table};
 pub use vector_search::VectorQuery;

@@ -61,7 +61,7 @@ pub struct VectorColumnDef {
 }
 
 /// Per-file full-text statistics, summed for table-wide BM25.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FtsSummary {
     /// Documents with a value.
     pub doc_count: u64,
@@ -90,6 +90,59 @@ pub struct FileEntry {
     /// opening the file costs no request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
+    /// The largest `_id` in the file when its ids are not the contiguous
+    /// run `first_id .. first_id + rows` (a compacted file keeps the ids of
+    /// the rows it merged, with gaps where rows were deleted). `None`:
+    /// contiguous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_id: Option<u64>,
+    /// Rows of this file deleted since it was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletes: Option<Deletes>,
+}
+
+impl FileEntry {
+    /// Rows not deleted.
+    pub fn live_rows(&self) -> u64 {
+        self.rows - self.deletes.as_ref().map_or(0, |d| d.count)
+    }
+
+    /// The largest `_id` the file may hold.
+    pub fn last_id(&self) -> u64 {
+        self.max_id
+            .unwrap_or((self.first_id + self.rows).saturating_sub(1))
+    }
+
+    /// Full-text statistics of the live rows of `column`: the file's minus
+    /// its deleted rows'.
+    pub fn live_fts(&self, column: &str) -> Option<FtsSummary> {
+        let all = *self.fts.get(column)?;
+        let gone = self
+            .deletes
+            .as_ref()
+            .and_then(|d| d.fts.get(column).copied())
+            .unwrap_or_default();
+        Some(FtsSummary {
+            doc_count: all.doc_count.saturating_sub(gone.doc_count),
+            total_tokens: all.total_tokens.saturating_sub(gone.total_tokens),
+        })
+    }
+}
+
+/// A file's deletion vector: the row ordinals deleted from it, stored as a
+/// roaring bitmap in its own immutable object (`<table>/deletes/<uuid>.del`).
+/// Each delete that touches the file writes the whole new set; the manifest
+/// points at the current one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletes {
+    /// Path of the deletion-vector object.
+    pub path: String,
+    /// Rows deleted.
+    pub count: u64,
+    /// Full-text statistics of the deleted rows, per indexed column, so
+    /// table-wide BM25 counts only live rows without reading them again.
+    #[serde(default)]
+    pub fts: BTreeMap<String, FtsSummary>,
 }
 
 /// One version of a table.
@@ -105,7 +158,8 @@ pub struct Manifest {
     pub commit_id: String,
     /// Commit time, milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
-    /// What the commit did (`create`, `append`).
+    /// What the commit did (`create`, `append`, `delete`, `update`,
+    /// `upsert`, `optimize`).
     pub operation: String,
     /// Table schema (without `_id`).
     pub schema: Vec<ColumnDef>,
@@ -116,6 +170,9 @@ pub struct Manifest {
     pub vector: Vec<VectorColumnDef>,
     /// The superfiles.
     pub files: Vec<FileEntry>,
+    /// The key column `upsert` matches rows by, if the table declares one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Manifest {
@@ -168,6 +225,7 @@ impl Manifest {
             fts,
             vector,
             files: Vec::new(),
+            key: None,
         })
     }
 
@@ -228,9 +286,9 @@ impl Manifest {
         Ok(spec)
     }
 
-    /// Rows over all files.
+    /// Live (not deleted) rows over all files.
     pub fn rows(&self) -> u64 {
-        self.files.iter().map(|f| f.rows).sum()
+        self.files.iter().map(FileEntry::live_rows).sum()
     }
 
     pub(crate) fn encode(&self) -> bytes::Bytes {

@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::bloom::TermBloom;
 use crate::error::{Result, TableError};
+use crate::live::FileState;
 use crate::manifest::{FileEntry, FtsSummary, Manifest};
 use crate::{ids, versions};
 
@@ -40,6 +41,7 @@ pub(crate) struct Inner {
     pub(crate) schema: SchemaRef,
     pub(crate) spec: IndexSpec,
     files: Vec<OnceCell<Arc<LazySuperfile>>>,
+    pub(crate) state: Vec<FileState>,
 }
 
 /// One search hit.
@@ -59,6 +61,11 @@ impl Table {
         let schema = manifest.arrow_schema()?;
         let spec = manifest.index_spec()?;
         let files = manifest.files.iter().map(|_| OnceCell::new()).collect();
+        let state = manifest
+            .files
+            .iter()
+            .map(|_| FileState::default())
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -66,6 +73,7 @@ impl Table {
                 schema,
                 spec,
                 files,
+                state,
             }),
         })
     }
@@ -472,6 +480,8 @@ fn build_file(
         fts,
         term_blooms,
         footer: footer_tail(&bytes).map(|tail| STANDARD.encode(tail)),
+        max_id: None,
+        deletes: None,
     };
     Ok((bytes, entry))
 }

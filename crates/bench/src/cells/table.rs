@@ -271,6 +271,8 @@ async fn manifest_open(report: &mut Report) -> anyhow::Result<()> {
             .into(),
             term_blooms: [("text".to_owned(), filler.clone())].into(),
             footer: Some(footer.clone()),
+            max_id: None,
+            deletes: None,
         })
         .collect();
     manifest.version = 1;
