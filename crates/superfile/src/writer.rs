@@ -170,14 +170,32 @@ impl SuperfileWriter {
     /// nullability differs from the schema, or that has nulls where the
     /// schema forbids them; [`SuperfileError::TooManyRows`] past `u32::MAX` rows.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let n = batch.num_rows() as u64;
+        let ids = UInt64Array::from_iter_values((0..n).map(|i| self.first_id + self.rows + i));
+        self.write_with_ids(batch, ids)
+    }
+
+    /// Append a batch whose rows keep the given `_id`s (compaction merges
+    /// rows of several files and must not renumber them). `ids` must have
+    /// one value per row; callers keep them increasing across the file.
+    ///
+    /// # Errors
+    /// As [`SuperfileWriter::write`], plus [`SuperfileError::Schema`] for a
+    /// wrong number of ids.
+    pub fn write_with_ids(&mut self, batch: &RecordBatch, ids: UInt64Array) -> Result<()> {
         self.check_batch(batch)?;
         let n = batch.num_rows() as u64;
+        if ids.len() != batch.num_rows() || ids.null_count() != 0 {
+            return Err(SuperfileError::Schema {
+                column: "_id".into(),
+                reason: format!("{} ids for {n} rows", ids.len()),
+            });
+        }
         if self.rows + n > u64::from(u32::MAX) {
             return Err(SuperfileError::TooManyRows {
                 max: u64::from(u32::MAX),
             });
         }
-        let ids = UInt64Array::from_iter_values((0..n).map(|i| self.first_id + self.rows + i));
         let mut columns: Vec<ArrayRef> = vec![Arc::new(ids)];
         columns.extend(batch.columns().iter().cloned());
         let with_ids = RecordBatch::try_new(Arc::clone(&self.file_schema), columns)?;
