@@ -160,6 +160,26 @@ pub enum StoreError {
         source: object_store::Error,
     },
 
+    /// A request was refused before it was sent: it would have taken the
+    /// scope past its [`Budget`](crate::Budget).
+    #[error("request for `{path}` refused: {exceeded}")]
+    BudgetExceeded {
+        /// Object path.
+        path: String,
+        /// Which limit, and by how much.
+        #[source]
+        exceeded: crate::cost::BudgetExceeded,
+    },
+
+    /// Another process uses the disk-cache directory.
+    #[error(
+        "disk cache directory `{dir}` is in use by another process; give each process its own cache_dir"
+    )]
+    CacheDirInUse {
+        /// The directory.
+        dir: String,
+    },
+
     /// Local I/O outside `object_store` (lock files for local conditional writes).
     #[error("local I/O error during {op} on `{path}`: {source}")]
     LocalIo {
@@ -184,6 +204,19 @@ impl StoreError {
         let path = path.to_owned();
         match err {
             E::NotFound { .. } => Self::NotFound { path },
+            E::Generic { store, source } if store == crate::cost::BudgetExceeded::STORE => {
+                match source.downcast::<crate::cost::BudgetExceeded>() {
+                    Ok(exceeded) => Self::BudgetExceeded {
+                        path,
+                        exceeded: *exceeded,
+                    },
+                    Err(source) => Self::Backend {
+                        op,
+                        path,
+                        source: E::Generic { store, source },
+                    },
+                }
+            }
             E::AlreadyExists { .. } => Self::AlreadyExists { path },
             E::Precondition { .. } => Self::PreconditionFailed { path },
             E::NotSupported { .. } | E::NotImplemented { .. } => {

@@ -14,7 +14,9 @@
 //!   filesystem through per-key `flock`s, since `object_store` has no
 //!   compare-and-swap there — and recover a write whose reply was lost by
 //!   reading it back.
-//! - **Accounting.** Every request and byte is counted by kind ([`IoStats`]).
+//! - **Accounting.** Every request and byte is counted by kind ([`IoStats`]);
+//!   [`Store::scoped`] gives one query its own counters, an optional
+//!   [`Budget`] and a priced [`QueryCost`].
 //! - **Retries.** Remote backends retry transient failures (5xx, 429,
 //!   timeouts, resets) with jittered exponential backoff; 4xx are final.
 //!
@@ -32,6 +34,7 @@
 //! ```
 
 mod config;
+mod cost;
 mod counting;
 mod error;
 mod local_cas;
@@ -40,6 +43,7 @@ mod ranges;
 mod store;
 
 pub use config::StoreConfig;
+pub use cost::{Budget, BudgetExceeded, BudgetLimit, PriceTable, QueryCost};
 pub use counting::{IoCounters, IoStats, RequestKind};
 pub use error::{Result, StoreError};
 pub use location::BackendKind;

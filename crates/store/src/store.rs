@@ -14,6 +14,7 @@ use object_store::{
 };
 
 use crate::config::StoreConfig;
+use crate::cost::{Budget, PriceTable, QueryCost};
 use crate::counting::{CountingStore, IoCounters, IoStats};
 use crate::error::{Result, StoreError};
 use crate::location::{BackendKind, open_backend};
@@ -64,10 +65,15 @@ pub struct SuffixRead {
 /// writes and request accounting. Cheap to clone; clones share counters.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The full stack: prefix, cache, then `counted`.
     inner: Arc<dyn ObjectStore>,
+    /// This handle's counting layer and everything below it (no prefix).
+    counted: Arc<dyn ObjectStore>,
+    prefix: Path,
     kind: BackendKind,
     config: Arc<StoreConfig>,
     counters: Arc<IoCounters>,
+    prices: PriceTable,
     uri: Arc<str>,
 }
 
@@ -104,18 +110,58 @@ impl Store {
         let counters = Arc::new(IoCounters::default());
         let counted: Arc<dyn ObjectStore> =
             Arc::new(CountingStore::new(backend.store, Arc::clone(&counters)));
-        let inner: Arc<dyn ObjectStore> = if backend.prefix.as_ref().is_empty() {
-            counted
-        } else {
-            Arc::new(PrefixStore::new(counted, backend.prefix))
-        };
+        let inner = stack(&counted, &backend.prefix);
         Ok(Self {
             inner,
+            counted,
+            prefix: backend.prefix,
             kind: backend.kind,
             config: Arc::new(backend.config),
             counters,
+            prices: PriceTable::default(),
             uri: uri.into(),
         })
+    }
+
+    /// A handle for one query: same backend, same disk cache, but its own
+    /// counters, so [`Store::cost`] on it reports exactly what the query
+    /// sent. Requests through the scoped handle are still counted by this
+    /// one (scopes nest); cache hits and misses are reported to both.
+    #[must_use]
+    pub fn scoped(&self) -> Store {
+        self.scoped_with(Budget::UNLIMITED, self.prices)
+    }
+
+    /// [`Store::scoped`] with a [`Budget`]: a request that would take the
+    /// scope past it fails with [`StoreError::BudgetExceeded`] before it is
+    /// sent. `prices` turns the scope's counts into [`QueryCost::estimated_usd`].
+    #[must_use]
+    pub fn scoped_with(&self, budget: Budget, prices: PriceTable) -> Store {
+        let counters = Arc::new(IoCounters::scoped(budget));
+        let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::new(
+            Arc::clone(&self.counted),
+            Arc::clone(&counters),
+        ));
+        Store {
+            inner: stack(&counted, &self.prefix),
+            counted,
+            prefix: self.prefix.clone(),
+            kind: self.kind,
+            config: Arc::clone(&self.config),
+            counters,
+            prices,
+            uri: Arc::clone(&self.uri),
+        }
+    }
+
+    /// What the requests through this handle (and its clones and scopes)
+    /// cost so far: [`Store::stats`] priced with this handle's [`PriceTable`].
+    pub fn cost(&self) -> QueryCost {
+        let io = self.stats();
+        QueryCost {
+            io,
+            estimated_usd: self.prices.estimate(&io),
+        }
     }
 
     /// The URI this store was opened with.
@@ -133,7 +179,8 @@ impl Store {
         &self.config
     }
 
-    /// Requests and bytes so far, through this store and its clones.
+    /// Requests and bytes so far, through this store, its clones and the
+    /// scopes made from it.
     pub fn stats(&self) -> IoStats {
         self.counters.snapshot()
     }
@@ -227,8 +274,12 @@ impl Store {
         range: Range<u64>,
         e: object_store::Error,
     ) -> StoreError {
-        if matches!(e, object_store::Error::NotFound { .. }) {
-            return err("get_range", path, e);
+        let e = err("get_range", path, e);
+        if matches!(
+            e,
+            StoreError::NotFound { .. } | StoreError::BudgetExceeded { .. }
+        ) {
+            return e;
         }
         match self.head(path).await {
             Ok(info) if range.end > info.size => StoreError::RangeOutOfBounds {
@@ -236,7 +287,7 @@ impl Store {
                 requested: range,
                 size: info.size,
             },
-            _ => err("get_range", path, e),
+            _ => e,
         }
     }
 
@@ -511,6 +562,15 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// The object-store stack above a counting layer: the URI's prefix on top.
+fn stack(counted: &Arc<dyn ObjectStore>, prefix: &Path) -> Arc<dyn ObjectStore> {
+    if prefix.as_ref().is_empty() {
+        Arc::clone(counted)
+    } else {
+        Arc::new(PrefixStore::new(Arc::clone(counted), prefix.clone()))
     }
 }
 

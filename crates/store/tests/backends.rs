@@ -7,6 +7,7 @@
 #![expect(clippy::cast_possible_truncation, reason = "test sizes are small")]
 
 mod conformance;
+mod cost;
 mod local_processes;
 mod lost_replies;
 

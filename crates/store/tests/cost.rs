@@ -1,0 +1,216 @@
+//! Per-query cost: scoped counters equal the store-wide counter exactly,
+//! round trips are sequential waves, budgets refuse before sending.
+
+use bytes::Bytes;
+use infino_store::{
+    Budget, BudgetExceeded, BudgetLimit, Path, PriceTable, RequestKind, Store, StoreError,
+};
+use infino_testkit::server::{ObjectStoreServer, ServerKind};
+use object_store::ObjectStoreExt;
+
+fn payload(len: usize) -> Bytes {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// A mix of every request kind through a scope; the scope's report must equal
+/// what the store-wide counter (directly over the backend) saw, kind by kind.
+/// `waves` is the round trips expected: memory answers each request before
+/// the next one starts, so its concurrent reads are sequential in time.
+async fn scope_equals_counter(root: &Store, waves: u64) {
+    let data = payload(64 << 10);
+    root.put(&Path::from("cost/a.bin"), data.clone())
+        .await
+        .expect("seed");
+    let before = root.stats();
+    let query = root.scoped();
+    query
+        .put(&Path::from("cost/b.bin"), data.clone())
+        .await
+        .expect("put");
+    let got = query
+        .get_range(&Path::from("cost/a.bin"), 10..1000)
+        .await
+        .expect("range");
+    assert_eq!(got, data.slice(10..1000));
+    let far = [0..10, 30_000..30_010, 60_000..60_010];
+    let parts = query
+        .get_ranges(&Path::from("cost/a.bin"), &far)
+        .await
+        .expect("ranges");
+    assert_eq!(parts[2], data.slice(60_000..60_010));
+    query.head(&Path::from("cost/b.bin")).await.expect("head");
+    query
+        .get_suffix(&Path::from("cost/a.bin"), 8)
+        .await
+        .expect("suffix");
+    assert_eq!(
+        query
+            .list(Some(&Path::from("cost")))
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    query
+        .delete(&Path::from("cost/b.bin"))
+        .await
+        .expect("delete");
+
+    let cost = query.cost();
+    let seen = root.stats().since(&before);
+    for kind in RequestKind::ALL {
+        assert_eq!(cost.io.requests(kind), seen.requests(kind), "{kind:?}");
+    }
+    assert_eq!(cost.io.bytes_read, seen.bytes_read);
+    assert_eq!(cost.io.bytes_written, seen.bytes_written);
+    assert_eq!(cost.io.requests(RequestKind::Get), 1 + 3 + 1);
+    assert_eq!(cost.io.bytes_read, 990 + 30 + 8);
+    assert_eq!(cost.io.bytes_written, data.len() as u64);
+    assert_eq!(cost.io.round_trips, waves, "{cost}");
+    assert_eq!((cost.io.cache_hits, cost.io.cache_misses), (0, 0));
+    let prices = PriceTable::default();
+    let expected = 5.0 * 0.0004 / 1000.0
+        + 0.0004 / 1000.0
+        + 0.005 / 1000.0 * 2.0
+        + (990.0 + 38.0) / f64::from(1u32 << 30) * 0.09;
+    assert!((cost.estimated_usd - expected).abs() < 1e-15, "{cost}");
+    assert!((prices.estimate(&cost.io) - cost.estimated_usd).abs() < 1e-18);
+}
+
+#[tokio::test]
+async fn scoped_cost_equals_store_counter_memory() {
+    let uri = format!("memory://cost-{}", std::process::id());
+    let root = Store::open_with(&uri, [("coalesce_gap", "1000")]).expect("open");
+    // put, range, 3 ranges, head, suffix, list, delete: one after another.
+    scope_equals_counter(&root, 9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_cost_equals_store_counter_s3() {
+    let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
+        return;
+    };
+    let mut options = server.options();
+    options.push(("coalesce_gap".to_owned(), "1000".to_owned()));
+    let root = Store::open_with(&server.uri("cost"), options).expect("open");
+    // put, range, 3 concurrent ranges (one wave), head, suffix, list, delete.
+    scope_equals_counter(&root, 7).await;
+}
+
+#[tokio::test]
+async fn round_trips_are_sequential_waves() {
+    let store = Store::open("memory://").expect("open");
+    let path = Path::from("x");
+    store.put(&path, payload(4096)).await.expect("put");
+    let scope = store.scoped();
+    for start in [0, 100, 200] {
+        scope
+            .get_range(&path, start..start + 10)
+            .await
+            .expect("get");
+    }
+    assert_eq!(scope.stats().round_trips, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_one_round_trip_on_s3() {
+    let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
+        return;
+    };
+    let store = Store::open_with(&server.uri("waves"), server.options()).expect("open");
+    let path = Path::from("x");
+    store.put(&path, payload(4096)).await.expect("put");
+    let scope = store.scoped();
+    let reads = (0..8).map(|i| scope.get_range(&path, i * 500..i * 500 + 10));
+    futures::future::try_join_all(reads)
+        .await
+        .expect("concurrent");
+    let io = scope.stats();
+    assert_eq!((io.requests(RequestKind::Get), io.round_trips), (8, 1));
+    scope.get_range(&path, 0..1).await.expect("after");
+    assert_eq!(scope.stats().round_trips, 2);
+}
+
+#[tokio::test]
+async fn scopes_nest() {
+    let root = Store::open("memory://").expect("open");
+    root.put(&Path::from("x"), payload(100)).await.expect("put");
+    let outer = root.scoped();
+    let inner = outer.scoped();
+    inner.get(&Path::from("x")).await.expect("get");
+    outer.head(&Path::from("x")).await.expect("head");
+    assert_eq!(inner.stats().total_requests(), 1);
+    assert_eq!(outer.stats().total_requests(), 2);
+    assert_eq!(outer.stats().bytes_read, 100);
+}
+
+#[tokio::test]
+async fn request_budget_refuses_before_sending() {
+    let root = Store::open("memory://").expect("open");
+    let path = Path::from("x");
+    root.put(&path, payload(1000)).await.expect("put");
+    let before = root.stats();
+    let budget = Budget {
+        max_requests: Some(2),
+        max_bytes: None,
+    };
+    let query = root.scoped_with(budget, PriceTable::default());
+    query.get_range(&path, 0..10).await.expect("first");
+    query.get_range(&path, 10..20).await.expect("second");
+    let err = query.get_range(&path, 20..30).await.expect_err("third");
+    let StoreError::BudgetExceeded { exceeded, .. } = &err else {
+        panic!("expected BudgetExceeded, got {err:?}");
+    };
+    assert_eq!(
+        *exceeded,
+        BudgetExceeded {
+            limit: BudgetLimit::Requests,
+            max: 2,
+            would_be: 3
+        }
+    );
+    // Nothing beyond the budget reached the backend: no HEAD to explain it either.
+    assert_eq!(root.stats().since(&before).total_requests(), 2);
+    assert_eq!(query.stats().total_requests(), 2);
+}
+
+#[tokio::test]
+async fn byte_budget_refuses_ranges_before_sending_and_whole_reads_before_the_body() {
+    let root = Store::open("memory://").expect("open");
+    let path = Path::from("x");
+    root.put(&path, payload(1000)).await.expect("put");
+    let budget = Budget {
+        max_requests: None,
+        max_bytes: Some(150),
+    };
+    let query = root.scoped_with(budget, PriceTable::default());
+    query.get_range(&path, 0..100).await.expect("fits");
+    let before = root.stats();
+    let err = query.get_range(&path, 100..200).await.expect_err("over");
+    assert!(
+        matches!(
+            err,
+            StoreError::BudgetExceeded {
+                exceeded: BudgetExceeded {
+                    limit: BudgetLimit::Bytes,
+                    max: 150,
+                    would_be: 200
+                },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(root.stats().since(&before).total_requests(), 0, "not sent");
+
+    // A whole-object read's length is known only from the reply.
+    let fresh = root.scoped_with(budget, PriceTable::default());
+    let err = fresh.get(&path).await.expect_err("too big");
+    assert!(matches!(err, StoreError::BudgetExceeded { .. }), "{err:?}");
+
+    // Through the raw object_store view the refusal is findable in the chain.
+    let raw = query.object_store();
+    let err = raw.get_range(&path, 300..400).await.expect_err("over");
+    let found = BudgetExceeded::find(&err).expect("typed refusal in the chain");
+    assert_eq!(found.limit, BudgetLimit::Bytes);
+}
