@@ -27,11 +27,16 @@
 //! # }).unwrap();
 //! ```
 
-use std::sync::Arc;
+mod args;
+mod functions;
+
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::plan_err;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -70,10 +75,27 @@ impl From<TableError> for SqlError {
 /// Result alias for SQL.
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
 
+/// The pinned tables of a context by name, shared with its table functions.
+pub(crate) type Tables = Arc<RwLock<HashMap<String, Table>>>;
+
+/// The pinned snapshot registered under `name`, for `function`.
+pub(crate) fn resolve(
+    tables: &Tables,
+    function: &str,
+    name: &str,
+) -> datafusion::error::Result<Table> {
+    let tables = tables.read().unwrap_or_else(PoisonError::into_inner);
+    match tables.get(name) {
+        Some(table) => Ok(table.clone()),
+        None => plan_err!("{function}: no table named {name}"),
+    }
+}
+
 /// A DataFusion session over a connection's tables.
 pub struct SqlContext {
     ctx: SessionContext,
     root: String,
+    tables: Tables,
 }
 
 impl std::fmt::Debug for SqlContext {
@@ -100,7 +122,19 @@ impl SqlContext {
         let url = url::Url::parse(&root).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let ctx = SessionContext::new();
         ctx.register_object_store(&url, conn.store().object_store());
-        let this = Self { ctx, root };
+        let tables = Tables::default();
+        for kind in [
+            functions::Kind::Bm25,
+            functions::Kind::Vector,
+            functions::Kind::Hybrid,
+        ] {
+            let function = functions::SearchFunction {
+                kind,
+                tables: Arc::clone(&tables),
+            };
+            ctx.register_udtf(kind.name(), Arc::new(function));
+        }
+        let this = Self { ctx, root, tables };
         for name in conn.list_tables().await? {
             let table = conn.open_table(&name).await?;
             this.register_table(&table)?;
@@ -133,6 +167,10 @@ impl SqlContext {
             };
         self.ctx.deregister_table(table.name())?;
         self.ctx.register_table(table.name(), provider)?;
+        self.tables
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(table.name().to_owned(), table.clone());
         Ok(())
     }
 

@@ -3,16 +3,15 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-};
-use arrow::datatypes::Float64Type;
+use arrow::array::{Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use infino_fts::FtsConfig;
 use infino_sql::{SqlContext, SqlError};
 use infino_superfile::IndexSpec;
 use infino_table::Connection;
+
+use crate::common::lines;
 
 fn orders_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -129,39 +128,6 @@ async fn setup() -> (SqlContext, SessionContext, tempfile::TempDir) {
             .expect("register");
     }
     (ours, plain, dir)
-}
-
-/// Rows as sorted text lines (cells joined by `|`), so row order does not matter.
-fn lines(batches: &[RecordBatch]) -> Vec<String> {
-    let options = arrow::util::display::FormatOptions::default().with_null("NULL");
-    let mut rows = Vec::new();
-    for batch in batches {
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| {
-                arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options)
-                    .expect("formatter")
-            })
-            .collect();
-        for row in 0..batch.num_rows() {
-            let cells: Vec<String> = batch
-                .columns()
-                .iter()
-                .zip(&formatters)
-                .map(
-                    |(column, f)| match column.as_primitive_opt::<Float64Type>() {
-                        // Sums of floats depend on the order rows arrive in (one file or three).
-                        Some(floats) if floats.is_valid(row) => format!("{:.6}", floats.value(row)),
-                        _ => f.value(row).to_string(),
-                    },
-                )
-                .collect();
-            rows.push(cells.join("|"));
-        }
-    }
-    rows.sort();
-    rows
 }
 
 const QUERIES: &[&str] = &[

@@ -7,4 +7,6 @@
     reason = "generated test data is small and non-negative"
 )]
 
+mod common;
 mod differential;
+mod functions;

@@ -1,0 +1,266 @@
+//! The search table functions: `bm25_search`, `vector_search` and
+//! `hybrid_search`.
+//!
+//! Each resolves its table by name to the snapshot the [`SqlContext`]
+//! pinned, checks its arguments while the query is planned, and runs the
+//! [`Table`] method of the same name when the scan starts — so a table
+//! function returns exactly what that method returns: `_id`, `_score`, then
+//! the table's columns, best first. Only the columns the query uses are
+//! fetched, and only for the hit rows. The result is an ordinary relation:
+//! it joins, feeds CTEs, window functions and set operations.
+//!
+//! [`SqlContext`]: crate::SqlContext
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::plan_err;
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use infino_table::{Fusion, Table, VectorQuery};
+
+use crate::Tables;
+use crate::args::Args;
+
+/// Which search a function runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Bm25,
+    Vector,
+    Hybrid,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Bm25 => "bm25_search",
+            Self::Vector => "vector_search",
+            Self::Hybrid => "hybrid_search",
+        }
+    }
+}
+
+/// One of the search table functions, over the context's pinned tables.
+#[derive(Debug)]
+pub(crate) struct SearchFunction {
+    pub(crate) kind: Kind,
+    pub(crate) tables: Tables,
+}
+
+/// A checked call.
+#[derive(Debug, Clone)]
+enum Search {
+    Bm25 {
+        column: String,
+        query: String,
+        k: usize,
+    },
+    Vector {
+        column: String,
+        vector: Vec<f32>,
+        k: usize,
+        nprobe: Option<usize>,
+    },
+    Hybrid {
+        text_column: String,
+        query: String,
+        vector_column: String,
+        vector: Vec<f32>,
+        k: usize,
+    },
+}
+
+impl TableFunctionImpl for SearchFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let name = self.kind.name();
+        let exprs = args.exprs();
+        let args = match self.kind {
+            Kind::Bm25 => Args::new(name, exprs, 4, 4, "(table, column, query, k)")?,
+            Kind::Vector => Args::new(name, exprs, 4, 5, "(table, column, vector, k [, nprobe])")?,
+            Kind::Hybrid => Args::new(
+                name,
+                exprs,
+                6,
+                6,
+                "(table, text_column, query, vector_column, vector, k)",
+            )?,
+        };
+        let table = crate::resolve(&self.tables, name, &args.name(0, "table")?)?;
+        let search = match self.kind {
+            Kind::Bm25 => Search::Bm25 {
+                column: indexed(&table, name, &args.name(1, "column")?, true)?,
+                query: args.string(2, "query")?,
+                k: args.count(3, "k")?,
+            },
+            Kind::Vector => Search::Vector {
+                column: indexed(&table, name, &args.name(1, "column")?, false)?,
+                vector: args.vector(2, "vector")?,
+                k: args.count(3, "k")?,
+                nprobe: if args.has(4) {
+                    Some(args.count(4, "nprobe")?)
+                } else {
+                    None
+                },
+            },
+            Kind::Hybrid => Search::Hybrid {
+                text_column: indexed(&table, name, &args.name(1, "text_column")?, true)?,
+                query: args.string(2, "query")?,
+                vector_column: indexed(&table, name, &args.name(3, "vector_column")?, false)?,
+                vector: args.vector(4, "vector")?,
+                k: args.count(5, "k")?,
+            },
+        };
+        Ok(Arc::new(SearchTable {
+            schema: hits_schema(&table.schema()),
+            table,
+            search,
+        }))
+    }
+}
+
+/// `column` if it carries the index the function needs (full-text when
+/// `text`, else vector).
+fn indexed(table: &Table, function: &str, column: &str, text: bool) -> Result<String> {
+    let manifest = table.manifest();
+    let found = if text {
+        manifest.fts.iter().any(|c| c.column == column)
+    } else {
+        manifest.vector.iter().any(|c| c.column == column)
+    };
+    if found {
+        return Ok(column.to_owned());
+    }
+    let kind = if text { "full-text" } else { "vector" };
+    if table.schema().field_with_name(column).is_err() {
+        return plan_err!("{function}: table {} has no column {column}", table.name());
+    }
+    plan_err!(
+        "{function}: column {column} of table {} has no {kind} index",
+        table.name()
+    )
+}
+
+/// `_id`, `_score`, then the table's columns.
+pub(crate) fn hits_schema(table: &SchemaRef) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("_id", DataType::UInt64, false),
+        Field::new("_score", DataType::Float32, false),
+    ];
+    fields.extend(table.fields().iter().map(|f| f.as_ref().clone()));
+    Arc::new(Schema::new(fields))
+}
+
+/// The result of one search call, computed when scanned.
+#[derive(Debug)]
+struct SearchTable {
+    table: Table,
+    schema: SchemaRef,
+    search: Search,
+}
+
+impl SearchTable {
+    /// The table method's batch: `_id`, `_score`, then `columns`.
+    async fn run(&self, columns: &[&str]) -> infino_table::Result<RecordBatch> {
+        match &self.search {
+            Search::Bm25 { column, query, k } => {
+                self.table.search(column, query, *k, columns).await
+            }
+            Search::Vector {
+                column,
+                vector,
+                k,
+                nprobe,
+            } => {
+                let query = VectorQuery {
+                    nprobe: *nprobe,
+                    ..VectorQuery::new(column, vector, *k)
+                };
+                self.table.vector_search(&query, columns).await
+            }
+            Search::Hybrid {
+                text_column,
+                query,
+                vector_column,
+                vector,
+                k,
+            } => {
+                let near = VectorQuery::new(vector_column, vector, *k);
+                self.table
+                    .hybrid_search(text_column, query, &near, *k, Fusion::default(), columns)
+                    .await
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for SearchTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        // Only the table columns the query uses are fetched.
+        let columns: Vec<&str> = projection
+            .iter()
+            .filter(|&&i| i >= 2)
+            .map(|&i| self.schema.field(i).name().as_str())
+            .collect();
+        let batch = match self.run(&columns).await {
+            Ok(batch) => batch,
+            // `Table::resolve` cannot gather columns for zero hits (Arrow's
+            // interleave wants at least one source): ask again without
+            // columns, and an empty answer becomes an empty batch.
+            Err(e) => match self.run(&[]).await {
+                Ok(ids) if ids.num_rows() == 0 => {
+                    let wanted: Vec<usize> = (0..2)
+                        .chain(projection.iter().copied().filter(|&i| i >= 2))
+                        .collect();
+                    RecordBatch::new_empty(Arc::new(self.schema.project(&wanted)?))
+                }
+                _ => return Err(DataFusionError::External(Box::new(e))),
+            },
+        };
+        let mut next_column = 2;
+        let arrays: Vec<ArrayRef> = projection
+            .iter()
+            .map(|&i| {
+                let at = if i < 2 {
+                    i
+                } else {
+                    next_column += 1;
+                    next_column - 1
+                };
+                Arc::clone(batch.column(at))
+            })
+            .collect();
+        let schema = Arc::new(self.schema.project(&projection)?);
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let out = RecordBatch::try_new_with_options(Arc::clone(&schema), arrays, &options)?;
+        Ok(MemorySourceConfig::try_new_exec(
+            &[vec![out]],
+            schema,
+            None,
+        )?)
+    }
+}
