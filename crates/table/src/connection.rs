@@ -13,6 +13,24 @@ use crate::manifest::{Manifest, version_path};
 use crate::table::Table;
 use crate::versions;
 
+/// Options of a new table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableOptions {
+    /// The column [`Table::upsert`] matches rows by (an integer or string
+    /// column). Appends do not check it; upserts keep it unique among the
+    /// rows they write.
+    pub key: Option<String>,
+}
+
+impl TableOptions {
+    /// Declare `column` as the key.
+    pub fn with_key(mut self, column: impl Into<String>) -> Self {
+        self.key = Some(column.into());
+        self
+    }
+}
+
 /// A connection to a storage root holding tables.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -85,9 +103,46 @@ impl Connection {
         schema: SchemaRef,
         spec: &IndexSpec,
     ) -> Result<Table> {
+        self.create_table_with(name, schema, spec, &TableOptions::default())
+            .await
+    }
+
+    /// [`Connection::create_table`] with table options (a key column for
+    /// [`Table::upsert`]).
+    ///
+    /// # Errors
+    /// As [`Connection::create_table`]; [`TableError::Key`] for a key that
+    /// is not an integer or string column of `schema`.
+    pub async fn create_table_with(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        spec: &IndexSpec,
+        options: &TableOptions,
+    ) -> Result<Table> {
         check_name(name)?;
         SuperfileWriter::new(schema.clone(), spec, &WriterOptions::default())?;
         let mut manifest = Manifest::create(name, &schema, spec)?;
+        if let Some(key) = &options.key {
+            let key_error = |reason: String| TableError::Key {
+                table: name.to_owned(),
+                reason,
+            };
+            let field = schema
+                .field_with_name(key)
+                .map_err(|_| key_error(format!("no column `{key}` to serve as the key")))?;
+            use arrow::datatypes::DataType as T;
+            if !matches!(
+                field.data_type(),
+                T::Int32 | T::Int64 | T::UInt32 | T::UInt64 | T::Utf8 | T::LargeUtf8
+            ) {
+                return Err(key_error(format!(
+                    "key `{key}` is {}; use an integer or string column",
+                    field.data_type()
+                )));
+            }
+            manifest.key = Some(key.clone());
+        }
         manifest.commit_id = uuid::Uuid::new_v4().to_string();
         manifest.timestamp_ms = versions::now_ms();
         match self

@@ -10,24 +10,33 @@
 //! same rows rank identically however they are split into files.
 
 mod bloom;
+mod build;
 mod connection;
 mod deletes;
 mod error;
+mod gc;
 mod hybrid;
 mod ids;
 mod live;
 mod manifest;
+mod mutate;
+mod optimize;
+mod predicate;
 mod table;
 mod vector_search;
 mod versions;
 
-pub use connection::Connection;
+pub use connection::{Connection, TableOptions};
 pub use error::{Result, TableError};
+pub use gc::{GcOptions, GcReport};
 pub use hybrid::Fusion;
 pub use manifest::{
     ColumnDef, Deletes, FileEntry, FtsColumnDef, FtsSummary, MANIFEST_FORMAT, Manifest,
     VectorColumnDef,
 };
+pub use mutate::Mutation;
+pub use optimize::{OptimizeOptions, Optimized};
+pub use predicate::RowFilter;
 pub use table::{Hit, TARGET_ROWS_PER_FILE, Table};
 pub use vector_search::VectorQuery;
 pub use versions::MAX_COMMIT_ATTEMPTS;

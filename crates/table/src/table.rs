@@ -7,20 +7,19 @@ use arrow::array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::future::try_join_all;
 use infino_fts::FtsIndex;
-use infino_fts::{Analyzer, Bm25Params, CollectionStats, Query, QueryNode, RegionLayout, Section};
+use infino_fts::{Analyzer, Bm25Params, CollectionStats, Query, QueryNode};
 use infino_store::{Path, Store};
-use infino_superfile::{
-    IndexSpec, LazySuperfile, OpenOptions, RegionKind, Superfile, SuperfileWriter, WriterOptions,
-};
+use infino_superfile::{IndexSpec, LazySuperfile, OpenOptions, SuperfileWriter, WriterOptions};
 use tokio::sync::OnceCell;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::bloom::TermBloom;
+use crate::build::{FileIds, build_file, shards};
 use crate::error::{Result, TableError};
 use crate::live::FileState;
-use crate::manifest::{FileEntry, FtsSummary, Manifest};
+use crate::manifest::{FileEntry, Manifest};
 use crate::{ids, versions};
 
 /// Rows per superfile an append aims for; larger appends are split.
@@ -126,34 +125,7 @@ impl Table {
         if total == 0 {
             return Ok(self.clone());
         }
-        // Check every batch before any byte is written or any id reserved.
-        let probe =
-            SuperfileWriter::new(self.schema(), &self.inner.spec, &WriterOptions::default())?;
-        for batch in batches {
-            probe.check_batch(batch)?;
-        }
-        let first = ids::reserve(&self.inner.store, self.name(), total as u64).await?;
-        let mut tasks = Vec::new();
-        for (offset, shard) in shards(batches, TARGET_ROWS_PER_FILE) {
-            let (schema, spec) = (self.schema(), self.inner.spec.clone());
-            let first_id = first + offset as u64;
-            tasks.push(tokio::task::spawn_blocking(move || {
-                build_file(&schema, &spec, first_id, &shard)
-            }));
-        }
-        let mut entries = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let (bytes, mut entry) = task.await.map_err(|e| TableError::Schema {
-                column: String::new(),
-                reason: e.to_string(),
-            })??;
-            entry.path = format!("{}/data/{}.sf.parquet", self.name(), uuid::Uuid::new_v4());
-            self.inner
-                .store
-                .put(&Path::from(entry.path.as_str()), bytes)
-                .await?;
-            entries.push(entry);
-        }
+        let entries = self.write_rows(batches).await?;
         let committed = versions::commit(
             &self.inner.store,
             &self.inner.manifest,
@@ -166,6 +138,54 @@ impl Table {
         )
         .await?;
         Table::from_manifest(self.inner.store.clone(), committed)
+    }
+
+    /// Check `batches` against the schema, reserve their ids and write them
+    /// as new superfiles (in parallel, at most [`TARGET_ROWS_PER_FILE`] rows
+    /// each). Nothing is committed: the entries are for a commit to publish.
+    pub(crate) async fn write_rows(&self, batches: &[RecordBatch]) -> Result<Vec<FileEntry>> {
+        let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if total == 0 {
+            return Ok(Vec::new());
+        }
+        // Check every batch before any byte is written or any id reserved.
+        let probe =
+            SuperfileWriter::new(self.schema(), &self.inner.spec, &WriterOptions::default())?;
+        for batch in batches {
+            probe.check_batch(batch)?;
+        }
+        let first = ids::reserve(&self.inner.store, self.name(), total as u64).await?;
+        let mut tasks = Vec::new();
+        for (offset, shard) in shards(batches, TARGET_ROWS_PER_FILE) {
+            let (schema, spec) = (self.schema(), self.inner.spec.clone());
+            let first_id = first + offset as u64;
+            tasks.push(tokio::task::spawn_blocking(move || {
+                build_file(&schema, &spec, FileIds::From(first_id), &shard)
+            }));
+        }
+        let mut entries = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let (bytes, entry) = task.await.map_err(|e| TableError::Schema {
+                column: String::new(),
+                reason: e.to_string(),
+            })??;
+            entries.push(self.upload(bytes, entry).await?);
+        }
+        Ok(entries)
+    }
+
+    /// Store a built superfile under a fresh name.
+    pub(crate) async fn upload(
+        &self,
+        bytes: bytes::Bytes,
+        mut entry: FileEntry,
+    ) -> Result<FileEntry> {
+        entry.path = format!("{}/data/{}.sf.parquet", self.name(), uuid::Uuid::new_v4());
+        self.inner
+            .store
+            .put(&Path::from(entry.path.as_str()), bytes)
+            .await?;
+        Ok(entry)
     }
 
     /// File `i`, opened lazily (footer on first use).
@@ -227,21 +247,25 @@ impl Table {
         // Skipped files hold none of the terms: they add documents and
         // tokens to the statistics, and nothing to any term's frequency.
         let mut stats = CollectionStats::default();
-        for (_, index) in &opened {
-            stats.merge(&index.local_stats(all_terms.iter().map(String::as_str))?);
+        for (i, index) in &opened {
+            let terms = all_terms.iter().map(String::as_str);
+            stats.merge(&self.live_stats(*i, column, index, terms).await?);
         }
         for &i in &pruned {
-            if let Some(summary) = self.inner.manifest.files[i].fts.get(column) {
+            if let Some(summary) = self.inner.manifest.files[i].live_fts(column) {
                 stats.doc_count += summary.doc_count;
                 stats.total_tokens += summary.total_tokens;
             }
         }
         let mut hits = Vec::new();
         for (i, index) in &opened {
-            let first_id = self.inner.manifest.files[*i].first_id;
-            for (row, score) in parsed.top_k(index, k, params, &stats, None)? {
+            let live = self.live_rows(*i).await?;
+            let found = parsed.top_k(index, k, params, &stats, live.as_deref())?;
+            let rows: Vec<u32> = found.iter().map(|&(row, _)| row).collect();
+            let ids = self.row_ids(*i, &rows).await?;
+            for ((row, score), id) in found.into_iter().zip(ids) {
                 hits.push(Hit {
-                    id: first_id + u64::from(row),
+                    id,
                     score,
                     file: *i,
                     row,
@@ -277,10 +301,49 @@ impl Table {
         let parsed = Query::parse(query)?;
         let (opened, _) = self.candidates(column, &parsed).await?;
         let mut total = 0;
-        for (_, index) in &opened {
-            total += parsed.count(index)?;
+        for (i, index) in &opened {
+            let mut matching = parsed.matching_docs(index)?;
+            if let Some(deleted) = self.deleted_rows(*i).await? {
+                matching -= deleted.as_ref();
+            }
+            total += matching.len();
         }
         Ok(total)
+    }
+
+    /// File `i`'s BM25 statistics for `terms` over its live rows only: the
+    /// deleted rows' documents and tokens (kept in the manifest) and their
+    /// postings are taken out, so deletions change scores exactly as if the
+    /// rows had never been written.
+    pub(crate) async fn live_stats<'t>(
+        &self,
+        i: usize,
+        column: &str,
+        index: &FtsIndex,
+        terms: impl Iterator<Item = &'t str>,
+    ) -> Result<CollectionStats> {
+        let terms: Vec<&str> = terms.collect();
+        let mut stats = index.local_stats(terms.iter().copied())?;
+        let Some(deleted) = self.deleted_rows(i).await? else {
+            return Ok(stats);
+        };
+        if let Some(gone) = self.inner.manifest.files[i]
+            .deletes
+            .as_ref()
+            .and_then(|d| d.fts.get(column))
+        {
+            stats.doc_count = stats.doc_count.saturating_sub(gone.doc_count);
+            stats.total_tokens = stats.total_tokens.saturating_sub(gone.total_tokens);
+        }
+        for term in terms {
+            if let Some(info) = index.term_info(term)? {
+                let gone = index.doc_set(&info)?.intersection_len(&deleted);
+                if let Some(df) = stats.doc_freqs.get_mut(term) {
+                    *df = df.saturating_sub(gone);
+                }
+            }
+        }
+        Ok(stats)
     }
 
     /// The files `parsed` may match on `column`, opened with their
@@ -405,112 +468,6 @@ impl Table {
     }
 }
 
-/// Split `batches` into shards of about `target` rows: (row offset, batches).
-fn shards(batches: &[RecordBatch], target: usize) -> Vec<(usize, Vec<RecordBatch>)> {
-    let mut out = Vec::new();
-    let (mut current, mut rows, mut offset) = (Vec::new(), 0usize, 0usize);
-    for batch in batches {
-        let mut start = 0;
-        while start < batch.num_rows() {
-            let take = (target - rows).min(batch.num_rows() - start);
-            current.push(batch.slice(start, take));
-            rows += take;
-            start += take;
-            if rows == target {
-                out.push((offset, std::mem::take(&mut current)));
-                offset += rows;
-                rows = 0;
-            }
-        }
-    }
-    if rows > 0 {
-        out.push((offset, current));
-    }
-    out
-}
-
-/// Write one superfile and summarize it for the manifest.
-fn build_file(
-    schema: &SchemaRef,
-    spec: &IndexSpec,
-    first_id: u64,
-    batches: &[RecordBatch],
-) -> Result<(bytes::Bytes, FileEntry)> {
-    let options = WriterOptions {
-        first_id,
-        ..WriterOptions::default()
-    };
-    let mut writer = SuperfileWriter::new(Arc::clone(schema), spec, &options)?;
-    for batch in batches {
-        writer.write(batch)?;
-    }
-    let bytes = writer.finish()?;
-    let file = Superfile::open(
-        bytes.clone(),
-        OpenOptions {
-            verify_checksums: false,
-        },
-    )?;
-    let mut fts = std::collections::BTreeMap::new();
-    let mut term_blooms = std::collections::BTreeMap::new();
-    for col in &spec.fts {
-        let index = file.fts(&col.column)?;
-        let summary = FtsSummary {
-            doc_count: u64::from(index.doc_count()),
-            total_tokens: index.total_tokens(),
-        };
-        fts.insert(col.column.clone(), summary);
-        let region = file
-            .directory()
-            .region(RegionKind::Fts, &col.column)
-            .ok_or_else(|| TableError::Schema {
-                column: col.column.clone(),
-                reason: "the written superfile lacks its full-text region".into(),
-            })?;
-        let start = usize::try_from(region.offset).unwrap_or(usize::MAX);
-        let end = start.saturating_add(usize::try_from(region.length).unwrap_or(0));
-        let bloom = term_bloom(&bytes.slice(start..end))?;
-        term_blooms.insert(col.column.clone(), bloom.encode());
-    }
-    let entry = FileEntry {
-        path: String::new(),
-        rows: file.rows(),
-        first_id,
-        size: bytes.len() as u64,
-        fts,
-        term_blooms,
-        footer: footer_tail(&bytes).map(|tail| STANDARD.encode(tail)),
-        max_id: None,
-        deletes: None,
-    };
-    Ok((bytes, entry))
-}
-
-/// A bloom filter of every term in a full-text region's dictionary.
-fn term_bloom(region: &bytes::Bytes) -> Result<TermBloom> {
-    use fst::Streamer;
-    let layout = RegionLayout::parse(region, region.len() as u64)?;
-    let corrupt = |reason: &str| TableError::Schema {
-        column: String::new(),
-        reason: reason.to_owned(),
-    };
-    let range = layout
-        .sections
-        .iter()
-        .find(|(section, _)| *section == Section::Dictionary)
-        .map(|(_, r)| r.clone())
-        .ok_or_else(|| corrupt("full-text region without a dictionary"))?;
-    let dictionary = region
-        .slice(usize::try_from(range.start).unwrap_or(0)..usize::try_from(range.end).unwrap_or(0));
-    let map = fst::Map::new(dictionary).map_err(|e| corrupt(&e.to_string()))?;
-    let mut bloom = TermBloom::with_capacity(u64::from(layout.term_count));
-    let mut stream = map.stream();
-    while let Some((term, _)) = stream.next() {
-        bloom.insert(term);
-    }
-    Ok(bloom)
-}
-
 /// Collect the analyzed tokens of every positive clause of `node` (terms and
 /// phrases outside `must_not`). Returns false when a file holding none of
 /// them could still match or still contribute statistics: prefix and fuzzy
@@ -536,17 +493,4 @@ fn positive_tokens(node: &QueryNode, analyzer: &Analyzer, out: &mut Vec<String>)
         }
         _ => false,
     }
-}
-
-/// Footers up to this size are kept in the manifest.
-const MAX_KEPT_FOOTER: usize = 16 * 1024;
-
-/// The footer and trailer of a superfile, if small enough to keep.
-fn footer_tail(file: &[u8]) -> Option<&[u8]> {
-    let len = file.len();
-    let trailer: [u8; 4] = file.get(len.checked_sub(8)?..len - 4)?.try_into().ok()?;
-    let tail = usize::try_from(u32::from_le_bytes(trailer)).ok()? + 8;
-    (tail <= MAX_KEPT_FOOTER)
-        .then(|| file.get(len.checked_sub(tail)?..))
-        .flatten()
 }

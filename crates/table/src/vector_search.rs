@@ -91,24 +91,36 @@ impl Table {
         };
         let mut hits = Vec::new();
         for (i, index) in indexes.iter().enumerate() {
-            let neighbours = match &filter {
-                None => index.search(query.vector, &options)?,
+            let live = self.live_rows(i).await?;
+            let allowed = match &filter {
+                None => live.map(|l| l.as_ref().clone()),
                 Some((column, parsed)) => {
-                    let allowed = parsed.matching_docs(&*files[i].fts(column).await?)?;
-                    if allowed.is_empty() {
-                        continue;
+                    let mut allowed = parsed.matching_docs(&*files[i].fts(column).await?)?;
+                    if let Some(live) = live {
+                        allowed &= live.as_ref();
                     }
-                    index.search_filtered(query.vector, &options, &allowed)?
+                    Some(allowed)
                 }
             };
+            let neighbours = match &allowed {
+                None => index.search(query.vector, &options)?,
+                Some(allowed) if allowed.is_empty() => continue,
+                Some(allowed) => index.search_filtered(query.vector, &options, allowed)?,
+            };
             let metric = index.header().metric();
-            let first_id = self.inner.manifest.files[i].first_id;
-            hits.extend(neighbours.into_iter().map(|(row, distance)| Hit {
-                id: first_id + u64::from(row),
-                score: similarity(metric, distance),
-                file: i,
-                row,
-            }));
+            let rows: Vec<u32> = neighbours.iter().map(|&(row, _)| row).collect();
+            let ids = self.row_ids(i, &rows).await?;
+            hits.extend(
+                neighbours
+                    .into_iter()
+                    .zip(ids)
+                    .map(|((row, distance), id)| Hit {
+                        id,
+                        score: similarity(metric, distance),
+                        file: i,
+                        row,
+                    }),
+            );
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         hits.truncate(query.k);

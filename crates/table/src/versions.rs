@@ -45,29 +45,112 @@ pub(crate) async fn latest_version(store: &Store, table: &str) -> Result<u64> {
         Err(StoreError::NotFound { .. }) => 0,
         Err(e) => return Err(e.into()),
     };
-    let mut version = hint;
     // The hint may point at a version that was garbage-collected or never
-    // existed (a torn write): fall back to 0 when it is missing.
-    if exists(store, table, version).await? {
-        while exists(store, table, version + 1).await? {
-            version += 1;
-        }
-        return Ok(version);
+    // existed (a torn write): then list the versions instead.
+    let mut version = hint;
+    if !exists(store, table, version).await? {
+        version = listed_latest(store, table)
+            .await?
+            .ok_or_else(|| TableError::NoSuchTable(table.to_owned()))?;
     }
-    if version != 0 && exists(store, table, 0).await? {
-        version = 0;
-        while exists(store, table, version + 1).await? {
-            version += 1;
-        }
-        return Ok(version);
+    while exists(store, table, version + 1).await? {
+        version += 1;
     }
-    Err(TableError::NoSuchTable(table.to_owned()))
+    Ok(version)
 }
 
-async fn exists(store: &Store, table: &str, version: u64) -> Result<bool> {
+/// Every version of `table` still stored, ascending.
+pub(crate) async fn listed_versions(store: &Store, table: &str) -> Result<Vec<u64>> {
+    let prefix = infino_store::Path::from(format!("{table}/_versions"));
+    let mut versions: Vec<u64> = store
+        .list(Some(&prefix))
+        .await?
+        .iter()
+        .filter_map(|o| o.path.filename()?.strip_suffix(".manifest")?.parse().ok())
+        .collect();
+    versions.sort_unstable();
+    Ok(versions)
+}
+
+async fn listed_latest(store: &Store, table: &str) -> Result<Option<u64>> {
+    Ok(listed_versions(store, table).await?.last().copied())
+}
+
+pub(crate) async fn exists(store: &Store, table: &str, version: u64) -> Result<bool> {
     match store.head(&version_path(table, version)).await {
         Ok(_) => Ok(true),
         Err(StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The latest manifest at or after `base`, checked so that a commit never
+/// reuses a version number garbage collection freed: if `base + 1` is
+/// missing and `base` still exists, `base` is the latest (collection
+/// deletes versions oldest first, so `base + 1` cannot have been collected
+/// while `base` remains); if `base` itself is gone, find the latest anew.
+pub(crate) async fn latest_from(store: &Store, base: &Manifest) -> Result<Manifest> {
+    let table = &base.table;
+    if exists(store, table, base.version + 1).await? {
+        return read_forward(store, read_version(store, table, base.version + 1).await?).await;
+    }
+    if exists(store, table, base.version).await? {
+        return Ok(base.clone());
+    }
+    let latest = latest_version(store, table).await?;
+    read_version(store, table, latest).await
+}
+
+/// `from`, or the newest version after it.
+async fn read_forward(store: &Store, from: Manifest) -> Result<Manifest> {
+    let mut current = from;
+    while let Ok(newer) = read_version(store, &current.table, current.version + 1).await {
+        current = newer;
+    }
+    Ok(current)
+}
+
+/// Try to commit `next` as the version after `current`. `Ok(Ok(m))`: `m`
+/// was committed. `Ok(Err(newer))`: another writer won; `newer` is the
+/// latest version now (the caller rebases on it and tries again, after a
+/// short jittered pause taken here).
+pub(crate) async fn try_commit(
+    store: &Store,
+    current: &Manifest,
+    mut next: Manifest,
+    operation: &str,
+) -> Result<std::result::Result<Manifest, Manifest>> {
+    let table = current.table.clone();
+    next.version = current.version + 1;
+    next.commit_id = uuid::Uuid::new_v4().to_string();
+    next.timestamp_ms = now_ms();
+    next.operation = operation.to_owned();
+    match store
+        .create_if_absent(&version_path(&table, next.version), next.encode())
+        .await
+    {
+        Ok(_) => {
+            let hint = next.version.to_string();
+            if let Err(e) = store.put(&latest_hint_path(&table), hint.into()).await {
+                tracing::warn!(
+                    table,
+                    version = next.version,
+                    "could not update the latest-version hint: {e}"
+                );
+            }
+            Ok(Ok(next))
+        }
+        Err(StoreError::AlreadyExists { .. }) => {
+            let newer =
+                read_forward(store, read_version(store, &table, next.version).await?).await?;
+            let lost = newer.version.saturating_sub(current.version).min(8);
+            let cap = 2u64
+                .saturating_pow(u32::try_from(lost).unwrap_or(8))
+                .min(200);
+            let pause = rand::rng().random_range(0..=cap);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            Ok(Err(newer))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -80,43 +163,16 @@ pub(crate) async fn commit(
     operation: &str,
     change: impl Fn(&Manifest) -> Result<Manifest>,
 ) -> Result<Manifest> {
-    let table = base.table.clone();
-    let mut current = base.clone();
-    for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-        let mut next = change(&current)?;
-        next.version = current.version + 1;
-        next.commit_id = uuid::Uuid::new_v4().to_string();
-        next.timestamp_ms = now_ms();
-        next.operation = operation.to_owned();
-        match store
-            .create_if_absent(&version_path(&table, next.version), next.encode())
-            .await
-        {
-            Ok(_) => {
-                let hint = next.version.to_string();
-                if let Err(e) = store.put(&latest_hint_path(&table), hint.into()).await {
-                    tracing::warn!(
-                        table,
-                        version = next.version,
-                        "could not update the latest-version hint: {e}"
-                    );
-                }
-                return Ok(next);
-            }
-            Err(StoreError::AlreadyExists { .. }) => {
-                current = read_version(store, &table, current.version + 1).await?;
-                while let Ok(newer) = read_version(store, &table, current.version + 1).await {
-                    current = newer;
-                }
-                let cap = 2u64.saturating_pow(attempt.min(8)).min(200);
-                let pause = rand::rng().random_range(0..=cap);
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-            Err(e) => return Err(e.into()),
+    let mut current = latest_from(store, base).await?;
+    for _ in 0..MAX_COMMIT_ATTEMPTS {
+        let next = change(&current)?;
+        match try_commit(store, &current, next, operation).await? {
+            Ok(committed) => return Ok(committed),
+            Err(newer) => current = newer,
         }
     }
     Err(TableError::CommitConflict {
-        table,
+        table: base.table.clone(),
         attempts: MAX_COMMIT_ATTEMPTS,
     })
 }

@@ -12,7 +12,7 @@ use infino_testkit::corpus::word;
 use crate::common::{batch, bodies, schema, spec};
 
 /// BM25 (k1 1.2, b 0.75, Lucene IDF, quantized lengths) over all rows.
-fn oracle(docs: &[Option<String>], terms: &[String], k: usize) -> Vec<(u64, f32)> {
+pub(crate) fn oracle(docs: &[Option<String>], terms: &[String], k: usize) -> Vec<(u64, f32)> {
     let analyzer = Analyzer::new(AnalyzerConfig::default()).expect("analyzer");
     let analyzed: Vec<Option<Vec<String>>> = docs
         .iter()
@@ -51,7 +51,7 @@ fn oracle(docs: &[Option<String>], terms: &[String], k: usize) -> Vec<(u64, f32)
     scored
 }
 
-fn same(a: &[Hit], b: &[(u64, f32)], what: &str) {
+pub(crate) fn same(a: &[Hit], b: &[(u64, f32)], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: count");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         assert!(

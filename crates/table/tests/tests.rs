@@ -8,6 +8,7 @@
 
 mod common;
 mod concurrency;
+mod mutations;
 mod processes;
 mod relevance;
 mod snapshots;

@@ -17,7 +17,7 @@ use crate::common::bodies;
 
 const DIM: usize = 32;
 
-fn schema() -> SchemaRef {
+pub(crate) fn schema() -> SchemaRef {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
@@ -31,7 +31,7 @@ fn schema() -> SchemaRef {
 }
 
 /// Vectors around 40 random centres.
-fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
+pub(crate) fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let centres: Vec<Vec<f32>> = (0..40)
         .map(|_| (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect())
@@ -46,7 +46,7 @@ fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn batch(first: i64, bodies: &[Option<String>], vectors: &[Vec<f32>]) -> RecordBatch {
+pub(crate) fn batch(first: i64, bodies: &[Option<String>], vectors: &[Vec<f32>]) -> RecordBatch {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
     let list =
@@ -61,7 +61,10 @@ fn batch(first: i64, bodies: &[Option<String>], vectors: &[Vec<f32>]) -> RecordB
     .expect("batch")
 }
 
-async fn table(files: usize, per_file: usize) -> (Table, Vec<Option<String>>, Vec<Vec<f32>>) {
+pub(crate) async fn table(
+    files: usize,
+    per_file: usize,
+) -> (Table, Vec<Option<String>>, Vec<Vec<f32>>) {
     let docs = bodies(files * per_file, 8);
     let vecs = vectors(files * per_file, 9);
     let spec = IndexSpec::default()
@@ -97,7 +100,12 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Exact cosine ranking of the rows `allowed` keeps, best first.
-fn exact(vecs: &[Vec<f32>], q: &[f32], k: usize, allowed: impl Fn(usize) -> bool) -> Vec<u64> {
+pub(crate) fn exact(
+    vecs: &[Vec<f32>],
+    q: &[f32],
+    k: usize,
+    allowed: impl Fn(usize) -> bool,
+) -> Vec<u64> {
     let mut s: Vec<(f32, u64)> = (0..vecs.len())
         .filter(|&i| allowed(i))
         .map(|i| (cosine(&vecs[i], q), i as u64))

@@ -1,0 +1,163 @@
+//! Building superfiles for a commit, and summarizing them for the manifest.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{RecordBatch, UInt64Array};
+use arrow::datatypes::SchemaRef;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use infino_fts::{RegionLayout, Section};
+use infino_superfile::{
+    IndexSpec, OpenOptions, RegionKind, Superfile, SuperfileWriter, WriterOptions,
+};
+
+use crate::bloom::TermBloom;
+use crate::error::{Result, TableError};
+use crate::manifest::{FileEntry, FtsSummary};
+
+/// The `_id`s a new file gives its rows.
+pub(crate) enum FileIds {
+    /// Consecutive from this id (appends).
+    From(u64),
+    /// One increasing array per batch (compaction keeps rows' ids).
+    Given(Vec<UInt64Array>),
+}
+
+/// Split `batches` into shards of about `target` rows: (row offset, batches).
+pub(crate) fn shards(batches: &[RecordBatch], target: usize) -> Vec<(usize, Vec<RecordBatch>)> {
+    let mut out = Vec::new();
+    let (mut current, mut rows, mut offset) = (Vec::new(), 0usize, 0usize);
+    for batch in batches {
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let take = (target - rows).min(batch.num_rows() - start);
+            current.push(batch.slice(start, take));
+            rows += take;
+            start += take;
+            if rows == target {
+                out.push((offset, std::mem::take(&mut current)));
+                offset += rows;
+                rows = 0;
+            }
+        }
+    }
+    if rows > 0 {
+        out.push((offset, current));
+    }
+    out
+}
+
+/// Write one superfile and summarize it for the manifest.
+pub(crate) fn build_file(
+    schema: &SchemaRef,
+    spec: &IndexSpec,
+    ids: FileIds,
+    batches: &[RecordBatch],
+) -> Result<(bytes::Bytes, FileEntry)> {
+    let (first_id, max_id) = match &ids {
+        FileIds::From(first) => (*first, None),
+        FileIds::Given(arrays) => {
+            let mut all = arrays.iter().flat_map(|a| a.values().iter().copied());
+            let first = all.next().unwrap_or(0);
+            let (last, count) = all.fold((first, 1u64), |(_, n), id| (id, n + 1));
+            // Contiguous ids need no `_id` read to map rows.
+            (first, (last - first + 1 != count).then_some(last))
+        }
+    };
+    let options = WriterOptions {
+        first_id,
+        ..WriterOptions::default()
+    };
+    let mut writer = SuperfileWriter::new(Arc::clone(schema), spec, &options)?;
+    match ids {
+        FileIds::From(_) => {
+            for batch in batches {
+                writer.write(batch)?;
+            }
+        }
+        FileIds::Given(arrays) => {
+            for (batch, ids) in batches.iter().zip(arrays) {
+                writer.write_with_ids(batch, ids)?;
+            }
+        }
+    }
+    let bytes = writer.finish()?;
+    let file = Superfile::open(
+        bytes.clone(),
+        OpenOptions {
+            verify_checksums: false,
+        },
+    )?;
+    let mut fts = BTreeMap::new();
+    let mut term_blooms = BTreeMap::new();
+    for col in &spec.fts {
+        let index = file.fts(&col.column)?;
+        let summary = FtsSummary {
+            doc_count: u64::from(index.doc_count()),
+            total_tokens: index.total_tokens(),
+        };
+        fts.insert(col.column.clone(), summary);
+        let region = file
+            .directory()
+            .region(RegionKind::Fts, &col.column)
+            .ok_or_else(|| TableError::Schema {
+                column: col.column.clone(),
+                reason: "the written superfile lacks its full-text region".into(),
+            })?;
+        let start = usize::try_from(region.offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(region.length).unwrap_or(0));
+        let bloom = term_bloom(&bytes.slice(start..end))?;
+        term_blooms.insert(col.column.clone(), bloom.encode());
+    }
+    let entry = FileEntry {
+        path: String::new(),
+        rows: file.rows(),
+        first_id,
+        size: bytes.len() as u64,
+        fts,
+        term_blooms,
+        footer: footer_tail(&bytes).map(|tail| STANDARD.encode(tail)),
+        max_id,
+        deletes: None,
+    };
+    Ok((bytes, entry))
+}
+
+/// A bloom filter of every term in a full-text region's dictionary.
+fn term_bloom(region: &bytes::Bytes) -> Result<TermBloom> {
+    use fst::Streamer;
+    let layout = RegionLayout::parse(region, region.len() as u64)?;
+    let corrupt = |reason: &str| TableError::Schema {
+        column: String::new(),
+        reason: reason.to_owned(),
+    };
+    let range = layout
+        .sections
+        .iter()
+        .find(|(section, _)| *section == Section::Dictionary)
+        .map(|(_, r)| r.clone())
+        .ok_or_else(|| corrupt("full-text region without a dictionary"))?;
+    let dictionary = region
+        .slice(usize::try_from(range.start).unwrap_or(0)..usize::try_from(range.end).unwrap_or(0));
+    let map = fst::Map::new(dictionary).map_err(|e| corrupt(&e.to_string()))?;
+    let mut bloom = TermBloom::with_capacity(u64::from(layout.term_count));
+    let mut stream = map.stream();
+    while let Some((term, _)) = stream.next() {
+        bloom.insert(term);
+    }
+    Ok(bloom)
+}
+
+/// Footers up to this size are kept in the manifest.
+const MAX_KEPT_FOOTER: usize = 16 * 1024;
+
+/// The footer and trailer of a superfile, if small enough to keep.
+pub(crate) fn footer_tail(file: &[u8]) -> Option<&[u8]> {
+    let len = file.len();
+    let trailer: [u8; 4] = file.get(len.checked_sub(8)?..len - 4)?.try_into().ok()?;
+    let tail = usize::try_from(u32::from_le_bytes(trailer)).ok()? + 8;
+    (tail <= MAX_KEPT_FOOTER)
+        .then(|| file.get(len.checked_sub(tail)?..))
+        .flatten()
+}
