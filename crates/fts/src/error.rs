@@ -15,7 +15,7 @@ pub enum Section {
     Analyzer,
     /// The FST term dictionary.
     Dictionary,
-    /// The fixed-width term-info table.
+    /// The term-info table (chunk directory and per-term records).
     TermInfo,
     /// The block postings lists.
     Postings,
@@ -23,8 +23,10 @@ pub enum Section {
     Norms,
     /// The bit set of documents that have a value.
     Presence,
-    /// Positions and byte offsets.
+    /// Word positions.
     Positions,
+    /// Byte offsets of occurrences, for highlighting.
+    Offsets,
 }
 
 impl fmt::Display for Section {
@@ -38,6 +40,7 @@ impl fmt::Display for Section {
             Section::Norms => "norms",
             Section::Presence => "presence",
             Section::Positions => "positions",
+            Section::Offsets => "offsets",
         };
         f.write_str(name)
     }

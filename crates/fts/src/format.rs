@@ -8,21 +8,23 @@ use crate::error::{FtsError, Result, Section};
 /// Region magic bytes.
 pub(crate) const MAGIC: [u8; 4] = *b"IFTS";
 /// Major version written and the only one read.
-pub(crate) const MAJOR: u16 = 1;
+pub(crate) const MAJOR: u16 = 2;
 /// Minor version written.
 pub(crate) const MINOR: u16 = 0;
 /// Header flag: positions and offsets are stored.
 pub(crate) const FLAG_POSITIONS: u32 = 1;
 /// Documents per postings block.
 pub(crate) const BLOCK_SIZE: usize = 128;
-/// Bytes in a postings block header.
-pub(crate) const BLOCK_HEADER_LEN: usize = 24;
-/// Bytes per term-info row.
-pub(crate) const TERM_INFO_LEN: usize = 56;
+/// Bytes per skip entry of a multi-block postings list.
+pub(crate) const SKIP_ENTRY_LEN: usize = 24;
+/// Terms per term-info chunk.
+pub(crate) const TERM_CHUNK: usize = 64;
+/// Bytes per term-info chunk directory entry.
+pub(crate) const CHUNK_ENTRY_LEN: usize = 32;
 /// Sections are aligned to this many bytes.
 pub(crate) const ALIGN: usize = 8;
 /// Number of entries in the header's section table.
-pub(crate) const SECTION_COUNT: usize = 6;
+pub(crate) const SECTION_COUNT: usize = 7;
 /// Byte offset of the section table within the header.
 const SECTIONS_AT: usize = 40;
 /// Bytes of the fixed header before the analyzer configuration.
@@ -38,6 +40,7 @@ pub(crate) const TABLE_SECTIONS: [Section; SECTION_COUNT] = [
     Section::Norms,
     Section::Presence,
     Section::Positions,
+    Section::Offsets,
 ];
 
 /// A section's location relative to the start of the region.

@@ -54,9 +54,11 @@
 mod analyzer;
 mod bm25;
 mod codec;
+mod encode;
 mod error;
 mod format;
 mod fuzzy;
+mod hash;
 mod highlight;
 mod layout;
 mod matching;
@@ -64,6 +66,7 @@ mod postings;
 mod query;
 mod reader;
 mod search;
+mod terminfo;
 mod topk;
 mod writer;
 

@@ -1,14 +1,20 @@
 //! A cursor over one term's postings: block-by-block decoding, block
-//! skipping from headers alone, and lazily decoded positions.
+//! skipping from the skip table alone, and lazily decoded positions and
+//! offsets.
 //!
-//! Two pointers move forward independently. The *shallow* pointer walks block
-//! headers only — enough for block-max bounds and for skipping whole blocks —
+//! Two pointers move forward independently. The *shallow* pointer walks skip
+//! entries only — enough for block-max bounds and for skipping whole blocks —
 //! and the *deep* state holds the decoded block the current document is in.
-//! The shallow block is never behind the decoded one.
+//! The shallow block is never behind the decoded one. Terms of one block
+//! (and inline terms of one document) have no skip table: their single
+//! block is decoded when the cursor opens.
 
-use crate::codec::{bitpack, varint};
+use crate::codec::bitpack;
+use crate::codec::bound::{Bound, MAX_PAIRS};
+use crate::codec::groups::GroupReader;
 use crate::error::{FtsError, QueryErrorKind, Result, Section};
-use crate::format::{self, BLOCK_HEADER_LEN, BLOCK_SIZE};
+use crate::format::{self, BLOCK_SIZE, SKIP_ENTRY_LEN};
+use crate::terminfo::Shape;
 
 /// Document id meaning "no more documents".
 pub const TERMINATED: u32 = u32::MAX;
@@ -24,27 +30,47 @@ pub struct Occurrence {
     pub end: u32,
 }
 
+/// One block as the skip table (or the term record) describes it.
 #[derive(Debug, Clone, Copy, Default)]
-struct BlockHeader {
+struct BlockMeta {
+    /// Last document; for a block without a skip entry, known once decoded.
     last_doc: u32,
-    body_len: usize,
-    position_offset: u64,
-    max_tf: u32,
-    min_norm: u8,
+    /// Byte range of the packed doc gaps and tf codes in the term's postings.
+    body: (usize, usize),
+    /// Byte ranges of the block's positions and offsets groups.
+    positions: (usize, usize),
+    offsets: (usize, usize),
     n: usize,
     doc_bits: u8,
     tf_bits: u8,
+    bound: Bound,
 }
 
 /// Where the cursor's bytes come from; borrowed from an
 /// [`FtsIndex`](crate::FtsIndex).
 pub(crate) struct PostingsSource<'a> {
+    /// The term's postings bytes (empty for an inline term).
     pub(crate) data: &'a [u8],
     /// Offset of `data` in the region, for error reports.
     pub(crate) region_offset: u64,
-    pub(crate) positions: Option<&'a [u8]>,
-    pub(crate) positions_region_offset: u64,
+    /// The term's positions and offsets bytes, when stored, with their
+    /// region offsets.
+    pub(crate) positions: Option<(&'a [u8], u64)>,
+    pub(crate) offsets: Option<(&'a [u8], u64)>,
     pub(crate) norms: &'a [u8],
+    pub(crate) shape: Shape,
+    pub(crate) doc_freq: u32,
+}
+
+/// Occurrence decoding state, allocated on first use (most cursors never
+/// read positions).
+struct OccurrenceState {
+    /// The block the state describes.
+    block: usize,
+    /// `starts[i]`: index of document `i`'s first occurrence in the block.
+    starts: [u64; BLOCK_SIZE + 1],
+    positions: GroupReader<1>,
+    offsets: GroupReader<2>,
 }
 
 /// Cursor over one term's postings in increasing document order.
@@ -54,54 +80,103 @@ pub(crate) struct PostingsSource<'a> {
 /// [`FtsError::Corrupt`] if the bytes are malformed.
 pub struct Postings<'a> {
     src: PostingsSource<'a>,
-    // Shallow state: the block whose header starts at `shallow_at`.
-    shallow_at: usize,
-    shallow: BlockHeader,
+    blocks: usize,
+    // Shallow state: block `shallow_idx`.
+    shallow_idx: usize,
+    shallow: BlockMeta,
     shallow_base: u32,
     // Deep state: the decoded block.
-    decoded_at: Option<usize>,
-    decoded_len: usize,
-    decoded_header: BlockHeader,
+    decoded_idx: usize,
+    decoded: BlockMeta,
     decoded_base: u32,
     docs: [u32; BLOCK_SIZE],
-    /// Offset in `src.data` of the decoded block's packed `tf − 1` codes,
-    /// read one at a time on demand.
-    tf_codes_at: usize,
+    tfs: [u32; BLOCK_SIZE],
     n: usize,
     idx: usize,
     doc: u32,
-    // Positions state within the decoded block.
-    block_positions_at: usize,
-    positions_at: usize,
-    positions_idx: usize,
+    occurrences: Option<Box<OccurrenceState>>,
 }
 
 impl<'a> Postings<'a> {
     pub(crate) fn new(src: PostingsSource<'a>) -> Result<Postings<'a>> {
+        let blocks = (src.doc_freq as usize).div_ceil(BLOCK_SIZE);
         let mut cursor = Postings {
             src,
-            shallow_at: 0,
-            shallow: BlockHeader::default(),
+            blocks,
+            shallow_idx: 0,
+            shallow: BlockMeta::default(),
             shallow_base: 0,
-            decoded_at: None,
-            decoded_len: 0,
-            decoded_header: BlockHeader::default(),
+            decoded_idx: 0,
+            decoded: BlockMeta::default(),
             decoded_base: 0,
             docs: [0; BLOCK_SIZE],
-            tf_codes_at: 0,
+            tfs: [0; BLOCK_SIZE],
             n: 0,
             idx: 0,
             doc: TERMINATED,
-            block_positions_at: 0,
-            positions_at: 0,
-            positions_idx: 0,
+            occurrences: None,
         };
-        if cursor.src.data.is_empty() {
-            return Err(cursor.corrupt(0, "empty postings list"));
+        match cursor.src.shape {
+            Shape::Inline { doc, tf } => {
+                let norm = *cursor
+                    .src
+                    .norms
+                    .get(doc as usize)
+                    .ok_or_else(|| cursor.corrupt(0, "inline document has no norm"))?;
+                if doc == TERMINATED || tf == 0 || !cursor.src.data.is_empty() {
+                    return Err(cursor.corrupt(0, "bad inline term"));
+                }
+                cursor.shallow = BlockMeta {
+                    last_doc: doc,
+                    positions: (0, cursor.positions_len()),
+                    offsets: (0, cursor.offsets_len()),
+                    n: 1,
+                    bound: Bound::single(tf, norm),
+                    ..BlockMeta::default()
+                };
+                cursor.decoded = cursor.shallow;
+                cursor.docs[0] = doc;
+                cursor.tfs[0] = tf;
+                cursor.n = 1;
+                cursor.doc = doc;
+            }
+            Shape::Single { bound } => {
+                let data = cursor.src.data;
+                let (&doc_bits, &tf_bits) = data
+                    .first()
+                    .zip(data.get(1))
+                    .ok_or_else(|| cursor.corrupt(0, "truncated block"))?;
+                let n = cursor.src.doc_freq as usize;
+                cursor.shallow = BlockMeta {
+                    last_doc: 0,
+                    body: (2, data.len()),
+                    positions: (0, cursor.positions_len()),
+                    offsets: (0, cursor.offsets_len()),
+                    n,
+                    doc_bits,
+                    tf_bits,
+                    bound,
+                };
+                cursor.check_body(&cursor.shallow, 0)?;
+                cursor.decode_shallow()?;
+            }
+            Shape::Multi { .. } => {
+                if blocks * SKIP_ENTRY_LEN > cursor.src.data.len() {
+                    return Err(cursor.corrupt(0, "truncated skip table"));
+                }
+                cursor.shallow = cursor.read_entry(0, 0)?;
+                cursor.decode_shallow()?;
+            }
         }
-        cursor.shallow = cursor.read_header(0, 0)?;
-        cursor.decode_shallow()?;
         Ok(cursor)
+    }
+
+    fn positions_len(&self) -> usize {
+        self.src.positions.map_or(0, |(p, _)| p.len())
+    }
+
+    fn offsets_len(&self) -> usize {
+        self.src.offsets.map_or(0, |(o, _)| o.len())
     }
 
     fn corrupt(&self, at: usize, reason: &'static str) -> FtsError {
@@ -112,73 +187,109 @@ impl<'a> Postings<'a> {
         )
     }
 
-    fn read_header(&self, at: usize, base: u32) -> Result<BlockHeader> {
-        let data = self.src.data;
-        let truncated = || self.corrupt(at, "truncated block header");
-        let bytes = data.get(at..at + BLOCK_HEADER_LEN).ok_or_else(truncated)?;
-        let header = BlockHeader {
-            last_doc: format::read_u32(bytes, 0).ok_or_else(truncated)?,
-            body_len: format::read_u32(bytes, 4).ok_or_else(truncated)? as usize,
-            position_offset: format::read_u64(bytes, 8).ok_or_else(truncated)?,
-            max_tf: format::read_u32(bytes, 16).ok_or_else(truncated)?,
-            min_norm: bytes[20],
-            n: usize::from(bytes[21]),
-            doc_bits: bytes[22],
-            tf_bits: bytes[23],
-        };
-        if header.n == 0 || header.n > BLOCK_SIZE || header.doc_bits > 32 || header.tf_bits > 32 {
+    /// Checks a block's widths and body length against its entry count.
+    fn check_body(&self, meta: &BlockMeta, at: usize) -> Result<()> {
+        if meta.doc_bits > 32 || meta.tf_bits > 32 || meta.n == 0 || meta.n > BLOCK_SIZE {
             return Err(self.corrupt(at, "bad block shape"));
         }
-        let expected = bitpack::packed_len(header.n, header.doc_bits)
-            + bitpack::packed_len(header.n, header.tf_bits);
-        if header.body_len != expected || at + BLOCK_HEADER_LEN + expected > data.len() {
+        let expected =
+            bitpack::packed_len(meta.n, meta.doc_bits) + bitpack::packed_len(meta.n, meta.tf_bits);
+        if meta.body.1 < meta.body.0
+            || meta.body.1 - meta.body.0 != expected
+            || meta.body.1 > self.src.data.len()
+        {
             return Err(self.corrupt(at, "bad block length"));
         }
-        if header.last_doc < base || header.last_doc == TERMINATED || header.max_tf == 0 {
-            return Err(self.corrupt(at, "bad block bounds"));
-        }
-        Ok(header)
+        Ok(())
     }
 
-    /// Decodes the document ids of the block under the shallow pointer and
-    /// moves onto its first document. Term frequencies stay packed and are
-    /// read (and checked against the header) per document on demand.
+    /// Skip entry `b` of a multi-block term, whose documents are `≥ base`.
+    fn read_entry(&self, b: usize, base: u32) -> Result<BlockMeta> {
+        let data = self.src.data;
+        let at = b * SKIP_ENTRY_LEN;
+        let truncated = || self.corrupt(at, "truncated skip entry");
+        let entry = data.get(at..at + SKIP_ENTRY_LEN).ok_or_else(truncated)?;
+        let u32_at = |bytes: &[u8], i| format::read_u32(bytes, i).map(|v| v as usize);
+        let ends = |i: usize| -> Option<(usize, usize)> {
+            let end = u32_at(entry, 4 + 4 * i)?;
+            let start = if b == 0 {
+                0
+            } else {
+                u32_at(data, at - SKIP_ENTRY_LEN + 4 + 4 * i)?
+            };
+            Some((start, end))
+        };
+        let bodies_at = self.blocks * SKIP_ENTRY_LEN;
+        let body = ends(0).ok_or_else(truncated)?;
+        let mut codes = [(0u8, 0u8); MAX_PAIRS];
+        for (i, slot) in codes.iter_mut().enumerate() {
+            *slot = (entry[18 + 2 * i], entry[19 + 2 * i]);
+        }
+        let n = if b + 1 == self.blocks {
+            self.src.doc_freq as usize - b * BLOCK_SIZE
+        } else {
+            BLOCK_SIZE
+        };
+        let meta = BlockMeta {
+            last_doc: format::read_u32(entry, 0).ok_or_else(truncated)?,
+            body: (bodies_at + body.0, bodies_at + body.1),
+            positions: ends(1).ok_or_else(truncated)?,
+            offsets: ends(2).ok_or_else(truncated)?,
+            n,
+            doc_bits: entry[16],
+            tf_bits: entry[17],
+            bound: Bound::from_codes(&codes).ok_or_else(truncated)?,
+        };
+        self.check_body(&meta, at)?;
+        if meta.last_doc < base || meta.last_doc == TERMINATED {
+            return Err(self.corrupt(at, "bad block bounds"));
+        }
+        if b + 1 == self.blocks && meta.body.1 != data.len() {
+            return Err(self.corrupt(at, "postings length mismatch"));
+        }
+        Ok(meta)
+    }
+
+    /// Decodes the block under the shallow pointer and moves onto its first
+    /// document.
     fn decode_shallow(&mut self) -> Result<()> {
         let h = self.shallow;
-        let at = self.shallow_at;
-        let body_at = at + BLOCK_HEADER_LEN;
-        let body = &self.src.data[body_at..body_at + h.body_len];
-        if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
-            return Err(self.corrupt(at, "bad block body"));
+        let body = &self.src.data[h.body.0..h.body.1];
+        let tfs_at = bitpack::packed_len(h.n, h.doc_bits);
+        if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none()
+            || bitpack::unpack(&body[tfs_at..], h.tf_bits, &mut self.tfs[..h.n]).is_none()
+        {
+            return Err(self.corrupt(h.body.0, "bad block body"));
         }
         // Prefix sums in u32; any overflow is remembered, so an accepted
-        // block strictly increases up to its header's last doc.
+        // block strictly increases.
         let mut next = self.shallow_base;
         let mut overflow = false;
-        for slot in &mut self.docs[..h.n] {
+        for (slot, tf) in self.docs[..h.n].iter_mut().zip(&mut self.tfs[..h.n]) {
             let (doc, o1) = next.overflowing_add(*slot);
             let (after, o2) = doc.overflowing_add(1);
             overflow |= o1 | o2;
             *slot = doc;
             next = after;
+            *tf = tf.saturating_add(1);
         }
-        if overflow || self.docs[h.n - 1] != h.last_doc {
-            return Err(self.corrupt(at, "block last doc mismatch"));
+        let last = self.docs[h.n - 1];
+        let single = matches!(self.src.shape, Shape::Single { .. });
+        if overflow || (!single && last != h.last_doc) {
+            return Err(self.corrupt(h.body.0, "block last doc mismatch"));
         }
-        if h.last_doc as usize >= self.src.norms.len() {
-            return Err(self.corrupt(at, "block entry violates its header"));
+        if last as usize >= self.src.norms.len() {
+            return Err(self.corrupt(h.body.0, "block entry violates its header"));
         }
-        self.tf_codes_at = body_at + bitpack::packed_len(h.n, h.doc_bits);
-        self.decoded_at = Some(at);
-        self.decoded_len = h.body_len;
-        self.decoded_header = h;
+        if single {
+            self.shallow.last_doc = last;
+        }
+        self.decoded_idx = self.shallow_idx;
+        self.decoded = self.shallow;
         self.decoded_base = self.shallow_base;
         self.n = h.n;
         self.idx = 0;
         self.doc = self.docs[0];
-        self.block_positions_at = usize::try_from(h.position_offset).unwrap_or(usize::MAX);
-        self.positions_at = self.block_positions_at;
-        self.positions_idx = 0;
         Ok(())
     }
 
@@ -205,18 +316,12 @@ impl<'a> Postings<'a> {
         self.next_doc()
     }
 
-    /// Term frequency of entry `i` of the decoded block, unchecked.
-    fn tf_at(&self, i: usize) -> u32 {
-        let codes = self.src.data.get(self.tf_codes_at..).unwrap_or_default();
-        bitpack::get(codes, self.decoded_header.tf_bits, i).saturating_add(1)
-    }
-
     /// Term frequency of the current document, checked against its block
-    /// header, and that `norm` (the document's norm byte) is not below the
-    /// block's minimum — so a score never exceeds its block bound.
+    /// bound with `norm` (the document's norm byte) — so a score never
+    /// exceeds its block bound.
     ///
     /// # Errors
-    /// [`FtsError::Corrupt`] if the entry violates its block header.
+    /// [`FtsError::Corrupt`] if the entry violates its block bound.
     pub(crate) fn checked_tf(&self, norm: u8) -> Result<u32> {
         self.checked_tf_at(self.idx, norm)
     }
@@ -226,24 +331,21 @@ impl<'a> Postings<'a> {
     /// # Errors
     /// As [`checked_tf`](Self::checked_tf).
     pub(crate) fn checked_tf_at(&self, i: usize, norm: u8) -> Result<u32> {
-        let tf = self.tf_at(i);
-        let h = &self.decoded_header;
-        if tf > h.max_tf || norm < h.min_norm {
-            let at = self.decoded_at.unwrap_or(0);
-            return Err(self.corrupt(at, "block entry violates its header"));
+        let tf = self.tfs[i];
+        if !self.decoded.bound.covers(tf, norm) {
+            return Err(self.corrupt(self.decoded.body.0, "block entry violates its header"));
         }
         Ok(tf)
     }
 
     /// Moves the shallow pointer to the next block; false when none is left.
     fn advance_shallow(&mut self) -> Result<bool> {
-        let next_at = self.shallow_at + BLOCK_HEADER_LEN + self.shallow.body_len;
-        if next_at >= self.src.data.len() {
+        if self.shallow_idx + 1 >= self.blocks {
             return Ok(false);
         }
         let base = self.shallow.last_doc + 1;
-        self.shallow = self.read_header(next_at, base)?;
-        self.shallow_at = next_at;
+        self.shallow = self.read_entry(self.shallow_idx + 1, base)?;
+        self.shallow_idx += 1;
         self.shallow_base = base;
         Ok(true)
     }
@@ -255,7 +357,7 @@ impl<'a> Postings<'a> {
 
     /// Term frequency in the current document (unspecified once terminated).
     pub fn tf(&self) -> u32 {
-        self.tf_at(self.idx)
+        self.tfs[self.idx.min(BLOCK_SIZE - 1)]
     }
 
     /// Advances to the next document.
@@ -271,20 +373,17 @@ impl<'a> Postings<'a> {
             self.doc = self.docs[self.idx];
             return Ok(self.doc);
         }
-        // The next block follows the decoded one; the shallow pointer may be
-        // further ahead after a shallow_seek, so it is moved back onto it.
-        let decoded_at = self
-            .decoded_at
-            .expect("invariant: a block is decoded until terminated");
-        let next_at = decoded_at + BLOCK_HEADER_LEN + self.decoded_len;
-        if next_at >= self.src.data.len() {
+        let next = self.decoded_idx + 1;
+        if next >= self.blocks {
             self.doc = TERMINATED;
             return Ok(TERMINATED);
         }
-        if self.shallow_at != next_at {
-            let base = self.docs[self.n - 1] + 1;
-            self.shallow = self.read_header(next_at, base)?;
-            self.shallow_at = next_at;
+        // The shallow pointer may be further ahead after a shallow_seek; it
+        // is moved back onto the block after the decoded one.
+        if self.shallow_idx != next {
+            let base = self.decoded.last_doc + 1;
+            self.shallow = self.read_entry(next, base)?;
+            self.shallow_idx = next;
             self.shallow_base = base;
         }
         self.decode_shallow()?;
@@ -292,11 +391,12 @@ impl<'a> Postings<'a> {
     }
 
     /// Moves the shallow pointer to the block that may contain `target`
-    /// (the first whose last document is `≥ target`), reading headers only.
-    /// Returns false when no block can contain it. Never moves backwards.
+    /// (the first whose last document is `≥ target`), reading skip entries
+    /// only. Returns false when no block can contain it. Never moves
+    /// backwards.
     ///
     /// # Errors
-    /// [`FtsError::Corrupt`] on malformed block headers.
+    /// [`FtsError::Corrupt`] on malformed skip entries.
     pub fn shallow_seek(&mut self, target: u32) -> Result<bool> {
         while self.shallow.last_doc < target {
             if !self.advance_shallow()? {
@@ -312,18 +412,15 @@ impl<'a> Postings<'a> {
         self.shallow.last_doc
     }
 
-    /// Largest term frequency in the shallow block.
-    pub fn block_max_tf(&self) -> u32 {
-        self.shallow.max_tf
-    }
-
-    /// Smallest norm byte among the shallow block's documents.
-    pub fn block_min_norm(&self) -> u8 {
-        self.shallow.min_norm
+    /// The largest of `score(tf, norm)` over the shallow block's bound
+    /// pairs: at least the score of any of its documents when `score` is
+    /// non-decreasing in tf and non-increasing in norm.
+    pub(crate) fn block_bound(&self, score: impl Fn(u32, u8) -> f32) -> f32 {
+        self.shallow.bound.max_score(score)
     }
 
     /// Advances to the first document `≥ target`, skipping whole blocks by
-    /// their headers. Never moves backwards.
+    /// their skip entries. Never moves backwards.
     ///
     /// # Errors
     /// [`FtsError::Corrupt`] on malformed postings.
@@ -333,19 +430,16 @@ impl<'a> Postings<'a> {
         }
         // A shallow_seek past `target` may have left blocks behind that hold
         // documents ≥ target: walk again from the decoded block.
-        if let Some(decoded_at) = self.decoded_at
-            && decoded_at != self.shallow_at
-            && target < self.shallow_base
-        {
-            self.shallow_at = decoded_at;
-            self.shallow = self.decoded_header;
+        if self.decoded_idx != self.shallow_idx && target < self.shallow_base {
+            self.shallow_idx = self.decoded_idx;
+            self.shallow = self.decoded;
             self.shallow_base = self.decoded_base;
         }
         if !self.shallow_seek(target)? {
             self.doc = TERMINATED;
             return Ok(TERMINATED);
         }
-        if self.decoded_at != Some(self.shallow_at) {
+        if self.decoded_idx != self.shallow_idx {
             self.decode_shallow()?;
         }
         // The block's last doc is ≥ target, so the answer lies inside it.
@@ -360,69 +454,74 @@ impl<'a> Postings<'a> {
         Ok(self.doc)
     }
 
-    /// Skips the position entries of earlier documents of the decoded block,
-    /// returning the byte offset of the current document's entries.
-    fn seek_positions(&mut self, data: &[u8]) -> Result<usize> {
-        let region_offset = self.src.positions_region_offset;
-        let corrupt = |at: usize| {
-            FtsError::corrupt(
-                Section::Positions,
-                region_offset.saturating_add(at as u64),
-                "malformed positions",
-            )
-        };
-        if self.positions_idx > self.idx {
-            self.positions_at = self.block_positions_at;
-            self.positions_idx = 0;
+    /// The occurrence state for the decoded block, and the index of the
+    /// current document's first occurrence.
+    fn occurrence_state(&mut self) -> &mut OccurrenceState {
+        let block = self.decoded_idx;
+        let n = self.n;
+        let tfs = &self.tfs;
+        let state = self.occurrences.get_or_insert_with(|| {
+            Box::new(OccurrenceState {
+                block: usize::MAX,
+                starts: [0; BLOCK_SIZE + 1],
+                positions: GroupReader::new(),
+                offsets: GroupReader::new(),
+            })
+        });
+        if state.block != block {
+            state.block = block;
+            let mut sum = 0u64;
+            for (start, &tf) in state.starts[1..=n].iter_mut().zip(&tfs[..n]) {
+                sum += u64::from(tf);
+                *start = sum;
+            }
+            state.positions.reset(state.starts[n]);
+            state.offsets.reset(state.starts[n]);
         }
-        let mut at = self.positions_at;
-        let skipped: u64 = (self.positions_idx..self.idx)
-            .map(|i| u64::from(self.tf_at(i)))
-            .sum();
-        varint::skip(data, &mut at, skipped * 3).ok_or_else(|| corrupt(at))?;
-        self.positions_idx = self.idx;
-        Ok(at)
+        state
     }
 
     /// Replaces `out` with the term's positions in the current document, in
-    /// increasing order (offsets are skipped, not decoded).
+    /// increasing order (offsets are not read).
     ///
     /// # Errors
     /// As [`occurrences`](Self::occurrences).
     pub fn positions_into(&mut self, out: &mut Vec<u32>) -> Result<()> {
         out.clear();
-        let Some(data) = self.src.positions else {
+        let Some((data, region_offset)) = self.src.positions else {
             return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
         };
         if self.doc == TERMINATED {
             return Ok(());
         }
-        let region_offset = self.src.positions_region_offset;
-        let corrupt = |at: usize| {
+        let (from, to) = self.decoded.positions;
+        let corrupt = || {
             FtsError::corrupt(
                 Section::Positions,
-                region_offset.saturating_add(at as u64),
+                region_offset + from as u64,
                 "malformed positions",
             )
         };
-        let mut at = self.seek_positions(data)?;
-        let tf = self.tf();
-        if tf > self.decoded_header.max_tf {
-            return Err(corrupt(at));
-        }
+        let bytes = data
+            .get(from..to)
+            .filter(|_| from <= to)
+            .ok_or_else(corrupt)?;
+        let (idx, tf) = (self.idx, self.tfs[self.idx]);
+        let state = self.occurrence_state();
+        let first = state.starts[idx];
         out.reserve(tf.min(1024) as usize);
         let mut pos = 0u32;
-        for i in 0..tf {
-            let dpos = varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
-            if i > 0 && dpos == 0 {
-                return Err(corrupt(at));
-            }
-            pos = pos.checked_add(dpos).ok_or_else(|| corrupt(at))?;
-            varint::skip(data, &mut at, 2).ok_or_else(|| corrupt(at))?;
+        for j in 0..u64::from(tf) {
+            let [v] = state.positions.get(bytes, first + j).ok_or_else(corrupt)?;
+            pos = if j == 0 {
+                v
+            } else {
+                pos.checked_add(v)
+                    .and_then(|p| p.checked_add(1))
+                    .ok_or_else(corrupt)?
+            };
             out.push(pos);
         }
-        self.positions_at = at;
-        self.positions_idx = self.idx + 1;
         Ok(())
     }
 
@@ -432,45 +531,41 @@ impl<'a> Postings<'a> {
     /// [`FtsError::Query`] with [`QueryErrorKind::PositionsNotIndexed`] if the
     /// region has no positions; [`FtsError::Corrupt`] on malformed bytes.
     pub fn occurrences(&mut self) -> Result<Vec<Occurrence>> {
-        let Some(data) = self.src.positions else {
+        let mut positions = Vec::new();
+        self.positions_into(&mut positions)?;
+        let Some((data, region_offset)) = self.src.offsets else {
             return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
         };
         if self.doc == TERMINATED {
             return Ok(Vec::new());
         }
-        let region_offset = self.src.positions_region_offset;
-        let corrupt = |at: usize| {
+        let (from, to) = self.decoded.offsets;
+        let corrupt = || {
             FtsError::corrupt(
-                Section::Positions,
-                region_offset.saturating_add(at as u64),
-                "malformed positions",
+                Section::Offsets,
+                region_offset + from as u64,
+                "malformed offsets",
             )
         };
-        let mut at = self.seek_positions(data)?;
-        let tf = self.tf();
-        if tf > self.decoded_header.max_tf {
-            return Err(corrupt(at));
-        }
-        let mut out = Vec::with_capacity(tf.min(1024) as usize);
-        let (mut pos, mut end) = (0u32, 0u32);
-        for i in 0..tf {
-            let dpos = varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
-            let gap = varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
-            let len = varint::read_u32(data, &mut at).ok_or_else(|| corrupt(at))?;
-            if i > 0 && dpos == 0 {
-                return Err(corrupt(at));
-            }
-            pos = pos.checked_add(dpos).ok_or_else(|| corrupt(at))?;
-            let start = end.checked_add(gap).ok_or_else(|| corrupt(at))?;
-            end = start.checked_add(len).ok_or_else(|| corrupt(at))?;
+        let bytes = data
+            .get(from..to)
+            .filter(|_| from <= to)
+            .ok_or_else(corrupt)?;
+        let idx = self.idx;
+        let state = self.occurrence_state();
+        let first = state.starts[idx];
+        let mut out = Vec::with_capacity(positions.len());
+        let mut end = 0u32;
+        for (j, position) in (0u64..).zip(positions) {
+            let [gap, len] = state.offsets.get(bytes, first + j).ok_or_else(corrupt)?;
+            let start = end.checked_add(gap).ok_or_else(corrupt)?;
+            end = start.checked_add(len).ok_or_else(corrupt)?;
             out.push(Occurrence {
-                position: pos,
+                position,
                 start,
                 end,
             });
         }
-        self.positions_at = at;
-        self.positions_idx = self.idx + 1;
         Ok(out)
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! [`FtsIndex::open`] validates the header, the analyzer encoding, every
 //! section's bounds, the FST (including its checksum) and the fixed-width
-//! tables, so later accessors only need local checks: a term-info row's
+//! tables, so later accessors only need local checks: a term record's
 //! extents, a block's shape. Every check failure is a typed
 //! [`FtsError::Corrupt`]; nothing indexes out of bounds.
 
@@ -16,8 +16,9 @@ use roaring::RoaringBitmap;
 use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::codec::norm;
 use crate::error::{FtsError, QueryErrorKind, Result, Section};
-use crate::format::{self, Extent, Header, TERM_INFO_LEN};
+use crate::format::{self, Extent, Header};
 use crate::postings::{Postings, PostingsSource};
+use crate::terminfo::{self, Shape};
 
 /// Statistics and postings location of one dictionary term.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +29,21 @@ pub struct TermInfo {
     pub doc_freq: u32,
     /// Total occurrences across all documents.
     pub total_tf: u64,
-    /// Largest term frequency in any document.
-    pub max_tf: u32,
-    /// Smallest norm byte among documents containing the term.
-    pub min_norm: u8,
+    pub(crate) shape: Shape,
     postings: Extent,
     positions: Extent,
+    offsets: Extent,
+}
+
+impl TermInfo {
+    /// The largest of `score(tf, norm)` over the term's bound pairs, which
+    /// bounds every document's score for a monotone `score`.
+    pub(crate) fn bound_score(&self, norms: &[u8], score: impl Fn(u32, u8) -> f32) -> f32 {
+        match self.shape {
+            Shape::Inline { doc, tf } => score(tf, norms.get(doc as usize).copied().unwrap_or(0)),
+            Shape::Single { bound } | Shape::Multi { bound } => bound.max_score(score),
+        }
+    }
 }
 
 /// An opened full-text region. Cheap to clone (shares the bytes).
@@ -77,7 +87,7 @@ impl FtsIndex {
         let config = AnalyzerConfig::from_bytes(analyzer_bytes)?;
         let analyzer = Analyzer::new(config)
             .map_err(|_| FtsError::corrupt(Section::Analyzer, 0, "invalid configuration"))?;
-        let [dict, term_info, _, norms, presence, positions] = header.sections;
+        let [dict, term_info, _, norms, presence, positions, offsets] = header.sections;
         let dict_offset = dict.offset;
         let bad_dict = |reason| FtsError::corrupt(Section::Dictionary, dict_offset, reason);
         let dict = fst::Map::new(slice(&bytes, dict)).map_err(|_| bad_dict("invalid FST"))?;
@@ -87,12 +97,14 @@ impl FtsIndex {
         if dict.len() as u64 != u64::from(header.term_count) {
             return Err(bad_dict("term count mismatch"));
         }
-        let checks = [
-            (
-                term_info,
-                u64::from(header.term_count) * TERM_INFO_LEN as u64,
+        if term_info.len < terminfo::directory_len(header.term_count) as u64 {
+            return Err(FtsError::corrupt(
                 Section::TermInfo,
-            ),
+                term_info.offset,
+                "term-info section shorter than its directory",
+            ));
+        }
+        let checks = [
             (norms, u64::from(header.doc_slots), Section::Norms),
             (
                 presence,
@@ -109,7 +121,7 @@ impl FtsIndex {
                 ));
             }
         }
-        if !header.has_positions() && positions.len != 0 {
+        if !header.has_positions() && (positions.len != 0 || offsets.len != 0) {
             return Err(FtsError::corrupt(
                 Section::Positions,
                 positions.offset,
@@ -207,47 +219,44 @@ impl FtsIndex {
     }
 
     fn term_info_by_ordinal(&self, ordinal: u64) -> Result<TermInfo> {
-        let table = self.section(1);
         let table_offset = self.header.sections[1].offset;
-        let corrupt = |at: u64, reason| FtsError::corrupt(Section::TermInfo, at, reason);
+        let corrupt = |reason| FtsError::corrupt(Section::TermInfo, table_offset, reason);
         let ordinal = u32::try_from(ordinal)
             .ok()
             .filter(|&o| o < self.header.term_count)
-            .ok_or_else(|| corrupt(table_offset, "term ordinal out of range"))?;
-        let at = ordinal as usize * TERM_INFO_LEN;
-        let row_offset = table_offset + at as u64;
-        let row = &table[at..at + TERM_INFO_LEN];
-        let u64_at = |i| format::read_u64(row, i).unwrap_or(u64::MAX);
-        let u32_at = |i| format::read_u32(row, i).unwrap_or(0);
+            .ok_or_else(|| corrupt("term ordinal out of range"))?;
+        let (record, starts) = terminfo::lookup(
+            self.section(1),
+            self.header.term_count,
+            ordinal,
+            self.has_positions(),
+        )
+        .ok_or_else(|| corrupt("malformed term record"))?;
+        let extent = |i: usize| Extent {
+            offset: starts[i],
+            len: record.lens[i],
+        };
         let info = TermInfo {
             ordinal,
-            postings: Extent {
-                offset: u64_at(0),
-                len: u64_at(8),
-            },
-            positions: Extent {
-                offset: u64_at(16),
-                len: u64_at(24),
-            },
-            total_tf: u64_at(32),
-            doc_freq: u32_at(40),
-            max_tf: u32_at(44),
-            min_norm: row[48],
+            doc_freq: record.doc_freq,
+            total_tf: record.total_tf,
+            shape: record.shape,
+            postings: extent(0),
+            positions: extent(1),
+            offsets: extent(2),
         };
         let within =
             |e: Extent, len: u64| e.offset.checked_add(e.len).is_some_and(|end| end <= len);
+        let inline = matches!(info.shape, Shape::Inline { .. });
         if !within(info.postings, self.header.sections[2].len)
             || !within(info.positions, self.header.sections[5].len)
-            || info.postings.len == 0
+            || !within(info.offsets, self.header.sections[6].len)
+            || (info.postings.len == 0) != inline
         {
-            return Err(corrupt(row_offset, "postings or positions out of bounds"));
+            return Err(corrupt("postings or positions out of bounds"));
         }
-        if info.doc_freq == 0
-            || info.doc_freq > self.header.doc_count
-            || info.max_tf == 0
-            || info.total_tf < u64::from(info.doc_freq)
-        {
-            return Err(corrupt(row_offset, "inconsistent term statistics"));
+        if info.doc_freq > self.header.doc_count {
+            return Err(corrupt("inconsistent term statistics"));
         }
         Ok(info)
     }
@@ -260,17 +269,28 @@ impl FtsIndex {
     pub fn postings(&self, info: &TermInfo) -> Result<Postings<'_>> {
         let p = self.header.sections[2];
         let data = &self.section(2)[info.postings.range()];
-        let pos_section = self.header.sections[5];
-        let positions = self
-            .has_positions()
-            .then(|| &self.section(5)[info.positions.range()]);
+        let stored = |i: usize, extent: Extent| {
+            self.has_positions().then(|| {
+                (
+                    &self.section(i)[extent.range()],
+                    self.header.sections[i].offset + extent.offset,
+                )
+            })
+        };
         Postings::new(PostingsSource {
             data,
             region_offset: p.offset + info.postings.offset,
-            positions,
-            positions_region_offset: pos_section.offset + info.positions.offset,
+            positions: stored(5, info.positions),
+            offsets: stored(6, info.offsets),
             norms: self.section(3),
+            shape: info.shape,
+            doc_freq: info.doc_freq,
         })
+    }
+
+    /// The norm bytes of every document slot.
+    pub(crate) fn norms(&self) -> &[u8] {
+        self.section(3)
     }
 
     /// Terms accepted by `automaton`, in dictionary order, with their infos.

@@ -50,8 +50,8 @@ impl TermCursor<'_> {
     }
 
     fn block_bound(&self) -> f32 {
-        self.scorer
-            .score(self.postings.block_max_tf(), self.postings.block_min_norm())
+        let scorer = self.scorer;
+        self.postings.block_bound(|tf, norm| scorer.score(tf, norm))
     }
 }
 
@@ -79,7 +79,7 @@ impl<'a> TermCursor<'a> {
             lengths,
         );
         Ok(TermCursor {
-            max_score: scorer.score(info.max_tf, info.min_norm),
+            max_score: info.bound_score(index.norms(), |tf, norm| scorer.score(tf, norm)),
             postings: index.postings(info)?,
             scorer,
             slot,

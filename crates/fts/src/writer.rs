@@ -8,11 +8,15 @@
 use std::collections::HashMap;
 
 use crate::analyzer::{Analyzer, AnalyzerConfig};
-use crate::codec::{bitpack, norm, varint};
+use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer};
+use crate::codec::{norm, varint};
+use crate::encode::{TermLists, write_term};
 use crate::error::{FtsError, Result};
 use crate::format::{
-    self, BLOCK_SIZE, Extent, FIXED_HEADER_LEN, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
+    self, Extent, FIXED_HEADER_LEN, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
 };
+use crate::hash::BuildTermHasher;
+use crate::terminfo::TermTableWriter;
 
 /// Bytes per distinct term beyond its text: the map entry and four vectors.
 const NEW_TERM_OVERHEAD: usize = 128;
@@ -28,14 +32,16 @@ pub struct FtsConfig {
 }
 
 /// Per-term accumulation: parallel doc and term-frequency lists, and the
-/// encoded positions stream with its byte offset at each block start.
+/// occurrences as a varint stream (compact while building; re-packed into
+/// groups by `finish`).
 #[derive(Default)]
-struct TermPostings {
-    docs: Vec<u32>,
-    tfs: Vec<u32>,
-    positions: Vec<u8>,
-    block_position_offsets: Vec<u64>,
-    total_tf: u64,
+pub(crate) struct TermPostings {
+    pub(crate) docs: Vec<u32>,
+    pub(crate) tfs: Vec<u32>,
+    /// Per occurrence: position delta (the first of a document absolute),
+    /// start − previous end (the first absolute), end − start.
+    pub(crate) occurrences: Vec<u8>,
+    pub(crate) total_tf: u64,
     /// Position and end offset of the previous occurrence in the last
     /// document, the bases of the next delta.
     prev_position: u32,
@@ -52,7 +58,7 @@ struct TermPostings {
 pub struct FtsIndexBuilder {
     analyzer: Analyzer,
     config: FtsConfig,
-    terms: HashMap<String, TermPostings>,
+    terms: HashMap<String, TermPostings, BuildTermHasher>,
     norms: Vec<u8>,
     presence: Vec<u8>,
     last_doc: Option<u32>,
@@ -81,7 +87,7 @@ impl FtsIndexBuilder {
         Ok(FtsIndexBuilder {
             analyzer: Analyzer::new(config.analyzer.clone())?,
             config,
-            terms: HashMap::new(),
+            terms: HashMap::default(),
             norms: Vec::new(),
             presence: Vec::new(),
             last_doc: None,
@@ -184,33 +190,34 @@ impl FtsIndexBuilder {
         })?;
 
         let mut dict = fst::MapBuilder::memory();
-        let mut term_info = Vec::with_capacity(terms.len() * format::TERM_INFO_LEN);
-        let mut postings = Vec::new();
-        let mut positions = Vec::new();
+        let mut table = TermTableWriter::new(self.config.positions);
+        let mut lists = TermLists::default();
+        // Bound pairs are chosen to be tightest under default parameters
+        // and this file's average length; any choice stays a valid bound.
+        let avg = CollectionStats {
+            doc_count: u64::from(self.doc_count),
+            total_tokens: self.total_tokens,
+            ..CollectionStats::default()
+        }
+        .avg_doc_len();
+        let params = Bm25Params::default();
+        let lengths = LengthNorms::new(params, avg);
+        let rank = TermScorer::new(1.0, 1.0, params, &lengths);
         for (ordinal, (term, acc)) in terms.iter().enumerate() {
             dict.insert(term.as_bytes(), ordinal as u64)
-                .expect("invariant: keys are sorted and unique");
-            let postings_offset = postings.len() as u64;
-            let (max_tf, min_norm) = write_blocks(acc, &self.norms, &mut postings);
-            write_term_info(
-                &mut term_info,
-                &TermInfoRow {
-                    postings: Extent {
-                        offset: postings_offset,
-                        len: postings.len() as u64 - postings_offset,
-                    },
-                    positions: Extent {
-                        offset: positions.len() as u64,
-                        len: acc.positions.len() as u64,
-                    },
-                    total_tf: acc.total_tf,
-                    doc_freq: u32::try_from(acc.docs.len()).expect("invariant: docs ≤ u32"),
-                    max_tf,
-                    min_norm,
-                },
-            );
-            positions.extend_from_slice(&acc.positions);
+                .map_err(|_| FtsError::TooLarge {
+                    what: "term dictionary",
+                })?;
+            let starts = lists.lens();
+            let record = write_term(acc, &self.norms, self.config.positions, &rank, &mut lists)?;
+            table.push(&record, starts);
         }
+        let term_info = table.finish();
+        let TermLists {
+            postings,
+            positions,
+            offsets,
+        } = lists;
         let dict = dict
             .into_inner()
             .expect("invariant: in-memory FST cannot fail");
@@ -227,6 +234,7 @@ impl FtsIndexBuilder {
             &self.norms,
             &self.presence,
             &positions,
+            &offsets,
         ];
         let mut sections = [Extent::default(); SECTION_COUNT];
         let mut cursor = header_len;
@@ -269,7 +277,7 @@ impl FtsIndexBuilder {
 /// Records one occurrence (`[position, start, end]`) of `term` in `doc`,
 /// the latest document.
 fn add_occurrence(
-    terms: &mut HashMap<String, TermPostings>,
+    terms: &mut HashMap<String, TermPostings, BuildTermHasher>,
     memory: &mut usize,
     positions: bool,
     doc: u32,
@@ -283,13 +291,8 @@ fn add_occurrence(
             terms.entry(term.to_owned()).or_default()
         }
     };
-    let positions_before = entry.positions.len();
+    let positions_before = entry.occurrences.len();
     if entry.docs.last() != Some(&doc) {
-        if entry.docs.len() % BLOCK_SIZE == 0 {
-            entry
-                .block_position_offsets
-                .push(entry.positions.len() as u64);
-        }
         entry.docs.push(doc);
         entry.tfs.push(0);
         entry.prev_position = 0;
@@ -301,93 +304,13 @@ fn add_occurrence(
     }
     entry.total_tf += 1;
     if positions {
-        varint::write_u32(position - entry.prev_position, &mut entry.positions);
-        varint::write_u32(start - entry.prev_end, &mut entry.positions);
-        varint::write_u32(end - start, &mut entry.positions);
+        varint::write_u32(position - entry.prev_position, &mut entry.occurrences);
+        varint::write_u32(start - entry.prev_end, &mut entry.occurrences);
+        varint::write_u32(end - start, &mut entry.occurrences);
         entry.prev_position = position;
         entry.prev_end = end;
     }
-    *memory += entry.positions.len() - positions_before;
-}
-
-struct TermInfoRow {
-    postings: Extent,
-    positions: Extent,
-    total_tf: u64,
-    doc_freq: u32,
-    max_tf: u32,
-    min_norm: u8,
-}
-
-fn write_term_info(out: &mut Vec<u8>, row: &TermInfoRow) {
-    out.extend_from_slice(&row.postings.offset.to_le_bytes());
-    out.extend_from_slice(&row.postings.len.to_le_bytes());
-    out.extend_from_slice(&row.positions.offset.to_le_bytes());
-    out.extend_from_slice(&row.positions.len.to_le_bytes());
-    out.extend_from_slice(&row.total_tf.to_le_bytes());
-    out.extend_from_slice(&row.doc_freq.to_le_bytes());
-    out.extend_from_slice(&row.max_tf.to_le_bytes());
-    out.push(row.min_norm);
-    out.extend_from_slice(&[0; 7]);
-}
-
-/// Writes a term's postings blocks; returns the term's (max tf, min norm).
-fn write_blocks(acc: &TermPostings, norms: &[u8], out: &mut Vec<u8>) -> (u32, u8) {
-    let mut base: u32 = 0;
-    let (mut term_max_tf, mut term_min_norm) = (0u32, u8::MAX);
-    let mut deltas = [0u32; BLOCK_SIZE];
-    let mut tf_codes = [0u32; BLOCK_SIZE];
-    for (block, (docs, tfs)) in acc
-        .docs
-        .chunks(BLOCK_SIZE)
-        .zip(acc.tfs.chunks(BLOCK_SIZE))
-        .enumerate()
-    {
-        let n = docs.len();
-        let mut prev = base;
-        for (i, &doc) in docs.iter().enumerate() {
-            deltas[i] = doc - prev;
-            prev = doc + 1;
-            tf_codes[i] = tfs[i] - 1;
-        }
-        let max_tf = tfs
-            .iter()
-            .copied()
-            .max()
-            .expect("invariant: blocks are non-empty");
-        let min_norm = docs
-            .iter()
-            .map(|&d| norms[d as usize])
-            .min()
-            .expect("invariant: blocks are non-empty");
-        let doc_bits = deltas[..n]
-            .iter()
-            .map(|&d| bitpack::bits_needed(d))
-            .max()
-            .unwrap_or(0);
-        let tf_bits = bitpack::bits_needed(max_tf - 1);
-        let body_len = bitpack::packed_len(n, doc_bits) + bitpack::packed_len(n, tf_bits);
-        let last_doc = docs[n - 1];
-        out.extend_from_slice(&last_doc.to_le_bytes());
-        out.extend_from_slice(
-            &u32::try_from(body_len)
-                .expect("invariant: ≤ 1 KiB")
-                .to_le_bytes(),
-        );
-        let position_offset = acc.block_position_offsets.get(block).copied().unwrap_or(0);
-        out.extend_from_slice(&position_offset.to_le_bytes());
-        out.extend_from_slice(&max_tf.to_le_bytes());
-        out.push(min_norm);
-        out.push(u8::try_from(n).expect("invariant: n ≤ 128"));
-        out.push(doc_bits);
-        out.push(tf_bits);
-        bitpack::pack(&deltas[..n], doc_bits, out);
-        bitpack::pack(&tf_codes[..n], tf_bits, out);
-        base = last_doc + 1;
-        term_max_tf = term_max_tf.max(max_tf);
-        term_min_norm = term_min_norm.min(min_norm);
-    }
-    (term_max_tf, term_min_norm)
+    *memory += entry.occurrences.len() - positions_before;
 }
 
 #[cfg(test)]

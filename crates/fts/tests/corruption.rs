@@ -129,12 +129,22 @@ fn header_errors_are_typed() {
         })
     ));
     let mut newer = region.clone();
-    newer[4..6].copy_from_slice(&2u16.to_le_bytes());
+    newer[4..6].copy_from_slice(&3u16.to_le_bytes());
     assert!(matches!(
         FtsIndex::open(Bytes::from(newer)),
         Err(FtsError::UnsupportedVersion {
-            found_major: 2,
-            supported: 1,
+            found_major: 3,
+            supported: 2,
+            ..
+        })
+    ));
+    let mut older = region.clone();
+    older[4..6].copy_from_slice(&1u16.to_le_bytes());
+    assert!(matches!(
+        FtsIndex::open(Bytes::from(older)),
+        Err(FtsError::UnsupportedVersion {
+            found_major: 1,
+            supported: 2,
             ..
         })
     ));
@@ -174,7 +184,7 @@ fn layout_reads_from_the_header_alone() {
     assert_eq!(layout.total_tokens, index.total_tokens());
     assert_eq!(&layout.analyzer, index.analyzer().config());
     assert!(layout.has_positions);
-    assert_eq!(layout.sections.len(), 6);
+    assert_eq!(layout.sections.len(), 7);
     assert_eq!(layout.sections[0].1.start, header_len as u64);
     assert!(layout.sections.iter().all(|(_, r)| r.end <= len));
     assert!(RegionLayout::parse(&region[..header_len - 1], len).is_err());

@@ -76,3 +76,132 @@ proptest! {
         }
     }
 }
+
+/// A document of the round-trip model: term `t` at `positions` among
+/// filler words, the rest filler.
+struct ModelDoc {
+    doc: u32,
+    text: String,
+    occurrences: Vec<(u32, u32, u32)>,
+}
+
+/// Builds a text of `len` words where the words at `at` (sorted) are `t`
+/// and the others `f` or `ff`, and records `t`'s positions and offsets.
+fn model_doc(doc: u32, len: u32, at: &[u32]) -> ModelDoc {
+    let mut text = String::new();
+    let mut occurrences = Vec::new();
+    let mut next = at.iter().peekable();
+    for position in 0..len {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        let start = text.len() as u32;
+        if next.peek() == Some(&&position) {
+            next.next();
+            text.push('t');
+            occurrences.push((position, start, start + 1));
+        } else {
+            text.push_str(if position % 3 == 0 { "ff" } else { "f" });
+        }
+    }
+    ModelDoc {
+        doc,
+        text,
+        occurrences,
+    }
+}
+
+/// Builds a positions region over `docs` and checks every document's tf,
+/// positions and offsets against the model, by iteration and by seeks.
+fn check_round_trip(docs: &[ModelDoc]) {
+    let mut builder = FtsIndexBuilder::new(FtsConfig {
+        positions: true,
+        ..FtsConfig::default()
+    })
+    .expect("config");
+    for d in docs {
+        builder.add_document(d.doc, Some(&d.text)).expect("add");
+    }
+    let index = FtsIndex::open(Bytes::from(builder.finish().expect("finish"))).expect("open");
+    let with_t: Vec<&ModelDoc> = docs.iter().filter(|d| !d.occurrences.is_empty()).collect();
+    let info = index.term_info("t").expect("row").expect("term");
+    assert_eq!(info.doc_freq as usize, with_t.len());
+    let total: usize = with_t.iter().map(|d| d.occurrences.len()).sum();
+    assert_eq!(info.total_tf, total as u64);
+    let mut cursor = index.postings(&info).expect("cursor");
+    let mut positions = Vec::new();
+    for d in &with_t {
+        assert_eq!(cursor.doc(), d.doc);
+        assert_eq!(cursor.tf() as usize, d.occurrences.len());
+        let got: Vec<(u32, u32, u32)> = cursor
+            .occurrences()
+            .expect("occurrences")
+            .iter()
+            .map(|o| (o.position, o.start, o.end))
+            .collect();
+        assert_eq!(got, d.occurrences, "doc {}", d.doc);
+        cursor.positions_into(&mut positions).expect("positions");
+        let want: Vec<u32> = d.occurrences.iter().map(|o| o.0).collect();
+        assert_eq!(positions, want);
+        cursor.next_doc().expect("next");
+    }
+    assert_eq!(cursor.doc(), TERMINATED);
+    // Every other document by seeking, positions read after the seek.
+    let mut cursor = index.postings(&info).expect("cursor");
+    for d in with_t.iter().step_by(2) {
+        assert_eq!(cursor.seek(d.doc).expect("seek"), d.doc);
+        cursor.positions_into(&mut positions).expect("positions");
+        assert_eq!(positions.len(), d.occurrences.len());
+        assert_eq!(
+            positions.first().copied(),
+            d.occurrences.first().map(|o| o.0)
+        );
+    }
+}
+
+#[test]
+fn encodings_round_trip_at_the_edges() {
+    // 1, 2, 127, 128, 129 and 257 documents: inline, single-block and
+    // multi-block terms, full and partial last blocks.
+    for count in [1u32, 2, 127, 128, 129, 257] {
+        let docs: Vec<ModelDoc> = (0..count)
+            .map(|i| model_doc(i * 3 + 1, 6 + i % 7, &[1 + i % 4, 5 + i % 7]))
+            .collect();
+        check_round_trip(&docs);
+    }
+    // A huge tf (spanning many position groups), positions beyond 2^16,
+    // and ordinary documents around them in the same blocks.
+    let mut docs = Vec::new();
+    for i in 0..300u32 {
+        let doc = match i {
+            5 => model_doc(i, 100_000, &(0..100_000).step_by(2).collect::<Vec<_>>()),
+            77 => model_doc(i, 70_010, &[3, 65_535, 65_536, 70_000]),
+            200 => model_doc(i, 1_000, &(0..1_000).collect::<Vec<_>>()),
+            _ => model_doc(i, 5, &[i % 5]),
+        };
+        docs.push(doc);
+    }
+    check_round_trip(&docs);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn encodings_round_trip_random(
+        shape in proptest::collection::vec((0u32..4, 1u32..40, proptest::collection::btree_set(0u32..40, 0..6)), 1..400),
+    ) {
+        let mut doc = 0;
+        let docs: Vec<ModelDoc> = shape
+            .iter()
+            .map(|(gap, len, at)| {
+                doc += gap + 1;
+                let at: Vec<u32> = at.iter().copied().filter(|&p| p < *len).collect();
+                model_doc(doc, *len, &at)
+            })
+            .collect();
+        if docs.iter().any(|d| !d.occurrences.is_empty()) {
+            check_round_trip(&docs);
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! byte ranges of the word in the original string. Non-ASCII words are always
 //! indexed; CJK ideographs come out as one-character words.
 
+mod ascii;
 mod config;
 mod folding;
 mod stopwords;
@@ -118,10 +119,7 @@ impl Analyzer {
     pub(crate) fn for_each_term(&self, text: &str, mut f: impl FnMut(&str, u32, usize, usize)) {
         let mut position: u32 = 0;
         let mut normalized = String::new();
-        for (start, word) in text.split_word_bound_indices() {
-            if !word.chars().any(char::is_alphanumeric) {
-                continue;
-            }
+        let mut word_fn = |start: usize, word: &str| {
             normalized.clear();
             self.normalize_into(word, &mut normalized);
             if !normalized.is_empty() && !self.stop.contains(normalized.as_str()) {
@@ -134,6 +132,15 @@ impl Analyzer {
                 }
             }
             position = position.saturating_add(1);
+        };
+        if text.is_ascii() {
+            ascii::for_each_word(text, word_fn);
+        } else {
+            for (start, word) in text.split_word_bound_indices() {
+                if word.chars().any(char::is_alphanumeric) {
+                    word_fn(start, word);
+                }
+            }
         }
     }
 

@@ -1,6 +1,8 @@
-//! Small, self-contained codecs: bit packing, LEB128 varints and the
-//! one-byte document-length norm.
+//! Small, self-contained codecs: bit packing, grouped value runs, LEB128
+//! varints, the one-byte document-length norm and `(tf, norm)` score bounds.
 
 pub(crate) mod bitpack;
+pub(crate) mod bound;
+pub(crate) mod groups;
 pub(crate) mod norm;
 pub(crate) mod varint;

@@ -31,54 +31,32 @@ pub(crate) fn read_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
     None
 }
 
-/// Skips `count` varints starting at `*pos` without decoding them,
-/// advancing `*pos` past the last. Returns `None` if `bytes` ends first.
-/// Only terminators (bytes with the high bit clear) are counted, eight
-/// bytes at a time where possible.
-pub(crate) fn skip(bytes: &[u8], pos: &mut usize, mut count: u64) -> Option<()> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut at = *pos;
-    let ends_in = |window: &[u8]| -> u64 {
-        window
-            .chunks_exact(8)
-            .map(|w| {
-                let word = u64::from_le_bytes(w.try_into().expect("invariant: 8 bytes"));
-                u64::from((!word & HIGH).count_ones())
-            })
-            .sum()
-    };
-    while count >= 32 {
-        let Some(window) = bytes.get(at..at + 32) else {
-            break;
-        };
-        let ends = ends_in(window);
-        if ends >= count {
-            break;
-        }
-        count -= ends;
-        at += 32;
+/// Appends `v` as a varint (1 to 10 bytes).
+pub(crate) fn write_u64(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push(v.to_le_bytes()[0] | 0x80);
+        v >>= 7;
     }
-    while count >= 8 {
-        let Some(window) = bytes.get(at..at + 8) else {
-            break;
-        };
-        let word = u64::from_le_bytes(window.try_into().expect("invariant: 8 bytes"));
-        let ends = u64::from((!word & HIGH).count_ones());
-        // The count-th terminator may sit mid-word: finish bytewise.
-        if ends >= count {
-            break;
+    out.push(v.to_le_bytes()[0]);
+}
+
+/// Decodes one u64 varint at `*pos`, advancing `*pos`. `None` on
+/// truncation, more than 10 bytes, or overflow.
+pub(crate) fn read_u64(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value: u64 = 0;
+    for i in 0..10u32 {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        let group = u64::from(b & 0x7F);
+        if i == 9 && group > 1 {
+            return None;
         }
-        count -= ends;
-        at += 8;
-    }
-    while count > 0 {
-        if *bytes.get(at)? < 0x80 {
-            count -= 1;
+        value |= group << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(value);
         }
-        at += 1;
     }
-    *pos = at;
-    Some(())
+    None
 }
 
 #[cfg(test)]
@@ -107,6 +85,19 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn round_trips_random_u64(values in proptest::collection::vec(proptest::num::u64::ANY, 0..100)) {
+            let mut bytes = Vec::new();
+            for &v in &values {
+                write_u64(v, &mut bytes);
+            }
+            let mut pos = 0;
+            for &v in &values {
+                proptest::prop_assert_eq!(read_u64(&bytes, &mut pos), Some(v));
+            }
+            proptest::prop_assert_eq!(pos, bytes.len());
+        }
+
+        #[test]
         fn round_trips_random(values in proptest::collection::vec(proptest::num::u32::ANY, 0..100)) {
             let mut bytes = Vec::new();
             for &v in &values {
@@ -117,21 +108,6 @@ mod tests {
                 proptest::prop_assert_eq!(read_u32(&bytes, &mut pos), Some(v));
             }
             proptest::prop_assert_eq!(pos, bytes.len());
-        }
-
-        #[test]
-        fn skip_lands_on_the_next_varint(values in proptest::collection::vec(proptest::num::u32::ANY, 0..100), k in 0usize..100) {
-            let mut bytes = Vec::new();
-            for &v in &values {
-                write_u32(v, &mut bytes);
-            }
-            let k = k.min(values.len());
-            let mut pos = 0;
-            proptest::prop_assert!(skip(&bytes, &mut pos, k as u64).is_some());
-            for &v in &values[k..] {
-                proptest::prop_assert_eq!(read_u32(&bytes, &mut pos), Some(v));
-            }
-            proptest::prop_assert!(skip(&bytes, &mut 0, values.len() as u64 + 1).is_none());
         }
 
         #[test]

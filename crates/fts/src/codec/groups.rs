@@ -1,0 +1,168 @@
+//! Runs of values in groups of [`GROUP`], each group prefixed by its bit
+//! widths: how positions and offsets are stored per postings block.
+//!
+//! `N` parallel streams (1 for positions, 2 for offsets) share a group
+//! layout: `N` width bytes, then each stream's values of the group packed at
+//! its width. A group width fits its own values, so one long document or a
+//! large first position does not widen the rest of the block.
+
+use crate::codec::bitpack;
+
+/// Values per group.
+pub(crate) const GROUP: usize = 128;
+
+/// Appends `streams` (all the same length) as groups.
+pub(crate) fn pack<const N: usize>(streams: [&[u32]; N], out: &mut Vec<u8>) {
+    let len = streams.first().map_or(0, |s| s.len());
+    let mut start = 0;
+    while start < len {
+        let end = (start + GROUP).min(len);
+        let widths = streams.map(|s| {
+            s[start..end]
+                .iter()
+                .map(|&v| bitpack::bits_needed(v))
+                .max()
+                .unwrap_or(0)
+        });
+        out.extend_from_slice(&widths);
+        for (stream, width) in streams.iter().zip(widths) {
+            bitpack::pack(&stream[start..end], width, out);
+        }
+        start = end;
+    }
+}
+
+/// Bytes of a group of `count` values with `widths`.
+fn group_len<const N: usize>(count: usize, widths: &[u8; N]) -> usize {
+    N + widths
+        .iter()
+        .map(|&w| bitpack::packed_len(count, w))
+        .sum::<usize>()
+}
+
+/// Random access by value index into one block's groups, decoding one
+/// group at a time and remembering where the last one started.
+pub(crate) struct GroupReader<const N: usize> {
+    /// Values in the block.
+    total: u64,
+    /// Start (in the block's bytes) of group `walk_group`.
+    walk_group: u64,
+    walk_at: usize,
+    /// The decoded group, if any.
+    cached: Option<u64>,
+    values: [[u32; GROUP]; N],
+}
+
+impl<const N: usize> GroupReader<N> {
+    pub(crate) fn new() -> Self {
+        GroupReader {
+            total: 0,
+            walk_group: 0,
+            walk_at: 0,
+            cached: None,
+            values: [[0; GROUP]; N],
+        }
+    }
+
+    /// Starts over on a block of `total` values.
+    pub(crate) fn reset(&mut self, total: u64) {
+        self.total = total;
+        self.walk_group = 0;
+        self.walk_at = 0;
+        self.cached = None;
+    }
+
+    /// Value `i` of every stream, reading from the block bytes `bytes`.
+    /// `None` if `i` is past the block or the bytes are malformed.
+    pub(crate) fn get(&mut self, bytes: &[u8], i: u64) -> Option<[u32; N]> {
+        if i >= self.total {
+            return None;
+        }
+        let group = i / GROUP as u64;
+        if self.cached != Some(group) {
+            self.load(bytes, group)?;
+        }
+        let at = usize::try_from(i % GROUP as u64).ok()?;
+        Some(std::array::from_fn(|s| self.values[s][at]))
+    }
+
+    fn count(&self, group: u64) -> usize {
+        let left = self.total - group * GROUP as u64;
+        usize::try_from(left.min(GROUP as u64)).unwrap_or(GROUP)
+    }
+
+    fn widths(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+        let widths: [u8; N] = bytes.get(at..at + N)?.try_into().ok()?;
+        widths.iter().all(|&w| w <= 32).then_some(widths)
+    }
+
+    fn load(&mut self, bytes: &[u8], group: u64) -> Option<()> {
+        if group < self.walk_group {
+            self.walk_group = 0;
+            self.walk_at = 0;
+        }
+        while self.walk_group < group {
+            let widths = Self::widths(bytes, self.walk_at)?;
+            self.walk_at += group_len(self.count(self.walk_group), &widths);
+            self.walk_group += 1;
+        }
+        let count = self.count(group);
+        let widths = Self::widths(bytes, self.walk_at)?;
+        let mut at = self.walk_at + N;
+        if at + group_len(count, &widths) - N > bytes.len() {
+            return None;
+        }
+        for (values, width) in self.values.iter_mut().zip(widths) {
+            bitpack::unpack(&bytes[at..], width, &mut values[..count])?;
+            at += bitpack::packed_len(count, width);
+        }
+        self.cached = Some(group);
+        Some(())
+    }
+
+    /// Byte length of the whole block as its group widths describe it, or
+    /// `None` if the bytes end first.
+    #[cfg(test)]
+    pub(crate) fn encoded_len(&mut self, bytes: &[u8]) -> Option<usize> {
+        let groups = self.total.div_ceil(GROUP as u64);
+        let mut at = 0;
+        for g in 0..groups {
+            let widths = Self::widths(bytes, at)?;
+            at += group_len(self.count(g), &widths);
+        }
+        (at <= bytes.len()).then_some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn random_access_round_trips(
+            a in proptest::collection::vec(proptest::num::u32::ANY, 0..700),
+            shift in 0u32..32,
+            probes in proptest::collection::vec(0usize..800, 1..60),
+        ) {
+            let a: Vec<u32> = a.into_iter().map(|v| v >> shift).collect();
+            let b: Vec<u32> = a.iter().map(|v| v.rotate_left(7) >> shift).collect();
+            let mut bytes = Vec::new();
+            pack([&a, &b], &mut bytes);
+            let mut reader = GroupReader::<2>::new();
+            reader.reset(a.len() as u64);
+            proptest::prop_assert_eq!(reader.encoded_len(&bytes), Some(bytes.len()));
+            for &i in &probes {
+                let want = (i < a.len()).then(|| [a[i], b[i]]);
+                proptest::prop_assert_eq!(reader.get(&bytes, i as u64), want);
+            }
+            // Truncated bytes fail, never panic.
+            if !bytes.is_empty() {
+                let cut = &bytes[..bytes.len() - 1];
+                reader.reset(a.len() as u64);
+                let last = a.len() as u64 - 1;
+                proptest::prop_assert!(reader.get(cut, last).is_none());
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Encoding one term's lists at `finish`: postings blocks (with a skip
+//! table when there is more than one), positions and offsets in groups.
+//! `FORMAT.md` has the byte layout; `postings.rs` reads it back.
+
+use crate::bm25::TermScorer;
+use crate::codec::bound::{Bound, MAX_PAIRS, dominating_codes};
+use crate::codec::{bitpack, groups, varint};
+use crate::error::{FtsError, Result};
+use crate::format::{BLOCK_SIZE, SKIP_ENTRY_LEN};
+use crate::terminfo::{Record, Shape};
+use crate::writer::TermPostings;
+
+/// The postings, positions and offsets sections being built.
+#[derive(Default)]
+pub(crate) struct TermLists {
+    pub(crate) postings: Vec<u8>,
+    pub(crate) positions: Vec<u8>,
+    pub(crate) offsets: Vec<u8>,
+}
+
+impl TermLists {
+    /// Current lengths: where the next term's bytes start.
+    pub(crate) fn lens(&self) -> [u64; 3] {
+        [
+            self.postings.len() as u64,
+            self.positions.len() as u64,
+            self.offsets.len() as u64,
+        ]
+    }
+}
+
+fn too_large(what: &'static str) -> FtsError {
+    FtsError::TooLarge { what }
+}
+
+/// Appends `acc`'s lists to `out` and returns the term's record. `rank`
+/// scores a `(tf, norm)` pair for choosing bound pairs.
+pub(crate) fn write_term(
+    acc: &TermPostings,
+    norms: &[u8],
+    positions: bool,
+    rank: &TermScorer<'_>,
+    out: &mut TermLists,
+) -> Result<Record> {
+    let starts = out.lens();
+    let df = acc.docs.len();
+    let doc_freq = u32::try_from(df).map_err(|_| too_large("documents per term"))?;
+    let block_count = df.div_ceil(BLOCK_SIZE);
+    let multi = block_count > 1;
+    let skip_at = out.postings.len();
+    if multi {
+        out.postings
+            .resize(skip_at + block_count * SKIP_ENTRY_LEN, 0);
+    }
+    let bodies_at = out.postings.len();
+    let score = |tf: u32, norm: u8| rank.score(tf, norm);
+    let mut occurrences = Occurrences {
+        bytes: &acc.occurrences,
+        at: 0,
+    };
+    let mut base = 0u32;
+    for (block, (docs, tfs)) in acc
+        .docs
+        .chunks(BLOCK_SIZE)
+        .zip(acc.tfs.chunks(BLOCK_SIZE))
+        .enumerate()
+    {
+        if positions {
+            occurrences.write_block(tfs, out)?;
+        }
+        let n = docs.len();
+        let last_doc = docs[n - 1];
+        if df == 1 {
+            base = last_doc + 1;
+            continue;
+        }
+        let mut deltas = [0u32; BLOCK_SIZE];
+        let mut tf_codes = [0u32; BLOCK_SIZE];
+        let mut prev = base;
+        for (i, (&doc, &tf)) in docs.iter().zip(tfs).enumerate() {
+            deltas[i] = doc - prev;
+            prev = doc + 1;
+            tf_codes[i] = tf - 1;
+        }
+        let width = |values: &[u32]| values.iter().map(|&v| bitpack::bits_needed(v)).max();
+        let doc_bits = width(&deltas[..n]).unwrap_or(0);
+        let tf_bits = width(&tf_codes[..n]).unwrap_or(0);
+        if !multi {
+            out.postings.push(doc_bits);
+            out.postings.push(tf_bits);
+        }
+        bitpack::pack(&deltas[..n], doc_bits, &mut out.postings);
+        bitpack::pack(&tf_codes[..n], tf_bits, &mut out.postings);
+        base = last_doc + 1;
+        if !multi {
+            continue;
+        }
+        let pairs = dominating_codes(
+            docs.iter()
+                .zip(tfs)
+                .map(|(&d, &tf)| (tf, norms[d as usize])),
+            score,
+        );
+        let rel =
+            |now: usize, from: usize, what| u32::try_from(now - from).map_err(|_| too_large(what));
+        let mut entry = [0u8; SKIP_ENTRY_LEN];
+        entry[0..4].copy_from_slice(&last_doc.to_le_bytes());
+        let ends = [
+            rel(out.postings.len(), bodies_at, "postings per term")?,
+            rel(
+                out.positions.len(),
+                to_usize(starts[1]),
+                "positions per term",
+            )?,
+            rel(out.offsets.len(), to_usize(starts[2]), "offsets per term")?,
+        ];
+        for (i, end) in ends.iter().enumerate() {
+            entry[4 + 4 * i..8 + 4 * i].copy_from_slice(&end.to_le_bytes());
+        }
+        entry[16] = doc_bits;
+        entry[17] = tf_bits;
+        for slot in 0..MAX_PAIRS {
+            let (tf, norm) = pairs.get(slot).or(pairs.first()).copied().unwrap_or((0, 0));
+            entry[18 + 2 * slot] = tf;
+            entry[19 + 2 * slot] = norm;
+        }
+        let at = skip_at + block * SKIP_ENTRY_LEN;
+        out.postings[at..at + SKIP_ENTRY_LEN].copy_from_slice(&entry);
+    }
+    let shape = if df == 1 {
+        Shape::Inline {
+            doc: acc.docs[0],
+            tf: acc.tfs[0],
+        }
+    } else {
+        let pairs = dominating_codes(
+            acc.docs
+                .iter()
+                .zip(&acc.tfs)
+                .map(|(&d, &tf)| (tf, norms[d as usize])),
+            score,
+        );
+        let bound = Bound::from_codes(&pairs).ok_or(too_large("documents per term"))?;
+        if multi {
+            Shape::Multi { bound }
+        } else {
+            Shape::Single { bound }
+        }
+    };
+    let ends = out.lens();
+    Ok(Record {
+        doc_freq,
+        total_tf: acc.total_tf,
+        shape,
+        lens: [
+            ends[0] - starts[0],
+            ends[1] - starts[1],
+            ends[2] - starts[2],
+        ],
+    })
+}
+
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// Reads a term's accumulated occurrence stream block by block.
+struct Occurrences<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Occurrences<'_> {
+    /// Re-encodes the occurrences of one block's documents (term
+    /// frequencies `tfs`) as position and offset groups.
+    fn write_block(&mut self, tfs: &[u32], out: &mut TermLists) -> Result<()> {
+        let total: usize = tfs.iter().map(|&tf| tf as usize).sum();
+        let mut positions = Vec::with_capacity(total);
+        let mut gaps = Vec::with_capacity(total);
+        let mut lens = Vec::with_capacity(total);
+        let broken = || too_large("occurrence stream");
+        for &tf in tfs {
+            for i in 0..tf {
+                let mut next = || varint::read_u32(self.bytes, &mut self.at).ok_or_else(broken);
+                let delta = next()?;
+                // Later positions of a document are ≥ 1 apart: store − 1.
+                positions.push(if i == 0 {
+                    delta
+                } else {
+                    delta.checked_sub(1).ok_or_else(broken)?
+                });
+                gaps.push(next()?);
+                lens.push(next()?);
+            }
+        }
+        groups::pack([&positions], &mut out.positions);
+        groups::pack([&gaps, &lens], &mut out.offsets);
+        Ok(())
+    }
+}
