@@ -16,7 +16,7 @@ const PROCESSES: usize = 4;
 const APPENDS: usize = 5;
 const ROWS: usize = 20;
 
-fn encode(options: &[(String, String)]) -> String {
+pub(crate) fn encode(options: &[(String, String)]) -> String {
     options
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -24,7 +24,7 @@ fn encode(options: &[(String, String)]) -> String {
         .join(";")
 }
 
-fn decode(text: &str) -> Vec<(String, String)> {
+pub(crate) fn decode(text: &str) -> Vec<(String, String)> {
     text.split(';')
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -8,6 +8,7 @@
 
 mod common;
 mod concurrency;
+mod crash;
 mod mutations;
 mod processes;
 mod relevance;
