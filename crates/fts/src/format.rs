@@ -32,16 +32,26 @@ pub(crate) const FIXED_HEADER_LEN: usize = SECTIONS_AT + SECTION_COUNT * 2 * siz
 /// The largest document id; `u32::MAX` is reserved as the end sentinel.
 pub(crate) const MAX_DOC: u32 = u32::MAX - 1;
 
-/// The sections listed in the header's table, in table order.
+/// The sections listed in the header's table, in table order (which is
+/// also file order). Everything a query needs before it knows its terms'
+/// extents — dictionary, term info, norms, presence — comes first, so a
+/// lazy reader fetches it as one prefix of the region.
 pub(crate) const TABLE_SECTIONS: [Section; SECTION_COUNT] = [
     Section::Dictionary,
     Section::TermInfo,
-    Section::Postings,
     Section::Norms,
     Section::Presence,
+    Section::Postings,
     Section::Positions,
     Section::Offsets,
 ];
+/// Index of each section in the table.
+pub(crate) const TERM_INFO: usize = 1;
+pub(crate) const NORMS: usize = 2;
+pub(crate) const PRESENCE: usize = 3;
+pub(crate) const POSTINGS: usize = 4;
+pub(crate) const POSITIONS: usize = 5;
+pub(crate) const OFFSETS: usize = 6;
 
 /// A section's location relative to the start of the region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

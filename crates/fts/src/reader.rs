@@ -16,7 +16,9 @@ use roaring::RoaringBitmap;
 use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::codec::norm;
 use crate::error::{FtsError, QueryErrorKind, Result, Section};
-use crate::format::{self, Extent, Header};
+use crate::format::{
+    self, Extent, Header, NORMS, OFFSETS, POSITIONS, POSTINGS, PRESENCE, TERM_INFO,
+};
 use crate::postings::{Postings, PostingsSource};
 use crate::terminfo::{self, Shape};
 
@@ -87,7 +89,7 @@ impl FtsIndex {
         let config = AnalyzerConfig::from_bytes(analyzer_bytes)?;
         let analyzer = Analyzer::new(config)
             .map_err(|_| FtsError::corrupt(Section::Analyzer, 0, "invalid configuration"))?;
-        let [dict, term_info, _, norms, presence, positions, offsets] = header.sections;
+        let [dict, term_info, norms, presence, _, positions, offsets] = header.sections;
         let dict_offset = dict.offset;
         let bad_dict = |reason| FtsError::corrupt(Section::Dictionary, dict_offset, reason);
         let dict = fst::Map::new(slice(&bytes, dict)).map_err(|_| bad_dict("invalid FST"))?;
@@ -178,7 +180,7 @@ impl FtsIndex {
 
     /// The norm byte of `doc` (0 for documents without a value).
     pub fn norm(&self, doc: u32) -> u8 {
-        self.section(3).get(doc as usize).copied().unwrap_or(0)
+        self.section(NORMS).get(doc as usize).copied().unwrap_or(0)
     }
 
     /// The quantized length BM25 uses for `doc`.
@@ -188,7 +190,7 @@ impl FtsIndex {
 
     /// Whether `doc` was added with a value.
     pub fn is_present(&self, doc: u32) -> bool {
-        self.section(4)
+        self.section(PRESENCE)
             .get(doc as usize / 8)
             .is_some_and(|b| b & (1 << (doc % 8)) != 0)
     }
@@ -196,7 +198,7 @@ impl FtsIndex {
     /// Every document that has a value.
     pub fn present_docs(&self) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
-        for (i, &byte) in self.section(4).iter().enumerate() {
+        for (i, &byte) in self.section(PRESENCE).iter().enumerate() {
             for bit in 0..8u32 {
                 if byte & (1 << bit) != 0 {
                     // i < doc_slots / 8 + 1 ≤ 2^29, so the id fits.
@@ -219,14 +221,14 @@ impl FtsIndex {
     }
 
     fn term_info_by_ordinal(&self, ordinal: u64) -> Result<TermInfo> {
-        let table_offset = self.header.sections[1].offset;
+        let table_offset = self.header.sections[TERM_INFO].offset;
         let corrupt = |reason| FtsError::corrupt(Section::TermInfo, table_offset, reason);
         let ordinal = u32::try_from(ordinal)
             .ok()
             .filter(|&o| o < self.header.term_count)
             .ok_or_else(|| corrupt("term ordinal out of range"))?;
         let (record, starts) = terminfo::lookup(
-            self.section(1),
+            self.section(TERM_INFO),
             self.header.term_count,
             ordinal,
             self.has_positions(),
@@ -248,9 +250,9 @@ impl FtsIndex {
         let within =
             |e: Extent, len: u64| e.offset.checked_add(e.len).is_some_and(|end| end <= len);
         let inline = matches!(info.shape, Shape::Inline { .. });
-        if !within(info.postings, self.header.sections[2].len)
-            || !within(info.positions, self.header.sections[5].len)
-            || !within(info.offsets, self.header.sections[6].len)
+        if !within(info.postings, self.header.sections[POSTINGS].len)
+            || !within(info.positions, self.header.sections[POSITIONS].len)
+            || !within(info.offsets, self.header.sections[OFFSETS].len)
             || (info.postings.len == 0) != inline
         {
             return Err(corrupt("postings or positions out of bounds"));
@@ -267,8 +269,8 @@ impl FtsIndex {
     /// # Errors
     /// [`FtsError::Corrupt`] if the first block is malformed.
     pub fn postings(&self, info: &TermInfo) -> Result<Postings<'_>> {
-        let p = self.header.sections[2];
-        let data = &self.section(2)[info.postings.range()];
+        let p = self.header.sections[POSTINGS];
+        let data = &self.section(POSTINGS)[info.postings.range()];
         let stored = |i: usize, extent: Extent| {
             self.has_positions().then(|| {
                 (
@@ -280,9 +282,9 @@ impl FtsIndex {
         Postings::new(PostingsSource {
             data,
             region_offset: p.offset + info.postings.offset,
-            positions: stored(5, info.positions),
-            offsets: stored(6, info.offsets),
-            norms: self.section(3),
+            positions: stored(POSITIONS, info.positions),
+            offsets: stored(OFFSETS, info.offsets),
+            norms: self.section(NORMS),
             shape: info.shape,
             doc_freq: info.doc_freq,
         })
@@ -290,7 +292,7 @@ impl FtsIndex {
 
     /// The norm bytes of every document slot.
     pub(crate) fn norms(&self) -> &[u8] {
-        self.section(3)
+        self.section(NORMS)
     }
 
     /// Terms accepted by `automaton`, in dictionary order, with their infos.

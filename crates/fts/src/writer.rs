@@ -230,9 +230,9 @@ impl FtsIndexBuilder {
         let bodies: [&[u8]; SECTION_COUNT] = [
             &dict,
             &term_info,
-            &postings,
             &self.norms,
             &self.presence,
+            &postings,
             &positions,
             &offsets,
         ];
