@@ -1,8 +1,59 @@
 //! infino's own storage knobs, accepted beside the backend's options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Result, StoreError};
+
+/// How a connection with a disk cache treats an object it has not cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// `ranged`: read only the ranges asked for; never fill the cache (it
+    /// still serves what other connections cached).
+    Ranged,
+    /// `fill` (default): serve the ranges from the backend now and fetch the
+    /// whole object into the cache in the background.
+    #[default]
+    Fill,
+    /// `prefetch`: the first read of an object fetches all of it into the
+    /// cache and waits for that; later reads are local.
+    Prefetch,
+}
+
+/// The opt-in disk cache of immutable objects (superfiles, manifests,
+/// deletion vectors). Present only when `cache_dir` is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// `cache_dir`: where cached objects live; one process per directory.
+    pub dir: PathBuf,
+    /// `cache_disk_budget`: most bytes of cache files on disk (10 GiB).
+    pub disk_budget: u64,
+    /// `cache_memory_budget`: most bytes of cached files kept mapped in
+    /// memory before the least recently used are advised out (1 GiB).
+    pub memory_budget: u64,
+    /// `cache_mode`: `ranged`, `fill` or `prefetch`.
+    pub mode: CacheMode,
+    /// `cache_fill_concurrency`: most whole-object fills running at once (2).
+    pub fill_concurrency: usize,
+    /// `cache_suffixes`: comma-separated path endings of objects that are
+    /// immutable and so may be cached (`.parquet,.manifest,.del`). Never list
+    /// a mutable key such as `_latest`.
+    pub suffixes: Vec<String>,
+}
+
+impl CacheConfig {
+    fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            disk_budget: 10 << 30,
+            memory_budget: 1 << 30,
+            mode: CacheMode::Fill,
+            fill_concurrency: 2,
+            suffixes: vec![".parquet".into(), ".manifest".into(), ".del".into()],
+        }
+    }
+}
 
 /// Storage behaviour that is ours rather than the backend's.
 ///
@@ -28,6 +79,8 @@ pub struct StoreConfig {
     pub backoff_initial: Duration,
     /// Longest backoff between two tries.
     pub backoff_max: Duration,
+    /// The disk cache, when `cache_dir` is set.
+    pub cache: Option<CacheConfig>,
 }
 
 impl Default for StoreConfig {
@@ -41,6 +94,7 @@ impl Default for StoreConfig {
             retry_timeout: Duration::from_secs(60),
             backoff_initial: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
+            cache: None,
         }
     }
 }
@@ -55,6 +109,7 @@ impl StoreConfig {
     ) -> Result<(Self, Vec<(String, String)>)> {
         let mut config = Self::default();
         let mut leftover = Vec::new();
+        let mut cache_keys = Vec::new();
         for (key, value) in options {
             let bad = |reason: &str| StoreError::InvalidOptionValue {
                 key: key.clone(),
@@ -86,9 +141,81 @@ impl StoreConfig {
                 "retry_timeout_ms" => config.retry_timeout = Duration::from_millis(number()?),
                 "backoff_initial_ms" => config.backoff_initial = Duration::from_millis(number()?),
                 "backoff_max_ms" => config.backoff_max = Duration::from_millis(number()?),
+                k if k.starts_with("cache_") => cache_keys.push((key.clone(), value.clone())),
                 _ => leftover.push((key.clone(), value.clone())),
             }
         }
+        config.cache = cache_from_options(&cache_keys)?;
         Ok((config, leftover))
     }
+}
+
+/// The `cache_*` options, or `None` when there is no `cache_dir`.
+fn cache_from_options(options: &[(String, String)]) -> Result<Option<CacheConfig>> {
+    let Some((_, dir)) = options.iter().find(|(k, _)| k == "cache_dir") else {
+        return match options.first() {
+            Some((key, value)) => Err(StoreError::InvalidOptionValue {
+                key: key.clone(),
+                value: value.clone(),
+                reason: "cache options need `cache_dir` as well".to_owned(),
+            }),
+            None => Ok(None),
+        };
+    };
+    if dir.trim().is_empty() {
+        return Err(StoreError::InvalidOptionValue {
+            key: "cache_dir".to_owned(),
+            value: dir.clone(),
+            reason: "empty path".to_owned(),
+        });
+    }
+    let mut cache = CacheConfig::new(PathBuf::from(dir));
+    for (key, value) in options {
+        let bad = |reason: &str| StoreError::InvalidOptionValue {
+            key: key.clone(),
+            value: value.clone(),
+            reason: reason.to_owned(),
+        };
+        let positive = || match value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad("expected a positive integer")),
+        };
+        match key.as_str() {
+            "cache_dir" => {}
+            "cache_disk_budget" => cache.disk_budget = positive()?,
+            "cache_memory_budget" => cache.memory_budget = positive()?,
+            "cache_fill_concurrency" => {
+                cache.fill_concurrency =
+                    usize::try_from(positive()?).map_err(|_| bad("too large"))?;
+            }
+            "cache_mode" => {
+                cache.mode = match value.trim() {
+                    "ranged" => CacheMode::Ranged,
+                    "fill" => CacheMode::Fill,
+                    "prefetch" => CacheMode::Prefetch,
+                    _ => return Err(bad("expected `ranged`, `fill` or `prefetch`")),
+                }
+            }
+            "cache_suffixes" => {
+                cache.suffixes = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if cache.suffixes.is_empty() {
+                    return Err(bad(
+                        "expected a comma-separated list such as `.parquet,.manifest`",
+                    ));
+                }
+            }
+            _ => {
+                return Err(StoreError::UnknownOption {
+                    key: key.clone(),
+                    backend: "disk cache",
+                });
+            }
+        }
+    }
+    Ok(Some(cache))
 }

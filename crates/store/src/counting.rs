@@ -91,19 +91,39 @@ pub struct IoCounters {
     /// Requests and bytes charged against `budget` (reserved before sending).
     charged_requests: AtomicU64,
     charged_bytes: AtomicU64,
+    /// The enclosing scope, which sees this scope's cache hits and misses too
+    /// (its requests it counts itself, one layer further down).
+    parent: Option<Arc<IoCounters>>,
 }
 
 impl IoCounters {
     /// Counters for a scope nested in `parent`, limited by `budget`.
-    pub(crate) fn scoped(budget: Budget) -> Self {
+    pub(crate) fn scoped(parent: Arc<IoCounters>, budget: Budget) -> Self {
         Self {
             budget,
+            parent: Some(parent),
             ..Self::default()
         }
     }
 
     fn add_request(&self, kind: RequestKind) {
         self.requests[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A read was served by the disk cache.
+    pub(crate) fn add_cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(parent) = &self.parent {
+            parent.add_cache_hit();
+        }
+    }
+
+    /// A cacheable read had to go to the backend.
+    pub(crate) fn add_cache_miss(&self) {
+        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+        if let Some(parent) = &self.parent {
+            parent.add_cache_miss();
+        }
     }
 
     /// Mark a request as started; it stays in flight until the guard drops.

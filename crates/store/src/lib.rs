@@ -33,6 +33,7 @@
 //! # }).unwrap();
 //! ```
 
+mod cache;
 mod config;
 mod cost;
 mod counting;
@@ -42,7 +43,8 @@ mod location;
 mod ranges;
 mod store;
 
-pub use config::StoreConfig;
+pub use cache::CacheStats;
+pub use config::{CacheConfig, CacheMode, StoreConfig};
 pub use cost::{Budget, BudgetExceeded, BudgetLimit, PriceTable, QueryCost};
 pub use counting::{IoCounters, IoStats, RequestKind};
 pub use error::{Result, StoreError};

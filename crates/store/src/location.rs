@@ -65,6 +65,9 @@ pub(crate) struct Backend {
     pub(crate) store: Arc<dyn ObjectStore>,
     /// Key prefix under which everything of this store lives.
     pub(crate) prefix: Path,
+    /// Names the bucket (or directory, or named memory store) and endpoint,
+    /// so disk-cache entries of different backends never mix.
+    pub(crate) id: String,
     pub(crate) config: StoreConfig,
 }
 
@@ -110,10 +113,16 @@ pub(crate) fn open_backend(uri: &str, options: &[(String, String)]) -> Result<Ba
                     .or_insert_with(|| Arc::new(InMemory::new()));
                 Arc::clone(entry) as Arc<dyn ObjectStore>
             };
+            let id = if host.is_empty() {
+                format!("memory-private://{}", uuid::Uuid::new_v4().simple())
+            } else {
+                format!("memory://{host}")
+            };
             Ok(Backend {
                 kind: BackendKind::Memory,
                 store,
                 prefix,
+                id,
                 config,
             })
         }
@@ -136,6 +145,7 @@ pub(crate) fn open_backend(uri: &str, options: &[(String, String)]) -> Result<Ba
                 kind: BackendKind::S3,
                 store: Arc::new(store),
                 prefix,
+                id: remote_id("s3", host, &leftover),
                 config,
             })
         }
@@ -160,6 +170,7 @@ pub(crate) fn open_backend(uri: &str, options: &[(String, String)]) -> Result<Ba
                 kind: BackendKind::Azure,
                 store: Arc::new(store),
                 prefix,
+                id: remote_id("az", host, &leftover),
                 config,
             })
         }
@@ -182,6 +193,7 @@ pub(crate) fn open_backend(uri: &str, options: &[(String, String)]) -> Result<Ba
                 kind: BackendKind::Gcs,
                 store: Arc::new(store),
                 prefix,
+                id: remote_id("gs", host, &leftover),
                 config,
             })
         }
@@ -214,8 +226,20 @@ fn open_local(uri: &str, dir: &str, options: &[(String, String)]) -> Result<Back
         kind: BackendKind::Local,
         store,
         prefix: Path::default(),
+        id: format!("file://{}", root.display()),
         config,
     })
+}
+
+/// `scheme://host` plus every endpoint or account option, in key order.
+fn remote_id(scheme: &str, host: &str, options: &[(String, String)]) -> String {
+    let mut where_: Vec<String> = options
+        .iter()
+        .filter(|(k, _)| k.contains("endpoint") || k.contains("account_name"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    where_.sort();
+    format!("{scheme}://{host}?{}", where_.join("&"))
 }
 
 fn parse_prefix(uri: &str, path: &str) -> Result<Path> {

@@ -13,6 +13,7 @@ use object_store::{
     PutPayload, UpdateVersion, WriteMultipart,
 };
 
+use crate::cache::{CacheLayer, CacheStats};
 use crate::config::StoreConfig;
 use crate::cost::{Budget, PriceTable, QueryCost};
 use crate::counting::{CountingStore, IoCounters, IoStats};
@@ -70,6 +71,8 @@ pub struct Store {
     /// This handle's counting layer and everything below it (no prefix).
     counted: Arc<dyn ObjectStore>,
     prefix: Path,
+    /// The disk cache layer, when `cache_dir` is set.
+    cache: Option<CacheLayer>,
     kind: BackendKind,
     config: Arc<StoreConfig>,
     counters: Arc<IoCounters>,
@@ -110,11 +113,16 @@ impl Store {
         let counters = Arc::new(IoCounters::default());
         let counted: Arc<dyn ObjectStore> =
             Arc::new(CountingStore::new(backend.store, Arc::clone(&counters)));
-        let inner = stack(&counted, &backend.prefix);
+        let cache = match &backend.config.cache {
+            Some(config) => Some(CacheLayer::open(config, &backend.id, Arc::clone(&counted))?),
+            None => None,
+        };
+        let inner = stack(&counted, &counters, &backend.prefix, cache.as_ref());
         Ok(Self {
             inner,
             counted,
             prefix: backend.prefix,
+            cache,
             kind: backend.kind,
             config: Arc::new(backend.config),
             counters,
@@ -137,20 +145,37 @@ impl Store {
     /// sent. `prices` turns the scope's counts into [`QueryCost::estimated_usd`].
     #[must_use]
     pub fn scoped_with(&self, budget: Budget, prices: PriceTable) -> Store {
-        let counters = Arc::new(IoCounters::scoped(budget));
+        let counters = Arc::new(IoCounters::scoped(Arc::clone(&self.counters), budget));
         let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::new(
             Arc::clone(&self.counted),
             Arc::clone(&counters),
         ));
         Store {
-            inner: stack(&counted, &self.prefix),
+            inner: stack(&counted, &counters, &self.prefix, self.cache.as_ref()),
             counted,
             prefix: self.prefix.clone(),
+            cache: self.cache.clone(),
             kind: self.kind,
             config: Arc::clone(&self.config),
             counters,
             prices,
             uri: Arc::clone(&self.uri),
+        }
+    }
+
+    /// What the disk cache holds and did so far; `None` without `cache_dir`.
+    /// The counts are of the cache directory, shared by every store of this
+    /// process that uses it.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(CacheLayer::stats)
+    }
+
+    /// Wait until the disk-cache fills in flight now have ended (published
+    /// or failed). Fills run on their own tasks; this is for tests, benchmarks
+    /// and orderly shutdown.
+    pub async fn wait_for_cache_fills(&self) {
+        if let Some(cache) = &self.cache {
+            cache.settle().await;
         }
     }
 
@@ -185,8 +210,9 @@ impl Store {
         self.counters.snapshot()
     }
 
-    /// The underlying `object_store` view (rooted at the URI's prefix, and
-    /// counted), for components such as Parquet readers that speak it directly.
+    /// The underlying `object_store` view (rooted at the URI's prefix, served
+    /// by the disk cache when there is one, and counted), for components such
+    /// as Parquet readers and DataFusion that speak it directly.
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.inner)
     }
@@ -565,12 +591,22 @@ impl Store {
     }
 }
 
-/// The object-store stack above a counting layer: the URI's prefix on top.
-fn stack(counted: &Arc<dyn ObjectStore>, prefix: &Path) -> Arc<dyn ObjectStore> {
+/// The object-store stack above a counting layer: the disk cache (which
+/// reports hits and misses to `counters`), then the URI's prefix on top.
+fn stack(
+    counted: &Arc<dyn ObjectStore>,
+    counters: &Arc<IoCounters>,
+    prefix: &Path,
+    cache: Option<&CacheLayer>,
+) -> Arc<dyn ObjectStore> {
+    let cached = match cache {
+        Some(cache) => cache.wrap(Arc::clone(counted), Arc::clone(counters)),
+        None => Arc::clone(counted),
+    };
     if prefix.as_ref().is_empty() {
-        Arc::clone(counted)
+        cached
     } else {
-        Arc::new(PrefixStore::new(Arc::clone(counted), prefix.clone()))
+        Arc::new(PrefixStore::new(cached, prefix.clone()))
     }
 }
 

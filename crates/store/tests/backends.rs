@@ -6,6 +6,7 @@
 
 #![expect(clippy::cast_possible_truncation, reason = "test sizes are small")]
 
+mod cache;
 mod conformance;
 mod cost;
 mod local_processes;

@@ -145,6 +145,15 @@ impl FaultProxy {
             .push(rule);
     }
 
+    /// Retire every rule, used up or not.
+    pub fn clear_rules(&self) {
+        self.state
+            .rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     /// Requests received so far.
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)

@@ -1,0 +1,562 @@
+//! The disk cache: fills, shared fills, hits, eviction with pinned readers,
+//! memory budget, failed and killed fills, corrupt files, restarts, modes,
+//! and budgets with a cache. Request counts come from the store-wide
+//! counter, which sits directly over the backend.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::Method;
+use infino_store::{Budget, CacheStats, Path, PriceTable, RequestKind, Store, StoreError};
+use infino_testkit::fault_proxy::{Fault, FaultProxy, Rule};
+use infino_testkit::server::{ObjectStoreServer, ServerKind};
+
+fn payload(len: usize, seed: u8) -> Bytes {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn superfile(n: usize) -> Path {
+    Path::from(format!("t/data/{n:04}.sf.parquet"))
+}
+
+fn memory_uri(test: &str) -> String {
+    format!("memory://cache-{test}-{}", std::process::id())
+}
+
+fn open(uri: &str, dir: &FsPath, extra: &[(&str, &str)]) -> Store {
+    let mut options = vec![("cache_dir".to_owned(), dir.display().to_string())];
+    options.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Store::open_with(uri, options).expect("open cached store")
+}
+
+fn stats(store: &Store) -> CacheStats {
+    store.cache_stats().expect("cache configured")
+}
+
+fn files_with(dir: &FsPath, suffix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read cache dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn cache_options_are_validated() {
+    let bad = |options: &[(&str, &str)]| {
+        Store::open_with("memory://", options.iter().copied()).expect_err("rejected")
+    };
+    let err = bad(&[("cache_dir", "/tmp/x"), ("cache_mode", "eager")]);
+    assert!(matches!(err, StoreError::InvalidOptionValue { ref key, .. } if key == "cache_mode"));
+    let err = bad(&[("cache_mode", "fill")]);
+    assert!(err.to_string().contains("cache_dir"), "{err}");
+    let err = bad(&[("cache_dir", "/tmp/x"), ("cache_disk_budget", "0")]);
+    assert!(
+        matches!(err, StoreError::InvalidOptionValue { .. }),
+        "{err:?}"
+    );
+    let err = bad(&[("cache_dir", "/tmp/x"), ("cache_dsk_budget", "10")]);
+    assert!(matches!(err, StoreError::UnknownOption { .. }), "{err:?}");
+    assert!(
+        Store::open("memory://")
+            .expect("open")
+            .cache_stats()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_cold_read_fills_and_later_reads_are_local() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&memory_uri("fill"), dir.path(), &[]);
+    let data = payload(300_000, 1);
+    let path = superfile(1);
+    store.put(&path, data.clone()).await.expect("put");
+    let mutable = Path::from("t/_latest");
+    store.put(&mutable, "v1".into()).await.expect("put");
+
+    let before = store.stats();
+    let query = store.scoped();
+    assert_eq!(
+        query.get_range(&path, 100..200).await.expect("cold"),
+        data.slice(100..200)
+    );
+    store.wait_for_cache_fills().await;
+    let cold = store.stats().since(&before);
+    // The foreground range, then one whole-object fill.
+    assert_eq!(cold.requests(RequestKind::Get), 2);
+    assert_eq!(cold.bytes_read, 100 + data.len() as u64);
+    assert_eq!(
+        (
+            query.stats().cache_misses,
+            query.stats().requests(RequestKind::Get)
+        ),
+        (1, 1)
+    );
+    let s = stats(&store);
+    assert_eq!((s.entries, s.fills_started, s.fills_completed), (1, 1, 1));
+    assert_eq!(files_with(dir.path(), ".entry").len(), 1);
+    assert!(files_with(dir.path(), ".tmp").is_empty());
+
+    let before = store.stats();
+    let warm = store.scoped();
+    assert_eq!(
+        warm.get_range(&path, 5..70_000).await.expect("hit"),
+        data.slice(5..70_000)
+    );
+    assert_eq!(warm.get(&path).await.expect("whole"), data);
+    let tail = warm.get_suffix(&path, 10).await.expect("suffix");
+    assert_eq!(
+        (tail.bytes, tail.object_size),
+        (data.slice(data.len() - 10..), data.len() as u64)
+    );
+    assert_eq!(
+        warm.head(&path).await.expect("head").size,
+        data.len() as u64
+    );
+    let parts = warm
+        .get_ranges(&path, &[0..3, 200_000..200_010])
+        .await
+        .expect("ranges");
+    assert_eq!(parts[1], data.slice(200_000..200_010));
+    let err = warm
+        .get_range(&path, 299_990..300_010)
+        .await
+        .expect_err("past the end");
+    assert!(
+        matches!(err, StoreError::RangeOutOfBounds { size: 300_000, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.stats().since(&before).total_requests(),
+        0,
+        "all local"
+    );
+    assert!(warm.stats().cache_hits >= 6);
+    assert_eq!(warm.stats().cache_misses, 0);
+
+    // Mutable keys are never cached.
+    store.get(&mutable).await.expect("get");
+    store.get(&mutable).await.expect("get");
+    assert_eq!(stats(&store).entries, 1);
+    assert_eq!(store.stats().since(&before).requests(RequestKind::Get), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
+    let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut options = server.options();
+    options.push(("cache_dir".to_owned(), dir.path().display().to_string()));
+    let store = Store::open_with(&server.uri("shared-fill"), options).expect("open");
+    let size = 1 << 20;
+    let data = payload(size, 7);
+    let path = superfile(16);
+    store.put(&path, data.clone()).await.expect("put");
+
+    let before = store.stats();
+    let query = store.scoped();
+    let reads = (0..16u64).map(|i| query.get_range(&path, i * 4096..i * 4096 + 1000));
+    let got = futures::future::try_join_all(reads)
+        .await
+        .expect("cold reads");
+    for (i, bytes) in got.iter().enumerate() {
+        assert_eq!(*bytes, data.slice(i * 4096..i * 4096 + 1000));
+    }
+    store.wait_for_cache_fills().await;
+    let seen = store.stats().since(&before);
+    let s = stats(&store);
+    assert_eq!(
+        (s.fills_started, s.fills_completed, s.fills_failed),
+        (1, 1, 0)
+    );
+    assert_eq!(s.fill_bytes, size as u64);
+    // 16 ranged GETs and exactly one whole-object GET reached the server.
+    assert_eq!(seen.requests(RequestKind::Get), 17);
+    assert_eq!(seen.bytes_read, 16 * 1000 + size as u64);
+    // The query's report is exactly its share: everything but the fill.
+    let cost = query.cost();
+    assert_eq!(
+        cost.io.requests(RequestKind::Get),
+        seen.requests(RequestKind::Get) - 1
+    );
+    assert_eq!(cost.io.bytes_read, seen.bytes_read - s.fill_bytes);
+    assert_eq!(
+        cost.io.total_requests(),
+        seen.total_requests() - s.fills_started
+    );
+    assert_eq!((cost.io.cache_misses, cost.io.cache_hits), (16, 0));
+    assert_eq!(cost.io.round_trips, 1, "16 concurrent reads are one wave");
+
+    let before = store.stats();
+    let warm = store.scoped();
+    assert_eq!(warm.get(&path).await.expect("hit"), data);
+    assert_eq!(store.stats().since(&before).total_requests(), 0);
+    assert_eq!(
+        (warm.cost().io.cache_hits, warm.cost().estimated_usd),
+        (1, 0.0)
+    );
+}
+
+#[tokio::test]
+async fn eviction_under_a_tight_budget_never_breaks_a_pinned_reader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Room for two 100 KB objects (plus trailers), not three.
+    let store = open(
+        &memory_uri("evict"),
+        dir.path(),
+        &[("cache_disk_budget", "250000")],
+    );
+    let objects: Vec<Bytes> = (0..5).map(|i| payload(100_000, i)).collect();
+    for (i, data) in objects.iter().enumerate() {
+        store.put(&superfile(i), data.clone()).await.expect("put");
+    }
+    store.get(&superfile(0)).await.expect("cold");
+    store.wait_for_cache_fills().await;
+    let pinned = store.get(&superfile(0)).await.expect("hit");
+    assert_eq!(stats(&store).entries, 1);
+
+    for (i, data) in objects.iter().enumerate().skip(1) {
+        assert_eq!(store.get(&superfile(i)).await.expect("cold"), *data);
+        store.wait_for_cache_fills().await;
+        let s = stats(&store);
+        assert!(s.disk_bytes <= 250_000, "budget kept: {s:?}");
+        assert_eq!(files_with(dir.path(), ".entry").len() as u64, s.entries);
+    }
+    let s = stats(&store);
+    assert_eq!(s.fills_completed, 5);
+    assert!(s.evictions >= 3, "{s:?}");
+    // Object 0 is pinned: never evicted under its reader, bytes intact.
+    assert_eq!(pinned, objects[0]);
+    let before = store.stats();
+    assert_eq!(
+        store.get(&superfile(0)).await.expect("still cached"),
+        objects[0]
+    );
+    assert_eq!(store.stats().since(&before).total_requests(), 0);
+
+    // Unpinned, it goes like any other; every read stays byte-exact.
+    drop(pinned);
+    for round in 0..2 {
+        for (i, data) in objects.iter().enumerate().rev() {
+            assert_eq!(
+                store.get(&superfile(i)).await.expect("read"),
+                *data,
+                "{round}/{i}"
+            );
+            store.wait_for_cache_fills().await;
+        }
+    }
+    assert!(stats(&store).disk_bytes <= 250_000);
+
+    // A mapping outlives its unlinked file: delete the object under a reader.
+    let held = store
+        .get_range(&superfile(0), 10..90_000)
+        .await
+        .expect("hit");
+    store.delete(&superfile(0)).await.expect("delete");
+    assert_eq!(held, objects[0].slice(10..90_000));
+    assert!(matches!(
+        store.get(&superfile(0)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn memory_budget_advises_out_but_keeps_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(
+        &memory_uri("advise"),
+        dir.path(),
+        &[("cache_memory_budget", "150000")],
+    );
+    let objects: Vec<Bytes> = (0..3).map(|i| payload(100_000, 40 + i)).collect();
+    for (i, data) in objects.iter().enumerate() {
+        store.put(&superfile(i), data.clone()).await.expect("put");
+        store.get(&superfile(i)).await.expect("cold");
+        store.wait_for_cache_fills().await;
+    }
+    let before = store.stats();
+    for _ in 0..3 {
+        for (i, data) in objects.iter().enumerate() {
+            assert_eq!(store.get(&superfile(i)).await.expect("hit"), *data);
+        }
+    }
+    let s = stats(&store);
+    assert_eq!(
+        store.stats().since(&before).total_requests(),
+        0,
+        "files stay on disk"
+    );
+    assert!(s.advised_out >= 8, "{s:?}");
+    assert!(s.resident_bytes <= 150_000, "{s:?}");
+    assert_eq!(s.entries, 3);
+}
+
+#[tokio::test]
+async fn corrupt_or_truncated_cache_files_are_refetched_never_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = memory_uri("corrupt");
+    let data = payload(200_000, 9);
+    let path = superfile(3);
+    {
+        let store = open(&uri, dir.path(), &[]);
+        store.put(&path, data.clone()).await.expect("put");
+        store.get_range(&path, 0..10).await.expect("cold");
+        store.wait_for_cache_fills().await;
+        // Flip one byte in the middle of the object bytes, before first use.
+        let file = files_with(dir.path(), ".entry").pop().expect("cache file");
+        let mut bytes = std::fs::read(&file).expect("read");
+        bytes[123_456] ^= 0x40;
+        std::fs::write(&file, bytes).expect("write");
+
+        let before = store.stats();
+        assert_eq!(
+            store.get(&path).await.expect("read"),
+            data,
+            "never the flipped byte"
+        );
+        assert_eq!(
+            store.stats().since(&before).requests(RequestKind::Get),
+            1,
+            "refetched"
+        );
+        assert_eq!(stats(&store).corrupt_dropped, 1);
+        store.wait_for_cache_fills().await;
+        assert_eq!(stats(&store).entries, 1, "filled again");
+    }
+    // Truncate the refilled file while no store has it open, then restart.
+    let file = files_with(dir.path(), ".entry").pop().expect("cache file");
+    let len = std::fs::metadata(&file).expect("meta").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .expect("open")
+        .set_len(len - 1000)
+        .expect("truncate");
+    let store = open(&uri, dir.path(), &[]);
+    assert_eq!(stats(&store).restored, 0);
+    assert!(
+        files_with(dir.path(), ".entry").is_empty(),
+        "dropped at open"
+    );
+    let before = store.stats();
+    assert_eq!(store.get(&path).await.expect("read"), data);
+    assert_eq!(store.stats().since(&before).requests(RequestKind::Get), 1);
+}
+
+#[tokio::test]
+async fn restart_keeps_intact_entries_and_cleans_leftovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = memory_uri("restart");
+    let objects: Vec<Bytes> = (0..2).map(|i| payload(50_000, 60 + i)).collect();
+    {
+        let store = open(&uri, dir.path(), &[]);
+        for (i, data) in objects.iter().enumerate() {
+            store.put(&superfile(i), data.clone()).await.expect("put");
+            store.get_range(&superfile(i), 0..1).await.expect("cold");
+        }
+        store.wait_for_cache_fills().await;
+        assert_eq!(stats(&store).entries, 2);
+        // A second store on the same directory in this process shares the cache.
+        let again = open(&uri, dir.path(), &[]);
+        assert_eq!(stats(&again).entries, 2);
+    }
+    // What a crash mid-fill leaves, and a file that is not ours.
+    std::fs::write(dir.path().join("0123.tmp"), b"half a fill").expect("tmp");
+    std::fs::write(dir.path().join("4567.entry"), b"no trailer at all").expect("junk");
+
+    let store = open(&uri, dir.path(), &[]);
+    let s = stats(&store);
+    assert_eq!((s.restored, s.entries), (2, 2));
+    assert!(files_with(dir.path(), ".tmp").is_empty());
+    assert_eq!(files_with(dir.path(), ".entry").len(), 2);
+    let before = store.stats();
+    for (i, data) in objects.iter().enumerate() {
+        assert_eq!(store.get(&superfile(i)).await.expect("hit"), *data);
+    }
+    assert_eq!(
+        store.stats().since(&before).total_requests(),
+        0,
+        "served from disk"
+    );
+}
+
+#[tokio::test]
+async fn prefetch_and_ranged_modes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = memory_uri("modes");
+    let data = payload(80_000, 3);
+    let ranged = open(&uri, dir.path(), &[("cache_mode", "ranged")]);
+    ranged.put(&superfile(0), data.clone()).await.expect("put");
+    ranged.put(&superfile(1), data.clone()).await.expect("put");
+    for _ in 0..2 {
+        assert_eq!(
+            ranged.get_range(&superfile(0), 0..10).await.expect("read"),
+            data.slice(0..10)
+        );
+    }
+    ranged.wait_for_cache_fills().await;
+    assert_eq!(stats(&ranged).fills_started, 0, "ranged never fills");
+
+    // Prefetch: the first read fetches the whole object, on the query's account.
+    let prefetch = open(&uri, dir.path(), &[("cache_mode", "prefetch")]);
+    let query = prefetch.scoped();
+    assert_eq!(
+        query.get_range(&superfile(1), 10..20).await.expect("read"),
+        data.slice(10..20)
+    );
+    let io = query.stats();
+    assert_eq!(
+        (io.requests(RequestKind::Get), io.bytes_read),
+        (1, data.len() as u64)
+    );
+    assert_eq!(stats(&prefetch).entries, 1);
+
+    // The ranged connection is served by what the other one cached.
+    let before = ranged.stats();
+    assert_eq!(ranged.get(&superfile(1)).await.expect("hit"), data);
+    assert_eq!(ranged.stats().since(&before).total_requests(), 0);
+}
+
+#[tokio::test]
+async fn cache_hits_are_free_under_a_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&memory_uri("budget"), dir.path(), &[]);
+    let data = payload(10_000, 5);
+    store.put(&superfile(0), data.clone()).await.expect("put");
+    store.put(&superfile(1), data.clone()).await.expect("put");
+    store.get(&superfile(0)).await.expect("cold");
+    store.wait_for_cache_fills().await;
+    let none = Budget {
+        max_requests: Some(0),
+        max_bytes: Some(0),
+    };
+    let fills = stats(&store).fills_started;
+    let query = store.scoped_with(none, PriceTable::default());
+    assert_eq!(query.get(&superfile(0)).await.expect("hit"), data);
+    let err = query
+        .get(&superfile(1))
+        .await
+        .expect_err("miss needs a request");
+    assert!(matches!(err, StoreError::BudgetExceeded { .. }), "{err:?}");
+    assert_eq!(query.stats().total_requests(), 0);
+    store.wait_for_cache_fills().await;
+    let s = stats(&store);
+    assert_eq!(s.fills_started, fills, "a refused read starts no fill");
+    assert_eq!(s.entries, 1);
+}
+
+/// A store over S3 through `proxy`, with a disk cache in `dir`.
+fn through_proxy(server: &ObjectStoreServer, proxy: &FaultProxy, dir: &FsPath) -> Store {
+    let mut options = server.options();
+    for (key, value) in &mut options {
+        if key == "aws_endpoint" {
+            *value = proxy.endpoint();
+        }
+    }
+    options.extend(
+        [
+            ("max_retries", "1"),
+            ("backoff_initial_ms", "10"),
+            ("backoff_max_ms", "20"),
+            ("cache_dir", &dir.display().to_string()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    Store::open_with(&server.uri("failed-fills"), options).expect("open")
+}
+
+/// Fills are the only GETs carrying `If-Match` (the ETag the first read saw).
+fn fill_fault(times: usize, fault: Fault) -> Rule {
+    Rule {
+        method: Some(Method::GET),
+        header: Some("if-match"),
+        times,
+        fault,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_killed_fills_leave_nothing_that_is_served_on_s3() {
+    let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
+        return;
+    };
+    let endpoint = server
+        .var("INFINO_S3_ENDPOINT")
+        .expect("endpoint")
+        .to_owned();
+    let proxy = FaultProxy::start(&endpoint).await.expect("proxy");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = payload(500_000, 11);
+    let path = superfile(9);
+    {
+        let store = through_proxy(&server, &proxy, dir.path());
+        store.put(&path, data.clone()).await.expect("put");
+
+        // The fill's connection drops (every retry too).
+        proxy.add_rule(fill_fault(10, Fault::DropAfterForward));
+        assert_eq!(
+            store.get_range(&path, 0..100).await.expect("cold"),
+            data.slice(0..100)
+        );
+        store.wait_for_cache_fills().await;
+        let s = stats(&store);
+        assert_eq!((s.fills_failed, s.entries), (1, 0), "{s:?}");
+        assert!(files_with(dir.path(), ".tmp").is_empty());
+        assert!(files_with(dir.path(), ".entry").is_empty());
+        proxy.clear_rules();
+
+        // The fill's reply is cut short: a truncated body is never published.
+        proxy.add_rule(fill_fault(10, Fault::ShortBody(4096)));
+        assert_eq!(store.get(&path).await.expect("miss"), data);
+        store.wait_for_cache_fills().await;
+        let s = stats(&store);
+        assert_eq!((s.fills_failed, s.entries), (2, 0), "{s:?}");
+        assert!(files_with(dir.path(), ".tmp").is_empty());
+        proxy.clear_rules();
+    }
+
+    // A fill killed mid-flight: its runtime is shut down while the reply is held.
+    proxy.add_rule(fill_fault(1, Fault::Delay(Duration::from_secs(5))));
+    let (srv, prx, cache_dir, p) = (&server, &proxy, dir.path().to_owned(), path.clone());
+    let store = through_proxy(srv, prx, &cache_dir);
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            store.get_range(&p, 0..100).await.expect("cold");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        runtime.shutdown_timeout(Duration::ZERO);
+    })
+    .await
+    .expect("killed runtime");
+    proxy.clear_rules();
+
+    let store = through_proxy(&server, &proxy, dir.path());
+    let s = stats(&store);
+    assert_eq!((s.entries, s.restored), (0, 0), "{s:?}");
+    assert!(files_with(dir.path(), ".tmp").is_empty());
+    let before = store.stats();
+    assert_eq!(store.get(&path).await.expect("miss"), data);
+    store.wait_for_cache_fills().await;
+    assert_eq!(store.stats().since(&before).requests(RequestKind::Get), 2);
+    let before = store.stats();
+    assert_eq!(store.get(&path).await.expect("hit"), data);
+    assert_eq!(store.stats().since(&before).total_requests(), 0);
+}
