@@ -166,6 +166,33 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         infino::arrow::util::pretty::pretty_format_batches(&out)?
     );
+    show_mutations(&table).await
+}
+
+/// Delete by predicate, then compact: searches skip deleted rows at once,
+/// and compaction drops them for good while keeping every `_id`.
+async fn show_mutations(table: &Table) -> anyhow::Result<()> {
+    let before = table.count("body", "cocoa").await?;
+    let t = Instant::now();
+    let deleted = table.delete("lower(body) LIKE '%cocoa%'").await?;
+    let after = deleted.table.count("body", "cocoa").await?;
+    println!(
+        "\n  delete  lower(body) LIKE '%cocoa%' → {} rows deleted in {:.2?}; `cocoa` matched {before}, now {after}",
+        deleted.deleted,
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let compacted = deleted
+        .table
+        .optimize(&infino::OptimizeOptions::default())
+        .await?;
+    println!(
+        "optimize  {} files → {} files, {} deleted rows dropped, in {:.2?}",
+        deleted.table.manifest().files.len(),
+        compacted.table.manifest().files.len(),
+        compacted.rows_dropped,
+        t.elapsed()
+    );
     Ok(())
 }
 

@@ -34,7 +34,10 @@ pub use infino_fts::{AnalyzerConfig, Bm25Params, FtsConfig, Language, StopWords}
 pub use infino_sql::{SqlContext, SqlError};
 pub use infino_store::{IoStats, RequestKind, Store, StoreError};
 pub use infino_superfile::IndexSpec;
-pub use infino_table::{Connection, Fusion, Hit, Manifest, Table, TableError, VectorQuery};
+pub use infino_table::{
+    Connection, Fusion, GcOptions, GcReport, Hit, Manifest, Mutation, OptimizeOptions, Optimized,
+    RowFilter, Table, TableError, TableOptions, VectorQuery,
+};
 pub use infino_vector::{BuildParams, Metric, Rerank};
 
 /// Connect to a storage root: `memory://[name]`, a local directory,
