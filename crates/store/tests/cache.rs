@@ -145,10 +145,22 @@ async fn a_cold_read_fills_and_later_reads_are_local() {
     assert!(warm.stats().cache_hits >= 6);
     assert_eq!(warm.stats().cache_misses, 0);
 
+    // A cold read of a whole object fills the cache from its own bytes.
+    let manifest = Path::from("t/_versions/00000001.manifest");
+    let small = payload(5000, 2);
+    store.put(&manifest, small.clone()).await.expect("put");
+    let before = store.stats();
+    assert_eq!(store.get(&manifest).await.expect("cold"), small);
+    store.wait_for_cache_fills().await;
+    assert_eq!(store.get(&manifest).await.expect("hit"), small);
+    assert_eq!(store.stats().since(&before).requests(RequestKind::Get), 1);
+    assert_eq!(stats(&store).entries, 2);
+
     // Mutable keys are never cached.
+    let before = store.stats();
     store.get(&mutable).await.expect("get");
     store.get(&mutable).await.expect("get");
-    assert_eq!(stats(&store).entries, 1);
+    assert_eq!(stats(&store).entries, 2);
     assert_eq!(store.stats().since(&before).requests(RequestKind::Get), 2);
 }
 
@@ -521,7 +533,8 @@ async fn failed_and_killed_fills_leave_nothing_that_is_served_on_s3() {
 
         // The fill's reply is cut short: a truncated body is never published.
         proxy.add_rule(fill_fault(10, Fault::ShortBody(4096)));
-        assert_eq!(store.get(&path).await.expect("miss"), data);
+        let got = store.get_range(&path, 1000..2000).await.expect("miss");
+        assert_eq!(got, data.slice(1000..2000));
         store.wait_for_cache_fills().await;
         let s = stats(&store);
         assert_eq!((s.fills_failed, s.entries), (2, 0), "{s:?}");
@@ -553,10 +566,26 @@ async fn failed_and_killed_fills_leave_nothing_that_is_served_on_s3() {
     assert_eq!((s.entries, s.restored), (0, 0), "{s:?}");
     assert!(files_with(dir.path(), ".tmp").is_empty());
     let before = store.stats();
-    assert_eq!(store.get(&path).await.expect("miss"), data);
+    let got = store.get_range(&path, 0..100).await.expect("miss");
+    assert_eq!(got, data.slice(0..100));
     store.wait_for_cache_fills().await;
     assert_eq!(store.stats().since(&before).requests(RequestKind::Get), 2);
     let before = store.stats();
     assert_eq!(store.get(&path).await.expect("hit"), data);
     assert_eq!(store.stats().since(&before).total_requests(), 0);
+}
+
+#[test]
+fn a_cache_directory_locked_by_another_process_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An exclusive flock on the lock file from another open file description
+    // is exactly what a second process holding the directory looks like.
+    let other = std::fs::File::create(dir.path().join(".lock")).expect("lock file");
+    other.try_lock().expect("lock as the other process");
+    let options = [("cache_dir", dir.path().to_str().expect("utf8"))];
+    let err = Store::open_with("memory://", options).expect_err("in use");
+    assert!(matches!(err, StoreError::CacheDirInUse { .. }), "{err:?}");
+    drop(other);
+    let store = Store::open_with("memory://", options).expect("free again");
+    assert_eq!(stats(&store).entries, 0);
 }

@@ -5,7 +5,9 @@
 //! own; it is started (on its own task) only when the read that registered
 //! it has finished, and waits for one of a few fill slots, so fills do not
 //! compete with the reads a query is waiting for. The bytes stream into
-//! `<uuid>.tmp` with a running CRC32C; the length is checked against the
+//! `<uuid>.tmp` with a running CRC32C (a cold read of the whole object is
+//! teed instead: its chunks are written once it completes, with no second
+//! request); the length is checked against the
 //! object size the first read reported (and the fetch is conditional on its
 //! ETag), the trailer is appended and the file is renamed into place. A
 //! failed fill, or one whose task is killed, deletes its temp file when its
@@ -16,9 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path;
-use object_store::{GetOptions, ObjectStore};
+use object_store::{GetOptions, ObjectMeta, ObjectStore};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
@@ -26,6 +29,21 @@ use super::disk::DiskCache;
 use super::entry::CachedMeta;
 
 type FillError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a fill gets the object's bytes.
+pub(crate) enum Source {
+    /// A whole-object GET, conditional on the ETag the missed read saw.
+    Fetch {
+        path: Path,
+        expected: Option<Expected>,
+        backend: Arc<dyn ObjectStore>,
+    },
+    /// The chunks of a whole-object read that just completed: no request.
+    Teed {
+        meta: ObjectMeta,
+        chunks: Vec<Bytes>,
+    },
+}
 
 /// What the read that missed learned about the object.
 #[derive(Debug, Clone)]
@@ -60,27 +78,22 @@ impl FillJob {
     }
 
     /// Run the fill on its own task.
-    pub(crate) fn spawn(
-        self,
-        path: Path,
-        expected: Option<Expected>,
-        backend: Arc<dyn ObjectStore>,
-    ) {
+    pub(crate) fn spawn(self, source: Source) {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let started = &self.cache.counters.fills_started;
                 started.fetch_add(1, Ordering::Relaxed);
-                runtime.spawn(self.run(path, expected, backend));
+                runtime.spawn(self.run(source));
             }
             Err(_) => tracing::debug!("no runtime to fill the cache on; skipped"),
         }
     }
 
-    async fn run(mut self, path: Path, expected: Option<Expected>, backend: Arc<dyn ObjectStore>) {
-        let published = match self.fetch(&path, expected, backend.as_ref()).await {
+    async fn run(mut self, source: Source) {
+        let published = match self.fill(source).await {
             Ok(published) => published,
             Err(e) => {
-                tracing::debug!(%path, error = %e, "cache fill failed");
+                tracing::debug!(key = %self.key, error = %e, "cache fill failed");
                 false
             }
         };
@@ -96,30 +109,39 @@ impl FillJob {
         let _ = self.done.send(Some(published));
     }
 
-    async fn fetch(
-        &mut self,
-        path: &Path,
-        expected: Option<Expected>,
-        backend: &dyn ObjectStore,
-    ) -> Result<bool, FillError> {
+    async fn fill(&mut self, source: Source) -> Result<bool, FillError> {
         let cache = Arc::clone(&self.cache);
         let _slot = cache.fill_slots.acquire().await?;
-        let options = GetOptions {
-            if_match: expected.as_ref().and_then(|e| e.e_tag.clone()),
-            ..GetOptions::default()
+        let (object, mut stream, fetched) = match source {
+            Source::Fetch {
+                path,
+                expected,
+                backend,
+            } => {
+                let options = GetOptions {
+                    if_match: expected.as_ref().and_then(|e| e.e_tag.clone()),
+                    ..GetOptions::default()
+                };
+                let result = backend.get_opts(&path, options).await?;
+                if let Some(expected) = &expected
+                    && expected.size != result.meta.size
+                {
+                    let (now, then) = (result.meta.size, expected.size);
+                    return Err(format!("object is {now} bytes, the read saw {then}").into());
+                }
+                (result.meta.clone(), result.into_stream(), true)
+            }
+            Source::Teed { meta, chunks } => {
+                let stream = futures::stream::iter(chunks.into_iter().map(Ok)).boxed();
+                (meta, stream, false)
+            }
         };
-        let result = backend.get_opts(path, options).await?;
-        let size = result.meta.size;
-        if let Some(expected) = &expected
-            && expected.size != size
-        {
-            return Err(format!("object is {size} bytes, the read saw {}", expected.size).into());
-        }
+        let size = object.size;
         let mut meta = CachedMeta {
             key: self.key.clone(),
-            e_tag: result.meta.e_tag.clone(),
-            version: result.meta.version.clone(),
-            last_modified: SystemTime::from(result.meta.last_modified),
+            e_tag: object.e_tag,
+            version: object.version,
+            last_modified: SystemTime::from(object.last_modified),
             size,
             data_crc: 0,
         };
@@ -131,7 +153,6 @@ impl FillJob {
             .join(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
         self.temp = Some(temp.clone());
         let mut file = tokio::fs::File::create(&temp).await?;
-        let mut stream = result.into_stream();
         let (mut crc, mut written) = (0u32, 0u64);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
@@ -139,10 +160,10 @@ impl FillJob {
             file.write_all(&chunk).await?;
             written += chunk.len() as u64;
         }
-        cache
-            .counters
-            .fill_bytes
-            .fetch_add(written, Ordering::Relaxed);
+        if fetched {
+            let fill_bytes = &cache.counters.fill_bytes;
+            fill_bytes.fetch_add(written, Ordering::Relaxed);
+        }
         if written != size {
             return Err(format!("fill got {written} of {size} bytes").into());
         }

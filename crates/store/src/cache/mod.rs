@@ -38,7 +38,7 @@ use crate::config::{CacheConfig, CacheMode};
 use crate::counting::IoCounters;
 use disk::Lookup;
 use entry::{CachedMeta, MappedRange, Mapping};
-use fill::{Expected, FillJob};
+use fill::{Expected, FillJob, Source};
 
 /// Error source name for reads the cache answers itself.
 const STORE: &str = "infino-cache";
@@ -175,7 +175,11 @@ impl CachingObjectStore {
             CacheMode::Prefetch => {
                 // The whole object, on this query's account, before answering.
                 if let Some(job) = FillJob::register(cache, key) {
-                    job.spawn(location.clone(), None, Arc::clone(&self.inner));
+                    job.spawn(Source::Fetch {
+                        path: location.clone(),
+                        expected: None,
+                        backend: Arc::clone(&self.inner),
+                    });
                 }
                 if let Some(done) = cache.fill_in_flight(key) {
                     fill::wait(done).await;
@@ -189,24 +193,26 @@ impl CachingObjectStore {
                 // Register now, so concurrent cold readers share this fill;
                 // start it when this read is done.
                 let job = FillJob::register(cache, key);
+                let whole = options.range.is_none() && !options.head;
                 let mut result = self.inner.get_opts(location, options).await?;
                 let Some(job) = job else {
                     return Ok(result);
                 };
-                let deferred = DeferredFill {
+                let tee = whole && result.meta.size <= MAX_TEE;
+                let mut deferred = DeferredFill {
                     job: Some(job),
                     path: location.clone(),
-                    expected: Expected {
-                        size: result.meta.size,
-                        e_tag: result.meta.e_tag.clone(),
-                    },
+                    meta: result.meta.clone(),
                     backend: Arc::clone(&self.layer.fill_backend),
+                    teed: tee.then(Vec::new),
                 };
                 if let GetResultPayload::Stream(stream) = result.payload {
                     result.payload = GetResultPayload::Stream(
                         stream
                             .map(move |chunk| {
-                                let _start_when_dropped = &deferred;
+                                if let (Ok(bytes), Some(teed)) = (&chunk, &mut deferred.teed) {
+                                    teed.push(bytes.clone());
+                                }
                                 chunk
                             })
                             .boxed(),
@@ -218,23 +224,44 @@ impl CachingObjectStore {
     }
 }
 
-/// A fill that starts when the read it follows drops its body stream.
+/// Largest whole-object read whose chunks are kept to fill the cache
+/// without a second request; bigger ones are fetched again in the background.
+const MAX_TEE: u64 = 64 << 20;
+
+/// A fill that starts when the read it follows drops its body stream: from
+/// that read's own chunks when it read the whole object, else by a fetch.
 struct DeferredFill {
     job: Option<FillJob>,
     path: Path,
-    expected: Expected,
+    meta: ObjectMeta,
     backend: Arc<dyn ObjectStore>,
+    teed: Option<Vec<Bytes>>,
 }
 
 impl Drop for DeferredFill {
     fn drop(&mut self) {
-        if let Some(job) = self.job.take() {
-            job.spawn(
-                self.path.clone(),
-                Some(self.expected.clone()),
-                Arc::clone(&self.backend),
-            );
-        }
+        let Some(job) = self.job.take() else {
+            return;
+        };
+        let teed = self
+            .teed
+            .take()
+            .filter(|chunks| chunks.iter().map(|c| c.len() as u64).sum::<u64>() == self.meta.size);
+        let source = match teed {
+            Some(chunks) => Source::Teed {
+                meta: self.meta.clone(),
+                chunks,
+            },
+            None => Source::Fetch {
+                path: self.path.clone(),
+                expected: Some(Expected {
+                    size: self.meta.size,
+                    e_tag: self.meta.e_tag.clone(),
+                }),
+                backend: Arc::clone(&self.backend),
+            },
+        };
+        job.spawn(source);
     }
 }
 
