@@ -104,6 +104,15 @@ pub enum FtsError {
         /// What check failed.
         reason: &'static str,
     },
+    /// A region opened from its lookup prefix was asked for bytes that were
+    /// not fetched (see [`FtsIndex::with_ranges`](crate::FtsIndex::with_ranges)).
+    #[error("full-text region bytes not loaded: {section} at offset {offset}")]
+    NotLoaded {
+        /// The section of the missing bytes.
+        section: Section,
+        /// Their offset from the start of the region.
+        offset: u64,
+    },
     /// The region was written by a newer, incompatible major version.
     #[error(
         "full-text region format version {found_major}.{found_minor} is not supported \

@@ -36,6 +36,16 @@ pub struct RegionLayout {
 }
 
 impl RegionLayout {
+    /// Bytes from the start of the region through the lookup sections
+    /// (header, dictionary, term info, norms, presence): what
+    /// [`FtsIndex::open_prefix`](crate::FtsIndex::open_prefix) needs.
+    pub fn lookup_len(&self) -> u64 {
+        self.sections
+            .iter()
+            .find(|(section, _)| *section == Section::Postings)
+            .map_or(self.header_len as u64, |(_, range)| range.start)
+    }
+
     /// Bytes needed to learn [`header_len`](Self::header_len) via
     /// [`header_len`](Self::header_len_of).
     pub const FIXED_HEADER_LEN: usize = format::FIXED_HEADER_LEN;

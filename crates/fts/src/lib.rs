@@ -40,8 +40,9 @@
 //!   [`Token`].
 //! - Writing: [`FtsIndexBuilder`] with [`FtsConfig`].
 //! - Reading: [`RegionLayout`] (header only: analyzer, `N`, token total,
-//!   section ranges), [`FtsIndex`] (validated on open), [`TermInfo`], [`Postings`]
-//!   cursors with block skipping and [`Occurrence`]s.
+//!   section ranges), [`FtsIndex`] (validated on open; whole, or from its
+//!   lookup prefix plus the list ranges a query needs), [`TermInfo`],
+//!   [`Postings`] cursors with block skipping and [`Occurrence`]s.
 //! - Ranking: [`search()`] (MaxScore / conjunctive top-k) with
 //!   [`Bm25Params`] and caller-supplied [`CollectionStats`].
 //! - Query language: [`Query`] / [`QueryNode`]: matching, counting, top-k,

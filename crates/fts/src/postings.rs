@@ -53,13 +53,42 @@ pub(crate) struct PostingsSource<'a> {
     pub(crate) data: &'a [u8],
     /// Offset of `data` in the region, for error reports.
     pub(crate) region_offset: u64,
-    /// The term's positions and offsets bytes, when stored, with their
-    /// region offsets.
-    pub(crate) positions: Option<(&'a [u8], u64)>,
-    pub(crate) offsets: Option<(&'a [u8], u64)>,
+    /// The term's positions and offsets bytes.
+    pub(crate) positions: Stored<'a>,
+    pub(crate) offsets: Stored<'a>,
     pub(crate) norms: &'a [u8],
     pub(crate) shape: Shape,
     pub(crate) doc_freq: u32,
+}
+
+/// A term's positions or offsets bytes, as far as the index has them.
+#[derive(Clone, Copy)]
+pub(crate) enum Stored<'a> {
+    /// The region stores no positions or offsets.
+    Absent,
+    /// Stored, but not fetched (a lazily opened region); the region offset
+    /// of the missing bytes.
+    Missing(u64),
+    /// The bytes and their region offset.
+    Loaded(&'a [u8], u64),
+}
+
+impl<'a> Stored<'a> {
+    fn len(self) -> usize {
+        match self {
+            Stored::Loaded(bytes, _) => bytes.len(),
+            _ => 0,
+        }
+    }
+
+    /// The bytes, or why they cannot be read.
+    fn get(self, section: Section) -> Result<(&'a [u8], u64)> {
+        match self {
+            Stored::Absent => Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0)),
+            Stored::Missing(offset) => Err(FtsError::NotLoaded { section, offset }),
+            Stored::Loaded(bytes, offset) => Ok((bytes, offset)),
+        }
+    }
 }
 
 /// Occurrence decoding state, allocated on first use (most cursors never
@@ -172,11 +201,11 @@ impl<'a> Postings<'a> {
     }
 
     fn positions_len(&self) -> usize {
-        self.src.positions.map_or(0, |(p, _)| p.len())
+        self.src.positions.len()
     }
 
     fn offsets_len(&self) -> usize {
-        self.src.offsets.map_or(0, |(o, _)| o.len())
+        self.src.offsets.len()
     }
 
     fn corrupt(&self, at: usize, reason: &'static str) -> FtsError {
@@ -488,9 +517,7 @@ impl<'a> Postings<'a> {
     /// As [`occurrences`](Self::occurrences).
     pub fn positions_into(&mut self, out: &mut Vec<u32>) -> Result<()> {
         out.clear();
-        let Some((data, region_offset)) = self.src.positions else {
-            return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
-        };
+        let (data, region_offset) = self.src.positions.get(Section::Positions)?;
         if self.doc == TERMINATED {
             return Ok(());
         }
@@ -533,9 +560,7 @@ impl<'a> Postings<'a> {
     pub fn occurrences(&mut self) -> Result<Vec<Occurrence>> {
         let mut positions = Vec::new();
         self.positions_into(&mut positions)?;
-        let Some((data, region_offset)) = self.src.offsets else {
-            return Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0));
-        };
+        let (data, region_offset) = self.src.offsets.get(Section::Offsets)?;
         if self.doc == TERMINATED {
             return Ok(Vec::new());
         }

@@ -7,6 +7,8 @@
 //! extents, a block's shape. Every check failure is a typed
 //! [`FtsError::Corrupt`]; nothing indexes out of bounds.
 
+use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,7 +21,7 @@ use crate::error::{FtsError, QueryErrorKind, Result, Section};
 use crate::format::{
     self, Extent, Header, NORMS, OFFSETS, POSITIONS, POSTINGS, PRESENCE, TERM_INFO,
 };
-use crate::postings::{Postings, PostingsSource};
+use crate::postings::{Postings, PostingsSource, Stored};
 use crate::terminfo::{self, Shape};
 
 /// Statistics and postings location of one dictionary term.
@@ -49,9 +51,19 @@ impl TermInfo {
 }
 
 /// An opened full-text region. Cheap to clone (shares the bytes).
+///
+/// Opened whole ([`open`](Self::open)) it reads everything. Opened from its
+/// lookup prefix ([`open_prefix`](Self::open_prefix)) it answers term
+/// lookups, statistics, norms and presence at once, and postings, positions
+/// and offsets only within the byte ranges handed to
+/// [`with_ranges`](Self::with_ranges) — so a reader over object storage
+/// fetches just the lists its query uses.
 #[derive(Clone)]
 pub struct FtsIndex {
+    /// The whole region, or its lookup prefix.
     bytes: Bytes,
+    /// Fetched list bytes by region offset; `None` when `bytes` is whole.
+    parts: Option<Arc<BTreeMap<u64, Bytes>>>,
     header: Header,
     analyzer: Arc<Analyzer>,
     dict: fst::Map<Bytes>,
@@ -82,7 +94,99 @@ impl FtsIndex {
     /// [`FtsError::UnsupportedVersion`] for a newer major version;
     /// [`FtsError::Corrupt`] for anything malformed.
     pub fn open(bytes: Bytes) -> Result<FtsIndex> {
-        let header = Header::read(&bytes, bytes.len() as u64)?;
+        let len = bytes.len() as u64;
+        Self::open_with(bytes, len, None)
+    }
+
+    /// Opens a region of `region_len` bytes from its lookup prefix — at
+    /// least its first [`RegionLayout::lookup_len`](crate::RegionLayout::lookup_len)
+    /// bytes. Lists are read only from ranges added by
+    /// [`with_ranges`](Self::with_ranges); reading others fails with
+    /// [`FtsError::NotLoaded`].
+    ///
+    /// # Errors
+    /// As [`open`](Self::open); [`FtsError::Corrupt`] if `prefix` is shorter
+    /// than the lookup prefix.
+    pub fn open_prefix(prefix: Bytes, region_len: u64) -> Result<FtsIndex> {
+        Self::open_with(prefix, region_len, Some(Arc::new(BTreeMap::new())))
+    }
+
+    /// This index with `parts` — `(region offset, bytes)` pairs, typically
+    /// the [`list_ranges`](Self::list_ranges) of some terms — readable too.
+    /// A whole region ignores them.
+    pub fn with_ranges(&self, parts: impl IntoIterator<Item = (u64, Bytes)>) -> FtsIndex {
+        let mut out = self.clone();
+        if let Some(map) = &mut out.parts {
+            let map = Arc::make_mut(map);
+            for (offset, bytes) in parts {
+                map.insert(offset, bytes);
+            }
+        }
+        out
+    }
+
+    /// Whether every byte of the region is readable.
+    pub fn is_whole(&self) -> bool {
+        self.parts.is_none()
+    }
+
+    /// The region byte ranges holding `info`'s postings and, if asked and
+    /// stored, its positions and offsets (phrases need positions;
+    /// highlighting reads [`Occurrence`](crate::Occurrence)s, so offsets
+    /// bring positions along). Empty ranges are left out.
+    pub fn list_ranges(&self, info: &TermInfo, positions: bool, offsets: bool) -> Vec<Range<u64>> {
+        let mut out = Vec::with_capacity(3);
+        let mut add = |section: usize, extent: Extent| {
+            if extent.len > 0 {
+                let start = self.header.sections[section].offset + extent.offset;
+                out.push(start..start + extent.len);
+            }
+        };
+        add(POSTINGS, info.postings);
+        if self.has_positions() {
+            if positions || offsets {
+                add(POSITIONS, info.positions);
+            }
+            if offsets {
+                add(OFFSETS, info.offsets);
+            }
+        }
+        out
+    }
+
+    /// The bytes of `extent` within list section `section`, if readable.
+    fn list(&self, section: usize, extent: Extent) -> Option<&[u8]> {
+        let start = self.header.sections[section].offset + extent.offset;
+        match &self.parts {
+            None => Some(
+                &self.bytes[Extent {
+                    offset: start,
+                    len: extent.len,
+                }
+                .range()],
+            ),
+            Some(_) if extent.len == 0 => Some(&[]),
+            Some(parts) => {
+                let (&at, bytes) = parts.range(..=start).next_back()?;
+                let from = usize::try_from(start - at).ok()?;
+                bytes.get(from..from.checked_add(usize::try_from(extent.len).ok()?)?)
+            }
+        }
+    }
+
+    fn open_with(
+        bytes: Bytes,
+        region_len: u64,
+        parts: Option<Arc<BTreeMap<u64, Bytes>>>,
+    ) -> Result<FtsIndex> {
+        let header = Header::read(&bytes, region_len)?;
+        if (bytes.len() as u64) < header.sections[POSTINGS].offset {
+            return Err(FtsError::corrupt(
+                Section::Header,
+                bytes.len() as u64,
+                "prefix shorter than the lookup sections",
+            ));
+        }
         let analyzer_bytes = bytes
             .get(format::FIXED_HEADER_LEN..format::FIXED_HEADER_LEN + header.analyzer_len as usize)
             .ok_or_else(|| FtsError::corrupt(Section::Analyzer, 0, "truncated"))?;
@@ -132,6 +236,7 @@ impl FtsIndex {
         }
         Ok(FtsIndex {
             bytes,
+            parts,
             header,
             analyzer: Arc::new(analyzer),
             dict,
@@ -173,9 +278,14 @@ impl FtsIndex {
         &self.analyzer
     }
 
-    /// The region's size in bytes.
+    /// The bytes held: the region's size when whole, else its lookup
+    /// prefix plus the ranges added.
     pub fn len_bytes(&self) -> usize {
         self.bytes.len()
+            + self
+                .parts
+                .as_ref()
+                .map_or(0, |p| p.values().map(Bytes::len).sum())
     }
 
     /// The norm byte of `doc` (0 for documents without a value).
@@ -269,19 +379,26 @@ impl FtsIndex {
     /// # Errors
     /// [`FtsError::Corrupt`] if the first block is malformed.
     pub fn postings(&self, info: &TermInfo) -> Result<Postings<'_>> {
-        let p = self.header.sections[POSTINGS];
-        let data = &self.section(POSTINGS)[info.postings.range()];
-        let stored = |i: usize, extent: Extent| {
-            self.has_positions().then(|| {
-                (
-                    &self.section(i)[extent.range()],
-                    self.header.sections[i].offset + extent.offset,
-                )
-            })
+        let region_offset = self.header.sections[POSTINGS].offset + info.postings.offset;
+        let data = self
+            .list(POSTINGS, info.postings)
+            .ok_or(FtsError::NotLoaded {
+                section: Section::Postings,
+                offset: region_offset,
+            })?;
+        let stored = |section: usize, extent: Extent| {
+            let offset = self.header.sections[section].offset + extent.offset;
+            if !self.has_positions() {
+                Stored::Absent
+            } else if let Some(bytes) = self.list(section, extent) {
+                Stored::Loaded(bytes, offset)
+            } else {
+                Stored::Missing(offset)
+            }
         };
         Postings::new(PostingsSource {
             data,
-            region_offset: p.offset + info.postings.offset,
+            region_offset,
             positions: stored(POSITIONS, info.positions),
             offsets: stored(OFFSETS, info.offsets),
             norms: self.section(NORMS),

@@ -12,6 +12,7 @@ mod bm25_oracle;
 mod common;
 mod corruption;
 mod highlight;
+mod lazy;
 mod matching;
 mod postings;
 mod query;

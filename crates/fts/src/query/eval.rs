@@ -16,7 +16,7 @@ pub(crate) struct Evaluator<'a> {
     universe: OnceCell<RoaringBitmap>,
 }
 
-fn too_deep() -> FtsError {
+pub(crate) fn too_deep() -> FtsError {
     FtsError::query(QueryErrorKind::TooDeep { limit: MAX_DEPTH }, 0)
 }
 

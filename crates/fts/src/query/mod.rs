@@ -134,6 +134,62 @@ impl Query {
         Ok(out)
     }
 
+    /// What evaluating this query on `index` reads: every exact term it can
+    /// touch (prefix and fuzzy terms expanded through `index`'s dictionary,
+    /// excluded terms included) and whether any phrase needs positions.
+    /// Works on an index opened from its lookup prefix, so a lazy reader can
+    /// fetch just these terms' lists first.
+    ///
+    /// # Errors
+    /// As [`matching_docs`](Self::matching_docs) for expansions.
+    pub fn lists_needed(&self, index: &FtsIndex) -> Result<(Vec<String>, bool)> {
+        fn walk(
+            index: &FtsIndex,
+            node: &QueryNode,
+            depth: usize,
+            terms: &mut Vec<String>,
+            positions: &mut bool,
+        ) -> Result<()> {
+            if depth > MAX_DEPTH {
+                return Err(eval::too_deep());
+            }
+            match node {
+                QueryNode::Term { text, .. } => terms.extend(index.analyzer().terms(text)),
+                QueryNode::Phrase { text, .. } => {
+                    let phrase = index.analyzer().terms(text);
+                    *positions |= phrase.len() > 1;
+                    terms.extend(phrase);
+                }
+                QueryNode::Prefix { prefix, .. } => terms.extend(
+                    crate::matching::expand_prefix(index, prefix)?
+                        .into_iter()
+                        .map(|(t, _)| t),
+                ),
+                QueryNode::Fuzzy { text, distance, .. } => terms.extend(
+                    crate::matching::expand_fuzzy(index, text, *distance)?
+                        .into_iter()
+                        .map(|(t, _)| t),
+                ),
+                QueryNode::Bool {
+                    must,
+                    should,
+                    must_not,
+                } => {
+                    for child in must.iter().chain(should).chain(must_not) {
+                        walk(index, child, depth + 1, terms, positions)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut terms = Vec::new();
+        let mut positions = false;
+        walk(index, &self.root, 0, &mut terms, &mut positions)?;
+        terms.sort_unstable();
+        terms.dedup();
+        Ok((terms, positions))
+    }
+
     /// The `k` best matching documents by BM25, `(doc, score)` sorted by
     /// score descending then doc ascending. Matching documents that contain
     /// no scoring term (pure exclusions) rank last with score 0.
