@@ -41,6 +41,7 @@ mod error;
 mod local_cas;
 mod location;
 mod ranges;
+mod scope;
 mod store;
 
 pub use cache::CacheStats;

@@ -7,19 +7,19 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::prefix::PrefixStore;
 use object_store::{
     GetOptions, GetRange, ObjectMeta, ObjectStore, PutMode, PutMultipartOptions, PutOptions,
     PutPayload, UpdateVersion, WriteMultipart,
 };
 
-use crate::cache::{CacheLayer, CacheStats};
+use crate::cache::CacheLayer;
 use crate::config::StoreConfig;
-use crate::cost::{Budget, PriceTable, QueryCost};
+use crate::cost::PriceTable;
 use crate::counting::{CountingStore, IoCounters, IoStats};
 use crate::error::{Result, StoreError};
 use crate::location::{BackendKind, open_backend};
 use crate::ranges;
+use crate::scope::stack;
 
 /// The version of an object as the backend identifies it, for conditional replace.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -67,17 +67,17 @@ pub struct SuffixRead {
 #[derive(Debug, Clone)]
 pub struct Store {
     /// The full stack: prefix, cache, then `counted`.
-    inner: Arc<dyn ObjectStore>,
+    pub(crate) inner: Arc<dyn ObjectStore>,
     /// This handle's counting layer and everything below it (no prefix).
-    counted: Arc<dyn ObjectStore>,
-    prefix: Path,
+    pub(crate) counted: Arc<dyn ObjectStore>,
+    pub(crate) prefix: Path,
     /// The disk cache layer, when `cache_dir` is set.
-    cache: Option<CacheLayer>,
-    kind: BackendKind,
-    config: Arc<StoreConfig>,
-    counters: Arc<IoCounters>,
-    prices: PriceTable,
-    uri: Arc<str>,
+    pub(crate) cache: Option<CacheLayer>,
+    pub(crate) kind: BackendKind,
+    pub(crate) config: Arc<StoreConfig>,
+    pub(crate) counters: Arc<IoCounters>,
+    pub(crate) prices: PriceTable,
+    pub(crate) uri: Arc<str>,
 }
 
 impl Store {
@@ -129,64 +129,6 @@ impl Store {
             prices: PriceTable::default(),
             uri: uri.into(),
         })
-    }
-
-    /// A handle for one query: same backend, same disk cache, but its own
-    /// counters, so [`Store::cost`] on it reports exactly what the query
-    /// sent. Requests through the scoped handle are still counted by this
-    /// one (scopes nest); cache hits and misses are reported to both.
-    #[must_use]
-    pub fn scoped(&self) -> Store {
-        self.scoped_with(Budget::UNLIMITED, self.prices)
-    }
-
-    /// [`Store::scoped`] with a [`Budget`]: a request that would take the
-    /// scope past it fails with [`StoreError::BudgetExceeded`] before it is
-    /// sent. `prices` turns the scope's counts into [`QueryCost::estimated_usd`].
-    #[must_use]
-    pub fn scoped_with(&self, budget: Budget, prices: PriceTable) -> Store {
-        let counters = Arc::new(IoCounters::scoped(Arc::clone(&self.counters), budget));
-        let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::new(
-            Arc::clone(&self.counted),
-            Arc::clone(&counters),
-        ));
-        Store {
-            inner: stack(&counted, &counters, &self.prefix, self.cache.as_ref()),
-            counted,
-            prefix: self.prefix.clone(),
-            cache: self.cache.clone(),
-            kind: self.kind,
-            config: Arc::clone(&self.config),
-            counters,
-            prices,
-            uri: Arc::clone(&self.uri),
-        }
-    }
-
-    /// What the disk cache holds and did so far; `None` without `cache_dir`.
-    /// The counts are of the cache directory, shared by every store of this
-    /// process that uses it.
-    pub fn cache_stats(&self) -> Option<CacheStats> {
-        self.cache.as_ref().map(CacheLayer::stats)
-    }
-
-    /// Wait until the disk-cache fills in flight now have ended (published
-    /// or failed). Fills run on their own tasks; this is for tests, benchmarks
-    /// and orderly shutdown.
-    pub async fn wait_for_cache_fills(&self) {
-        if let Some(cache) = &self.cache {
-            cache.settle().await;
-        }
-    }
-
-    /// What the requests through this handle (and its clones and scopes)
-    /// cost so far: [`Store::stats`] priced with this handle's [`PriceTable`].
-    pub fn cost(&self) -> QueryCost {
-        let io = self.stats();
-        QueryCost {
-            io,
-            estimated_usd: self.prices.estimate(&io),
-        }
     }
 
     /// The URI this store was opened with.
@@ -588,25 +530,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-}
-
-/// The object-store stack above a counting layer: the disk cache (which
-/// reports hits and misses to `counters`), then the URI's prefix on top.
-fn stack(
-    counted: &Arc<dyn ObjectStore>,
-    counters: &Arc<IoCounters>,
-    prefix: &Path,
-    cache: Option<&CacheLayer>,
-) -> Arc<dyn ObjectStore> {
-    let cached = match cache {
-        Some(cache) => cache.wrap(Arc::clone(counted), Arc::clone(counters)),
-        None => Arc::clone(counted),
-    };
-    if prefix.as_ref().is_empty() {
-        cached
-    } else {
-        Arc::new(PrefixStore::new(cached, prefix.clone()))
     }
 }
 
