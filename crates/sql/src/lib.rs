@@ -5,8 +5,17 @@
 //! was made (register another snapshot with [`SqlContext::register_table`]).
 //! A table is read as what it is: a list of Parquet files (the superfiles of
 //! its manifest) on the connection's object store, so DataFusion's own
-//! Parquet machinery does projection, filter pushdown, row-group and page
-//! pruning, and `_id` is an ordinary column.
+//! Parquet scan does projection, filter pushdown, row-group and page
+//! pruning, and `_id` is an ordinary column. What only infino knows enters
+//! as per-file row selections: the rows the full-text index says an
+//! indexed predicate can match (`col = 'v'`, `col IN (…)`,
+//! `matches(col, 'query')`, `AND`/`OR` of them) and the rows deletion
+//! vectors remove.
+//!
+//! Search is SQL too: `bm25_search(table, column, query, k)`,
+//! `vector_search(table, column, vector, k [, nprobe])` and
+//! `hybrid_search(table, text_column, query, vector_column, vector, k)` are
+//! table functions returning `_id`, `_score` and the table's columns.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -29,21 +38,18 @@
 
 mod args;
 mod functions;
+mod provider;
+mod pushdown;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::plan_err;
-use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
 use infino_table::{Connection, Table, TableError};
 
@@ -96,6 +102,7 @@ pub struct SqlContext {
     ctx: SessionContext,
     root: String,
     tables: Tables,
+    store: infino_store::Store,
 }
 
 impl std::fmt::Debug for SqlContext {
@@ -134,7 +141,13 @@ impl SqlContext {
             };
             ctx.register_udtf(kind.name(), Arc::new(function));
         }
-        let this = Self { ctx, root, tables };
+        ctx.register_udf(pushdown::matches_udf());
+        let this = Self {
+            ctx,
+            root,
+            tables,
+            store: conn.store().clone(),
+        };
         for name in conn.list_tables().await? {
             let table = conn.open_table(&name).await?;
             this.register_table(&table)?;
@@ -147,24 +160,9 @@ impl SqlContext {
     /// # Errors
     /// DataFusion errors building the provider.
     pub fn register_table(&self, table: &Table) -> Result<()> {
-        let schema = file_schema(&table.schema());
-        let provider: Arc<dyn datafusion::catalog::TableProvider> =
-            if table.manifest().files.is_empty() {
-                Arc::new(MemTable::try_new(schema, vec![vec![]])?)
-            } else {
-                let paths = table
-                    .manifest()
-                    .files
-                    .iter()
-                    .map(|f| ListingTableUrl::parse(format!("{}{}", self.root, f.path)))
-                    .collect::<datafusion::error::Result<Vec<_>>>()?;
-                let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                    .with_file_extension(".parquet");
-                let config = ListingTableConfig::new_with_multi_paths(paths)
-                    .with_listing_options(options)
-                    .with_schema(schema);
-                Arc::new(ListingTable::try_new(config)?)
-            };
+        let url = ObjectStoreUrl::parse(&self.root)?;
+        let provider = provider::InfinoTable::new(table, self.store.clone(), url)?;
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(provider);
         self.ctx.deregister_table(table.name())?;
         self.ctx.register_table(table.name(), provider)?;
         self.tables
@@ -194,11 +192,4 @@ impl SqlContext {
     pub fn session(&self) -> &SessionContext {
         &self.ctx
     }
-}
-
-/// The schema of a table's superfiles: `_id` then the table's columns.
-fn file_schema(table: &SchemaRef) -> SchemaRef {
-    let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
-    fields.extend(table.fields().iter().map(|f| f.as_ref().clone()));
-    Arc::new(Schema::new(fields))
 }

@@ -10,3 +10,4 @@
 mod common;
 mod differential;
 mod functions;
+mod pushdown;

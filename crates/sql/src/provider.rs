@@ -1,0 +1,313 @@
+//! A table snapshot as a DataFusion [`TableProvider`].
+//!
+//! The superfiles of the pinned manifest are read as the Parquet files they
+//! are, by DataFusion's own Parquet scan (`ParquetSource`) on the
+//! connection's object store, so projection, row-group and page pruning and
+//! filter evaluation are DataFusion's. What only infino knows goes in as a
+//! per-file `ParquetAccessPlan` (a row selection):
+//!
+//! - the rows the full-text index says can match an indexed predicate
+//!   (see [`crate::pushdown`]) — a file with none is not scanned at all;
+//! - the rows its deletion vector removes.
+//!
+//! Selected rows decode only the pages that hold them (the superfiles carry
+//! a page index).
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNode;
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use infino_store::{Path, Store};
+use infino_table::{FileEntry, Table};
+use parquet::arrow::arrow_reader::RowSelection;
+use parquet::file::metadata::ParquetMetaDataReader;
+use roaring::RoaringBitmap;
+use tokio::sync::OnceCell;
+
+use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns, Locator};
+
+/// Rows per row group of each file, read once per snapshot.
+type RowGroups = Vec<OnceCell<Arc<Vec<u64>>>>;
+
+/// One pinned table version, scanned as Parquet.
+pub(crate) struct InfinoTable {
+    table: Table,
+    schema: SchemaRef,
+    url: ObjectStoreUrl,
+    store: Store,
+    indexed: IndexedColumns,
+    locator: Locator,
+    row_groups: RowGroups,
+}
+
+impl fmt::Debug for InfinoTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InfinoTable")
+            .field("table", &self.table.name())
+            .field("version", &self.table.version())
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InfinoTable {
+    /// `table` read through `store`, registered in the session under `url`.
+    pub(crate) fn new(table: &Table, store: Store, url: ObjectStoreUrl) -> Result<Self> {
+        Ok(Self {
+            schema: file_schema(&table.schema()),
+            indexed: IndexedColumns::of(table)?,
+            locator: Locator::of(table),
+            row_groups: table
+                .manifest()
+                .files
+                .iter()
+                .map(|_| OnceCell::new())
+                .collect(),
+            table: table.clone(),
+            url,
+            store,
+        })
+    }
+
+    /// Rows per row group of file `i`: from the footer the manifest keeps,
+    /// else from the file's tail (one read, cached for the snapshot).
+    async fn row_groups(&self, i: usize) -> Result<Arc<Vec<u64>>> {
+        let entry = &self.table.manifest().files[i];
+        let sizes = self.row_groups[i]
+            .get_or_try_init(|| async {
+                let tail = match entry.footer.as_deref().map(|f| STANDARD.decode(f)) {
+                    Some(Ok(tail)) => bytes::Bytes::from(tail),
+                    _ => read_tail(&self.store, entry).await?,
+                };
+                let footer = tail
+                    .len()
+                    .checked_sub(8)
+                    .and_then(|end| tail.get(..end))
+                    .ok_or_else(|| corrupt(entry, "footer shorter than its trailer"))?;
+                let metadata = ParquetMetaDataReader::decode_metadata(footer)?;
+                let sizes = metadata
+                    .row_groups()
+                    .iter()
+                    .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
+                    .collect();
+                Ok::<_, DataFusionError>(Arc::new(sizes))
+            })
+            .await?;
+        Ok(Arc::clone(sizes))
+    }
+
+    /// The access plan of file `i`: the rows `candidates` keeps (all when
+    /// `None`) less its deleted rows. `None` when no row is left.
+    async fn access_plan(
+        &self,
+        i: usize,
+        candidates: Option<RoaringBitmap>,
+    ) -> Result<Option<Option<ParquetAccessPlan>>> {
+        let deleted = self
+            .table
+            .deleted_rows(i)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let keep = match (candidates, deleted) {
+            (None, None) => return Ok(Some(None)),
+            (Some(rows), None) => rows,
+            (Some(rows), Some(deleted)) => rows - deleted.as_ref(),
+            (None, Some(deleted)) => {
+                let rows = u32::try_from(self.table.manifest().files[i].rows).unwrap_or(u32::MAX);
+                let mut all = RoaringBitmap::new();
+                all.insert_range(0..rows);
+                all - deleted.as_ref()
+            }
+        };
+        if keep.is_empty() {
+            return Ok(None);
+        }
+        let sizes = self.row_groups(i).await?;
+        Ok(Some(Some(plan_for(&keep, &sizes))))
+    }
+}
+
+/// A row-group access plan reading exactly the rows of `keep`.
+fn plan_for(keep: &RoaringBitmap, row_groups: &[u64]) -> ParquetAccessPlan {
+    let mut access = Vec::with_capacity(row_groups.len());
+    let mut start = 0_u64;
+    for &rows in row_groups {
+        let end = start + rows;
+        let (lo, hi) = (
+            u32::try_from(start).unwrap_or(u32::MAX),
+            u32::try_from(end).unwrap_or(u32::MAX),
+        );
+        let wanted = keep.range_cardinality(lo..hi);
+        access.push(if wanted == 0 {
+            RowGroupAccess::Skip
+        } else if wanted == rows {
+            RowGroupAccess::Scan
+        } else {
+            let ranges = runs(keep, lo..hi).map(|r| (r.start - lo) as usize..(r.end - lo) as usize);
+            RowGroupAccess::Selection(RowSelection::from_consecutive_ranges(
+                ranges,
+                usize::try_from(rows).unwrap_or(usize::MAX),
+            ))
+        });
+        start = end;
+    }
+    ParquetAccessPlan::new(access)
+}
+
+/// Maximal runs of consecutive members of `set` within `within`.
+fn runs(set: &RoaringBitmap, within: Range<u32>) -> impl Iterator<Item = Range<u32>> + '_ {
+    let mut members = set.range(within).peekable();
+    std::iter::from_fn(move || {
+        let first = members.next()?;
+        let mut last = first;
+        while members.peek() == Some(&(last + 1)) {
+            last += 1;
+            members.next();
+        }
+        Some(first..last + 1)
+    })
+}
+
+fn corrupt(entry: &FileEntry, reason: &str) -> DataFusionError {
+    DataFusionError::Execution(format!("superfile {}: {reason}", entry.path))
+}
+
+/// The Parquet footer and trailer of a file the manifest kept no footer
+/// for: one suffix read, and a second when the footer is longer.
+async fn read_tail(store: &Store, entry: &FileEntry) -> Result<bytes::Bytes> {
+    const SUFFIX: u64 = 64 * 1024;
+    let path = Path::from(entry.path.as_str());
+    let external = |e: infino_store::StoreError| DataFusionError::External(Box::new(e));
+    let suffix = store.get_suffix(&path, SUFFIX).await.map_err(external)?;
+    let bytes = suffix.bytes;
+    let len = bytes.len();
+    let trailer: [u8; 4] = bytes
+        .get(len.saturating_sub(8)..len.saturating_sub(4))
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(entry, "file shorter than a Parquet trailer"))?;
+    let needed = u64::from(u32::from_le_bytes(trailer)) + 8;
+    if needed <= len as u64 {
+        return Ok(bytes.slice(len - usize::try_from(needed).unwrap_or(len)..));
+    }
+    if needed > suffix.object_size {
+        return Err(corrupt(entry, "footer longer than the file"));
+    }
+    store
+        .get_range(&path, suffix.object_size - needed..suffix.object_size)
+        .await
+        .map_err(external)
+}
+
+/// The schema of a table's superfiles: `_id` then the table's columns.
+pub(crate) fn file_schema(table: &SchemaRef) -> SchemaRef {
+    let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
+    fields.extend(table.fields().iter().map(|f| f.as_ref().clone()));
+    Arc::new(Schema::new(fields))
+}
+
+#[async_trait]
+impl TableProvider for InfinoTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if !mentions_matches(f) {
+                    // DataFusion re-checks; the scan narrows by the index
+                    // where it can and prunes by Parquet statistics.
+                    TableProviderFilterPushDown::Inexact
+                } else if self.locator.sparse.is_empty() && self.indexed.answers_exactly(f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    // Left above the scan, where `matches` reports why it
+                    // cannot run.
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let files = &self.table.manifest().files;
+        let narrowing: Vec<IndexExpr> = filters
+            .iter()
+            .filter_map(|f| self.indexed.narrow(f))
+            .collect();
+        let candidates: Candidates = match narrowing.len() {
+            0 => vec![None; files.len()],
+            1 => pushdown::evaluate(&self.table, &self.locator, &narrowing[0]).await?,
+            _ => pushdown::evaluate(&self.table, &self.locator, &IndexExpr::And(narrowing)).await?,
+        };
+        let mut scanned = Vec::new();
+        for (i, rows) in candidates.into_iter().enumerate() {
+            let Some(plan) = self.access_plan(i, rows).await? else {
+                continue;
+            };
+            let entry = &files[i];
+            let mut file = PartitionedFile::new(entry.path.clone(), entry.size);
+            if let Some(plan) = plan {
+                file = file.with_extension(plan);
+            }
+            scanned.push(file);
+        }
+        let projected = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => Arc::clone(&self.schema),
+        };
+        if scanned.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        let groups = state.config().target_partitions().clamp(1, scanned.len());
+        let mut file_groups = vec![Vec::new(); groups];
+        for (i, file) in scanned.into_iter().enumerate() {
+            file_groups[i % groups].push(file);
+        }
+        let source = Arc::new(ParquetSource::new(Arc::clone(&self.schema)));
+        let config = FileScanConfigBuilder::new(self.url.clone(), source)
+            .with_file_groups(file_groups.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        format.create_physical_plan(state, config).await
+    }
+}
+
+/// Whether `expr` calls `matches` anywhere.
+fn mentions_matches(expr: &Expr) -> bool {
+    expr.exists(|e| Ok(matches!(e, Expr::ScalarFunction(f) if f.name() == pushdown::MATCHES)))
+        .unwrap_or(true)
+}

@@ -1,0 +1,333 @@
+//! Index pushdown: predicates on full-text indexed columns answered by the
+//! postings before any column data is decoded.
+//!
+//! `col = 'v'`, `col IN ('a', 'b')`, `matches(col, 'query')` and `AND`/`OR`
+//! of them become an [`IndexExpr`]; evaluating it asks the table's full-text
+//! search for the rows that can match (the term bloom filters in the
+//! manifest skip files without a request) and gives, per superfile, the row
+//! ordinals to read. The scan then reads only those rows' pages, and a file
+//! with no candidate is not opened at all.
+//!
+//! Equality is answered by a superset — the rows holding every token of the
+//! value — so DataFusion re-checks it on the candidates (the filter is
+//! `Inexact`). `matches` *is* the index's answer (the query language), so
+//! it is `Exact`, and the [`matches_udf`] itself refuses to run anywhere
+//! else.
+
+use arrow::datatypes::DataType;
+use datafusion::common::{ScalarValue, exec_err};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    BinaryExpr, ColumnarValue, Expr, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+use infino_fts::Analyzer;
+use infino_table::Table;
+use roaring::RoaringBitmap;
+
+/// The name of the full-text predicate function.
+pub(crate) const MATCHES: &str = "matches";
+
+/// A predicate the full-text index can answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum IndexExpr {
+    /// Rows of `column` matching `query` (the full-text query language).
+    Leaf { column: String, query: String },
+    /// Every part holds.
+    And(Vec<IndexExpr>),
+    /// Some part holds.
+    Or(Vec<IndexExpr>),
+}
+
+/// Per superfile, the row ordinals that may match (`None`: any row).
+pub(crate) type Candidates = Vec<Option<RoaringBitmap>>;
+
+/// The full-text indexed columns of a table and their analyzers.
+pub(crate) struct IndexedColumns {
+    columns: Vec<(String, Analyzer)>,
+}
+
+impl std::fmt::Debug for IndexedColumns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.columns.iter().map(|(c, _)| c.as_str()).collect();
+        f.debug_tuple("IndexedColumns").field(&names).finish()
+    }
+}
+
+impl IndexedColumns {
+    /// The indexed columns of `table`.
+    pub(crate) fn of(table: &Table) -> Result<Self> {
+        let spec = table
+            .manifest()
+            .index_spec()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let columns = spec
+            .fts
+            .into_iter()
+            .map(|c| {
+                Analyzer::new(c.config.analyzer)
+                    .map(|a| (c.column, a))
+                    .map_err(|e| DataFusionError::External(Box::new(e)))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { columns })
+    }
+
+    fn analyzer(&self, column: &str) -> Option<&Analyzer> {
+        self.columns
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, a)| a)
+    }
+
+    /// The part of `expr` the index can narrow (a superset of its rows),
+    /// or `None` when it cannot narrow anything.
+    pub(crate) fn narrow(&self, expr: &Expr) -> Option<IndexExpr> {
+        match expr {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+                Operator::And => match (self.narrow(left), self.narrow(right)) {
+                    (Some(a), Some(b)) => Some(IndexExpr::And(vec![a, b])),
+                    (a, b) => a.or(b),
+                },
+                Operator::Or => Some(IndexExpr::Or(vec![self.narrow(left)?, self.narrow(right)?])),
+                Operator::Eq => self
+                    .equality(left, right)
+                    .or_else(|| self.equality(right, left)),
+                _ => None,
+            },
+            Expr::InList(list) if !list.negated => {
+                let parts = list
+                    .list
+                    .iter()
+                    .map(|value| self.equality(&list.expr, value))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(IndexExpr::Or(parts))
+            }
+            Expr::ScalarFunction(f) if f.name() == MATCHES => {
+                let (column, query) = self.matches_args(&f.args)?;
+                Some(IndexExpr::Leaf { column, query })
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `expr` is exactly what the index answers: `matches` calls
+    /// joined by `AND`/`OR` on indexed columns.
+    pub(crate) fn answers_exactly(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::And | Operator::Or,
+                right,
+            }) => self.answers_exactly(left) && self.answers_exactly(right),
+            Expr::ScalarFunction(f) if f.name() == MATCHES => self.matches_args(&f.args).is_some(),
+            _ => false,
+        }
+    }
+
+    fn matches_args(&self, args: &[Expr]) -> Option<(String, String)> {
+        let [Expr::Column(column), Expr::Literal(query, _)] = args else {
+            return None;
+        };
+        self.analyzer(&column.name)?;
+        Some((column.name.clone(), string(query)?.to_owned()))
+    }
+
+    /// `column = value` on an indexed column, as "every token of `value`".
+    /// A value without tokens (empty, punctuation, stop words) narrows
+    /// nothing.
+    fn equality(&self, column: &Expr, value: &Expr) -> Option<IndexExpr> {
+        let (Expr::Column(column), Expr::Literal(value, _)) = (column, value) else {
+            return None;
+        };
+        let value = string(value)?;
+        let analyzer = self.analyzer(&column.name)?;
+        // Each word of the value, as written, becomes a required clause: a
+        // word alone analyzes to the same term it does inside the value. The
+        // words hold no query syntax (word segments never contain spaces,
+        // parentheses or quotes); only the operator words need lowercasing,
+        // which the analyzer does anyway.
+        let words: Vec<String> = analyzer
+            .analyze(value)
+            .into_iter()
+            .filter_map(|t| value.get(t.start..t.end))
+            .map(|w| match w {
+                "AND" | "OR" | "NOT" => format!("+{}", w.to_lowercase()),
+                _ => format!("+{w}"),
+            })
+            .collect();
+        (!words.is_empty()).then(|| IndexExpr::Leaf {
+            column: column.name.clone(),
+            query: words.join(" "),
+        })
+    }
+}
+
+fn string(value: &ScalarValue) -> Option<&str> {
+    match value {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Where each `_id` of a table version lives: files sorted by first id.
+#[derive(Debug)]
+pub(crate) struct Locator {
+    /// (first id, file index, rows) of files whose ids are contiguous.
+    runs: Vec<(u64, usize, u64)>,
+    /// Files whose ids are not contiguous (written by compaction).
+    pub(crate) sparse: Vec<usize>,
+    files: usize,
+}
+
+impl Locator {
+    pub(crate) fn of(table: &Table) -> Self {
+        let files = &table.manifest().files;
+        let mut runs = Vec::new();
+        let mut sparse = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            if f.max_id.is_some() {
+                sparse.push(i);
+            } else {
+                runs.push((f.first_id, i, f.rows));
+            }
+        }
+        runs.sort_unstable();
+        Self {
+            runs,
+            sparse,
+            files: files.len(),
+        }
+    }
+
+    /// (file, row) of `id` in a file with contiguous ids.
+    fn locate(&self, id: u64) -> Option<(usize, u32)> {
+        let at = self.runs.partition_point(|&(first, _, _)| first <= id);
+        let &(first, file, rows) = self.runs.get(at.checked_sub(1)?)?;
+        let row = id - first;
+        (row < rows).then(|| u32::try_from(row).ok().map(|r| (file, r)))?
+    }
+}
+
+/// The candidate rows of `expr` in each file of `table`.
+pub(crate) async fn evaluate(
+    table: &Table,
+    locator: &Locator,
+    expr: &IndexExpr,
+) -> Result<Candidates> {
+    match expr {
+        IndexExpr::Leaf { column, query } => {
+            let k = usize::try_from(table.manifest().files.iter().map(|f| f.rows).sum::<u64>())
+                .unwrap_or(usize::MAX);
+            let hits = table
+                .search_hits(column, query, k)
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let mut out: Candidates = vec![Some(RoaringBitmap::new()); locator.files];
+            for &i in &locator.sparse {
+                // Rows of compacted files cannot be told from their `_id`s
+                // here: read them whole (the filter above re-checks).
+                out[i] = None;
+            }
+            for hit in hits {
+                if let Some((file, row)) = locator.locate(hit.id)
+                    && let Some(rows) = &mut out[file]
+                {
+                    rows.insert(row);
+                }
+            }
+            Ok(out)
+        }
+        IndexExpr::And(parts) | IndexExpr::Or(parts) => {
+            let and = matches!(expr, IndexExpr::And(_));
+            let mut acc: Option<Candidates> = None;
+            for part in parts {
+                let next = Box::pin(evaluate(table, locator, part)).await?;
+                acc = Some(match acc {
+                    None => next,
+                    Some(prev) => prev
+                        .into_iter()
+                        .zip(next)
+                        .map(|(a, b)| combine(a, b, and))
+                        .collect(),
+                });
+            }
+            Ok(acc.unwrap_or_else(|| vec![None; locator.files]))
+        }
+    }
+}
+
+/// `a AND b` or `a OR b` of two per-file sets, `None` being every row.
+pub(crate) fn combine(
+    a: Option<RoaringBitmap>,
+    b: Option<RoaringBitmap>,
+    and: bool,
+) -> Option<RoaringBitmap> {
+    match (a, b, and) {
+        (Some(a), Some(b), true) => Some(a & b),
+        (Some(a), Some(b), false) => Some(a | b),
+        (None, x, true) | (x, None, true) => x,
+        (None, _, false) | (_, None, false) => None,
+    }
+}
+
+/// `matches(column, 'query')`: true for rows of an indexed column that
+/// match the full-text query. Only a table scan can answer it (from the
+/// index); evaluated anywhere else it fails with a message saying so.
+pub(crate) fn matches_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(Matches {
+        signature: Signature::any(2, Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Matches {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Matches {
+    fn name(&self) -> &str {
+        MATCHES
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        exec_err!(
+            "matches(column, 'query') is answered by a table's full-text index: use it in the \
+             WHERE clause of a scan of a table, on a full-text indexed column, with a constant \
+             query, alone or joined to other matches() by AND/OR"
+        )
+    }
+}
+
+/// For tests of the candidate algebra.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_treats_none_as_every_row() {
+        let a: RoaringBitmap = [1, 2, 3].into_iter().collect();
+        let b: RoaringBitmap = [2, 3, 4].into_iter().collect();
+        let v = |x: Option<RoaringBitmap>| x.map(|x| x.iter().collect::<Vec<_>>());
+        assert_eq!(
+            v(combine(Some(a.clone()), Some(b.clone()), true)),
+            Some(vec![2, 3])
+        );
+        assert_eq!(
+            v(combine(Some(a.clone()), Some(b), false)),
+            Some(vec![1, 2, 3, 4])
+        );
+        assert_eq!(v(combine(None, Some(a.clone()), true)), Some(vec![1, 2, 3]));
+        assert_eq!(v(combine(Some(a), None, false)), None);
+    }
+}
