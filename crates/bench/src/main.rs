@@ -36,6 +36,8 @@ enum Cell {
     Quality,
     /// Table ingest, 1 vs 32 files query latency, 10,000-file manifest open.
     Table,
+    /// Delete, update, upsert throughput; latency with deletions; compaction; GC.
+    Mutations,
 }
 
 #[derive(Debug, Parser)]
@@ -93,6 +95,12 @@ fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
                 runtime.block_on(cells::table::run(&mut report, corpus))?;
+            }
+            Cell::Mutations => {
+                let corpus = corpus
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
+                runtime.block_on(cells::mutations::run(&mut report, corpus))?;
             }
             Cell::Quality => {
                 let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {

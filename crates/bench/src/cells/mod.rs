@@ -2,6 +2,7 @@
 //! its numbers into the [`Report`](crate::report::Report).
 
 pub(crate) mod fts;
+pub(crate) mod mutations;
 pub(crate) mod quality;
 mod queries;
 pub(crate) mod storage;

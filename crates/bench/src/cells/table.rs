@@ -20,10 +20,10 @@ use crate::corpus::Corpus;
 use crate::report::{Report, peak_rss_bytes, percentile_ms, reset_peak_rss};
 
 const CELL: &str = "table";
-const DIM: usize = 64;
+pub(crate) const DIM: usize = 64;
 const DIM_I32: i32 = 64;
 
-fn schema() -> SchemaRef {
+pub(crate) fn schema() -> SchemaRef {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
@@ -32,7 +32,7 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-fn spec() -> IndexSpec {
+pub(crate) fn spec() -> IndexSpec {
     IndexSpec::default()
         .with_fts(
             "text",
@@ -45,7 +45,7 @@ fn spec() -> IndexSpec {
 }
 
 /// Random unit-ish vectors around 256 centres (deterministic).
-fn vectors(n: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn vectors(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     let centres: Vec<f32> = (0..256 * DIM)
         .map(|_| rng.random_range(-1.0..1.0))
@@ -59,7 +59,7 @@ fn vectors(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-fn batch(
+pub(crate) fn batch(
     corpus: &Corpus,
     vecs: &[f32],
     range: std::ops::Range<usize>,
@@ -202,7 +202,10 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<
     manifest_open(report).await
 }
 
-async fn time_each<'a, F, Fut>(queries: &'a [String], f: F) -> anyhow::Result<Vec<Duration>>
+pub(crate) async fn time_each<'a, F, Fut>(
+    queries: &'a [String],
+    f: F,
+) -> anyhow::Result<Vec<Duration>>
 where
     F: Fn(&'a str) -> Fut,
     Fut: std::future::Future<Output = infino_table::Result<()>>,
@@ -219,7 +222,7 @@ where
     Ok(out)
 }
 
-async fn time_vectors(
+pub(crate) async fn time_vectors(
     table: &Table,
     queries: &[Vec<f32>],
     text: Option<String>,
