@@ -17,8 +17,10 @@ mod error;
 mod gc;
 mod hybrid;
 mod ids;
+mod info;
 mod live;
 mod manifest;
+mod matching;
 mod mutate;
 mod optimize;
 mod predicate;
@@ -30,6 +32,8 @@ pub use connection::{Connection, TableOptions};
 pub use error::{Result, TableError};
 pub use gc::{GcOptions, GcReport};
 pub use hybrid::Fusion;
+pub use infino_fts::{HighlightOptions, MatchMode};
+pub use info::{TableStats, VersionInfo};
 pub use manifest::{
     ColumnDef, Deletes, FileEntry, FtsColumnDef, FtsSummary, MANIFEST_FORMAT, Manifest,
     VectorColumnDef,

@@ -139,6 +139,20 @@ impl Table {
         Ok(None)
     }
 
+    /// The live rows holding `ids`, grouped by file index.
+    pub(crate) async fn rows_of_ids(
+        &self,
+        ids: &[u64],
+    ) -> Result<std::collections::BTreeMap<usize, RoaringBitmap>> {
+        let mut out: std::collections::BTreeMap<usize, RoaringBitmap> = Default::default();
+        for &id in ids {
+            if let Some((file, row)) = self.locate(id).await? {
+                out.entry(file).or_default().insert(row);
+            }
+        }
+        Ok(out)
+    }
+
     fn entry(&self, file: usize) -> Result<&crate::manifest::FileEntry> {
         self.inner
             .manifest

@@ -206,19 +206,13 @@ impl Table {
         compiled: Option<&Compiled>,
     ) -> Result<BTreeMap<usize, Removal>> {
         let mut out = BTreeMap::new();
+        let by_id = match filter {
+            RowFilter::Ids(ids) => self.rows_of_ids(ids).await?,
+            _ => BTreeMap::new(),
+        };
         for file in 0..self.manifest().files.len() {
             let rows = match (filter, compiled) {
-                (RowFilter::Ids(ids), _) => {
-                    let mut rows = RoaringBitmap::new();
-                    for &id in ids {
-                        if let Some((f, row)) = self.locate(id).await?
-                            && f == file
-                        {
-                            rows.insert(row);
-                        }
-                    }
-                    rows
-                }
+                (RowFilter::Ids(_), _) => by_id.get(&file).cloned().unwrap_or_default(),
                 (_, Some(compiled)) => {
                     let live = self.live_ordinals(file).await?;
                     let names: Vec<&str> = compiled.columns.iter().map(String::as_str).collect();

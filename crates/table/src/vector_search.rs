@@ -30,6 +30,9 @@ pub struct VectorQuery<'a> {
     pub exact: bool,
     /// Only rows matching this full-text query: (text column, query).
     pub filter: Option<(&'a str, &'a str)>,
+    /// Only rows with these `_id`s (combined with `filter` when both are
+    /// set). Ids not in the table are ignored.
+    pub ids: Option<&'a [u64]>,
 }
 
 impl<'a> VectorQuery<'a> {
@@ -43,6 +46,7 @@ impl<'a> VectorQuery<'a> {
             rerank_breadth: None,
             exact: false,
             filter: None,
+            ids: None,
         }
     }
 }
@@ -90,9 +94,13 @@ impl Table {
             ..SearchOptions::new(query.k)
         };
         let mut hits = Vec::new();
+        let by_id = match query.ids {
+            None => None,
+            Some(ids) => Some(self.rows_of_ids(ids).await?),
+        };
         for (i, index) in indexes.iter().enumerate() {
             let live = self.live_rows(i).await?;
-            let allowed = match &filter {
+            let mut allowed = match &filter {
                 None => live.map(|l| l.as_ref().clone()),
                 Some((column, parsed)) => {
                     let mut allowed = parsed.matching_docs(&*files[i].fts(column).await?)?;
@@ -102,6 +110,13 @@ impl Table {
                     Some(allowed)
                 }
             };
+            if let Some(by_id) = &by_id {
+                let rows = by_id.get(&i).cloned().unwrap_or_default();
+                allowed = Some(match allowed {
+                    Some(a) => a & rows,
+                    None => rows,
+                });
+            }
             let neighbours = match &allowed {
                 None => index.search(query.vector, &options)?,
                 Some(allowed) if allowed.is_empty() => continue,

@@ -6,6 +6,7 @@
     reason = "test sizes are small"
 )]
 
+mod api;
 mod common;
 mod concurrency;
 mod crash;

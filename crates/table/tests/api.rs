@@ -1,0 +1,163 @@
+//! Token match, exact match, highlights, the id filter of vector search,
+//! version history and statistics — each against a brute-force answer.
+
+use std::collections::HashSet;
+
+use infino_fts::{Analyzer, AnalyzerConfig};
+use infino_table::{Connection, HighlightOptions, MatchMode, VectorQuery};
+use infino_testkit::corpus::word;
+
+use crate::common::{batch, bodies, schema, spec};
+
+fn terms(text: &str) -> HashSet<String> {
+    Analyzer::new(AnalyzerConfig::default())
+        .expect("analyzer")
+        .terms(text)
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_and_exact_match_agree_with_brute_force() {
+    let mut docs = bodies(600, 11);
+    // Some exact duplicates, and a near-duplicate differing only in case.
+    for i in [10, 200, 450] {
+        docs[i] = Some("the quick brown fox".into());
+    }
+    docs[300] = Some("The Quick Brown Fox".into());
+    let conn = Connection::connect("memory://").expect("connect");
+    let mut t = conn
+        .create_table("m", schema(), &spec())
+        .await
+        .expect("create");
+    for (i, chunk) in docs.chunks(200).enumerate() {
+        t = t
+            .append(&[batch(i as i64 * 200, chunk)])
+            .await
+            .expect("append");
+    }
+    let t = t.delete("id = 200").await.expect("delete").table;
+    let live = |i: usize| i != 200;
+
+    let query = format!("{} {}", word(2), word(9));
+    let want = terms(&query);
+    for mode in [MatchMode::Any, MatchMode::All] {
+        let got: Vec<u64> = t
+            .token_match_hits("body", &query, mode, usize::MAX)
+            .await
+            .expect("token match")
+            .iter()
+            .map(|h| h.id)
+            .collect();
+        let expected: Vec<u64> = docs
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| {
+                let Some(d) = d else { return false };
+                let have = terms(d);
+                live(*i)
+                    && match mode {
+                        MatchMode::Any => want.iter().any(|w| have.contains(w)),
+                        _ => want.iter().all(|w| have.contains(w)),
+                    }
+            })
+            .map(|(i, _)| i as u64)
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(got, expected, "{mode:?}");
+    }
+    let limited = t
+        .token_match_hits("body", &query, MatchMode::Any, 3)
+        .await
+        .expect("limit");
+    assert_eq!(limited.len(), 3);
+
+    let exact: Vec<u64> = t
+        .exact_match_hits("body", "the quick brown fox", usize::MAX)
+        .await
+        .expect("exact")
+        .iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(exact, vec![10, 450], "case differs at 300, 200 is deleted");
+    let batch = t
+        .exact_match("body", "The Quick Brown Fox", 10, &["id"])
+        .await
+        .expect("exact batch");
+    assert_eq!(batch.num_rows(), 1);
+
+    let hits = t.search_hits("body", "quick fox", 5).await.expect("search");
+    let snippets = t
+        .highlights("body", "quick fox", &hits, &HighlightOptions::default())
+        .await
+        .expect("highlights");
+    assert_eq!(snippets.len(), hits.len());
+    for s in &snippets {
+        let s = s.as_deref().expect("a value");
+        assert!(
+            s.contains("<b>quick</b>") || s.contains("<b>Quick</b>"),
+            "{s}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_search_restricted_to_ids() {
+    let (t, _, vecs) = crate::vectors::table(3, 200).await;
+    let allowed: Vec<u64> = (0..600).filter(|i| i % 7 == 3).collect();
+    let query = VectorQuery {
+        exact: true,
+        ids: Some(&allowed),
+        ..VectorQuery::new("embedding", &vecs[42], 10)
+    };
+    let got: Vec<u64> = t
+        .vector_search_hits(&query)
+        .await
+        .expect("search")
+        .iter()
+        .map(|h| h.id)
+        .collect();
+    let set: HashSet<u64> = allowed.iter().copied().collect();
+    let want = crate::vectors::exact(&vecs, &vecs[42], 10, |i| set.contains(&(i as u64)));
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn versions_and_stats_describe_the_history() {
+    let conn = Connection::connect("memory://").expect("connect");
+    let t = conn
+        .create_table("h", schema(), &spec())
+        .await
+        .expect("create");
+    let t = t.append(&[batch(0, &bodies(30, 1))]).await.expect("append");
+    let t = t
+        .append(&[batch(30, &bodies(20, 2))])
+        .await
+        .expect("append");
+    let t = t.delete("id < 5").await.expect("delete").table;
+    let history = t.versions().await.expect("versions");
+    let ops: Vec<(u64, &str, u64)> = history
+        .iter()
+        .map(|v| (v.version, v.operation.as_str(), v.rows))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (0, "create", 0),
+            (1, "append", 30),
+            (2, "append", 50),
+            (3, "delete", 45)
+        ]
+    );
+    let stats = t.stats();
+    assert_eq!((stats.rows, stats.deleted_rows, stats.files), (45, 5, 2));
+    let docs: Vec<Option<String>> = bodies(30, 1).into_iter().chain(bodies(20, 2)).collect();
+    let live_docs: Vec<&String> = docs.iter().skip(5).flatten().collect();
+    let analyzer = Analyzer::new(AnalyzerConfig::default()).expect("analyzer");
+    let tokens: usize = live_docs.iter().map(|d| analyzer.terms(d).len()).sum();
+    let body = stats.fts["body"];
+    assert_eq!(
+        (body.doc_count, body.total_tokens),
+        (live_docs.len() as u64, tokens as u64)
+    );
+}
