@@ -8,10 +8,18 @@
 //! scope past a limit, so a runaway query fails with
 //! [`StoreError::BudgetExceeded`](crate::StoreError::BudgetExceeded) instead
 //! of running up a bill.
+//!
+//! Where a component keeps its own `Store` handle (a table caches its opened
+//! superfiles, each holding the table's store), a [`CostScope`] measures a
+//! query without handing it a new handle: every request the store-wide
+//! counter sees while a future inside [`CostScope::run`] is being polled is
+//! charged to the scope too.
 
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
 
-use crate::counting::{IoStats, RequestKind};
+use crate::counting::{IoCounters, IoStats, RequestKind, TASK_SCOPES, task_scopes};
 
 /// Limits on what one scope (usually one query) may send. `None` is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -183,5 +191,64 @@ pub struct QueryCost {
 impl fmt::Display for QueryCost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ≈ ${:.8}", self.io, self.estimated_usd)
+    }
+}
+
+/// One query's counters and budget, attached to the futures it runs rather
+/// than to a store handle.
+///
+/// Requests are attributed while the future passed to [`CostScope::run`] is
+/// polled, through whichever [`Store`](crate::Store) handle they are made
+/// (all handles share the store-wide counter, which does the charging).
+/// Scopes nest: a request inside an inner `run` is charged to every
+/// enclosing scope. Work the future *spawns* onto other tasks is not
+/// attributed (DataFusion runs partitions on their own tasks: give it
+/// `Store::scoped_with(..).object_store()` instead); background cache fills
+/// are not the query's and are never charged, a `prefetch` fetch is.
+#[derive(Debug, Clone)]
+pub struct CostScope {
+    counters: Arc<IoCounters>,
+    prices: PriceTable,
+}
+
+impl Default for CostScope {
+    fn default() -> Self {
+        Self::new(Budget::UNLIMITED, PriceTable::default())
+    }
+}
+
+impl CostScope {
+    /// A scope limited by `budget`, priced with `prices`.
+    pub fn new(budget: Budget, prices: PriceTable) -> Self {
+        Self {
+            counters: Arc::new(IoCounters::for_task(budget)),
+            prices,
+        }
+    }
+
+    /// Run `future`, charging its requests to this scope (and to any scope
+    /// this call is itself running in). A request past the budget fails
+    /// with [`StoreError::BudgetExceeded`](crate::StoreError::BudgetExceeded)
+    /// before it is sent.
+    pub async fn run<F: Future>(&self, future: F) -> F::Output {
+        let mut scopes: Vec<Arc<IoCounters>> = task_scopes()
+            .map(|outer| outer.iter().cloned().collect())
+            .unwrap_or_default();
+        scopes.push(Arc::clone(&self.counters));
+        TASK_SCOPES.scope(Arc::new(scopes), future).await
+    }
+
+    /// Requests, bytes, round trips, cache hits and misses so far.
+    pub fn stats(&self) -> IoStats {
+        self.counters.snapshot()
+    }
+
+    /// [`CostScope::stats`] and its estimated price.
+    pub fn cost(&self) -> QueryCost {
+        let io = self.stats();
+        QueryCost {
+            io,
+            estimated_usd: self.prices.estimate(&io),
+        }
     }
 }

@@ -46,7 +46,7 @@ mod store;
 
 pub use cache::CacheStats;
 pub use config::{CacheConfig, CacheMode, StoreConfig};
-pub use cost::{Budget, BudgetExceeded, BudgetLimit, PriceTable, QueryCost};
+pub use cost::{Budget, BudgetExceeded, BudgetLimit, CostScope, PriceTable, QueryCost};
 pub use counting::{IoCounters, IoStats, RequestKind};
 pub use error::{Result, StoreError};
 pub use location::BackendKind;

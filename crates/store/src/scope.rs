@@ -28,7 +28,7 @@ impl Store {
     #[must_use]
     pub fn scoped_with(&self, budget: Budget, prices: PriceTable) -> Store {
         let counters = Arc::new(IoCounters::scoped(Arc::clone(&self.counters), budget));
-        let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::new(
+        let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::scoped(
             Arc::clone(&self.counted),
             Arc::clone(&counters),
         ));

@@ -111,8 +111,10 @@ impl Store {
             .collect();
         let backend = open_backend(uri, &options)?;
         let counters = Arc::new(IoCounters::default());
-        let counted: Arc<dyn ObjectStore> =
-            Arc::new(CountingStore::new(backend.store, Arc::clone(&counters)));
+        let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::store_wide(
+            backend.store,
+            Arc::clone(&counters),
+        ));
         let cache = match &backend.config.cache {
             Some(config) => Some(CacheLayer::open(config, &backend.id, Arc::clone(&counted))?),
             None => None,

@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 use infino_store::{
-    Budget, BudgetExceeded, BudgetLimit, Path, PriceTable, RequestKind, Store, StoreError,
+    Budget, BudgetExceeded, BudgetLimit, CostScope, Path, PriceTable, RequestKind, Store,
+    StoreError,
 };
 use infino_testkit::server::{ObjectStoreServer, ServerKind};
 use object_store::ObjectStoreExt;
@@ -213,4 +214,118 @@ async fn byte_budget_refuses_ranges_before_sending_and_whole_reads_before_the_bo
     let err = raw.get_range(&path, 300..400).await.expect_err("over");
     let found = BudgetExceeded::find(&err).expect("typed refusal in the chain");
     assert_eq!(found.limit, BudgetLimit::Bytes);
+}
+
+/// Every kind of request made through the root handle inside a
+/// [`CostScope`] is charged to it, exactly as the store-wide counter saw.
+async fn task_scope_equals_counter(root: &Store) {
+    let data = payload(20_000);
+    let path = Path::from("task/a.bin");
+    root.put(&path, data.clone()).await.expect("seed");
+    let before = root.stats();
+    let scope = CostScope::default();
+    scope
+        .run(async {
+            root.put(&Path::from("task/b.bin"), data.clone())
+                .await
+                .expect("put");
+            assert_eq!(
+                root.get_range(&path, 0..10).await.expect("get"),
+                data.slice(0..10)
+            );
+            root.head(&path).await.expect("head");
+            root.list(Some(&Path::from("task"))).await.expect("list");
+            let raw = root.object_store();
+            raw.get_range(&path, 100..200).await.expect("raw get");
+            root.delete(&Path::from("task/b.bin"))
+                .await
+                .expect("delete");
+        })
+        .await;
+    let cost = scope.cost();
+    let seen = root.stats().since(&before);
+    for kind in RequestKind::ALL {
+        assert_eq!(cost.io.requests(kind), seen.requests(kind), "{kind:?}");
+    }
+    assert_eq!(
+        (cost.io.bytes_read, cost.io.bytes_written),
+        (seen.bytes_read, seen.bytes_written)
+    );
+    assert_eq!(cost.io.total_requests(), 6);
+    assert_eq!(cost.io.bytes_read, 110);
+    assert!(cost.estimated_usd > 0.0);
+}
+
+#[tokio::test]
+async fn task_scope_equals_store_counter_memory() {
+    let root = Store::open("memory://").expect("open");
+    task_scope_equals_counter(&root).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_scope_equals_store_counter_s3() {
+    let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
+        return;
+    };
+    let root = Store::open_with(&server.uri("task-scope"), server.options()).expect("open");
+    task_scope_equals_counter(&root).await;
+}
+
+#[tokio::test]
+async fn task_scopes_attribute_interleaved_futures_nest_and_budget() {
+    let root = Store::open("memory://").expect("open");
+    let path = Path::from("x");
+    root.put(&path, payload(1000)).await.expect("put");
+    let reads = |n: u64| {
+        let root = root.clone();
+        let path = path.clone();
+        async move {
+            for i in 0..n {
+                root.get_range(&path, i..i + 1).await.expect("get");
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    // Two queries interleaved on one task are told apart.
+    let (a, b) = (CostScope::default(), CostScope::default());
+    tokio::join!(a.run(reads(3)), b.run(reads(5)));
+    assert_eq!(a.stats().requests(RequestKind::Get), 3);
+    assert_eq!(b.stats().requests(RequestKind::Get), 5);
+
+    // An inner scope's requests are charged to the outer one too.
+    let (outer, inner) = (CostScope::default(), CostScope::default());
+    outer
+        .run(async {
+            reads(1).await;
+            inner.run(reads(2)).await;
+        })
+        .await;
+    assert_eq!(inner.stats().requests(RequestKind::Get), 2);
+    assert_eq!(outer.stats().requests(RequestKind::Get), 3);
+
+    // Work spawned onto another task is not the scope's (documented).
+    let scope = CostScope::default();
+    scope
+        .run(async { tokio::spawn(reads(2)).await.expect("spawned") })
+        .await;
+    assert_eq!(scope.stats().total_requests(), 0);
+
+    // A budget refuses before sending.
+    let one = Budget {
+        max_requests: Some(1),
+        max_bytes: None,
+    };
+    let scope = CostScope::new(one, PriceTable::default());
+    let before = root.stats();
+    let outcome = scope
+        .run(async {
+            root.get_range(&path, 0..1).await.expect("first");
+            root.get_range(&path, 1..2).await
+        })
+        .await;
+    assert!(
+        matches!(outcome, Err(StoreError::BudgetExceeded { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(root.stats().since(&before).total_requests(), 1);
 }

@@ -27,6 +27,7 @@ use tokio::sync::watch;
 
 use super::disk::DiskCache;
 use super::entry::CachedMeta;
+use crate::counting::{TASK_SCOPES, TaskScopes};
 
 type FillError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -37,6 +38,8 @@ pub(crate) enum Source {
         path: Path,
         expected: Option<Expected>,
         backend: Arc<dyn ObjectStore>,
+        /// Cost scopes to charge (a prefetch is its query's request).
+        scopes: Option<TaskScopes>,
     },
     /// The chunks of a whole-object read that just completed: no request.
     Teed {
@@ -83,7 +86,14 @@ impl FillJob {
             Ok(runtime) => {
                 let started = &self.cache.counters.fills_started;
                 started.fetch_add(1, Ordering::Relaxed);
-                runtime.spawn(self.run(source));
+                let scopes = match &source {
+                    Source::Fetch { scopes, .. } => scopes.clone(),
+                    Source::Teed { .. } => None,
+                };
+                match scopes {
+                    Some(scopes) => runtime.spawn(TASK_SCOPES.scope(scopes, self.run(source))),
+                    None => runtime.spawn(self.run(source)),
+                };
             }
             Err(_) => tracing::debug!("no runtime to fill the cache on; skipped"),
         }
@@ -117,6 +127,7 @@ impl FillJob {
                 path,
                 expected,
                 backend,
+                ..
             } => {
                 let options = GetOptions {
                     if_match: expected.as_ref().and_then(|e| e.e_tag.clone()),

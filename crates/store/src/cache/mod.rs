@@ -35,7 +35,7 @@ pub use disk::CacheStats;
 pub(crate) use disk::DiskCache;
 
 use crate::config::{CacheConfig, CacheMode};
-use crate::counting::IoCounters;
+use crate::counting::{IoCounters, task_scopes};
 use disk::Lookup;
 use entry::{CachedMeta, MappedRange, Mapping};
 use fill::{Expected, FillJob, Source};
@@ -179,6 +179,7 @@ impl CachingObjectStore {
                         path: location.clone(),
                         expected: None,
                         backend: Arc::clone(&self.inner),
+                        scopes: task_scopes(),
                     });
                 }
                 if let Some(done) = cache.fill_in_flight(key) {
@@ -259,6 +260,7 @@ impl Drop for DeferredFill {
                     e_tag: self.meta.e_tag.clone(),
                 }),
                 backend: Arc::clone(&self.backend),
+                scopes: None,
             },
         };
         job.spawn(source);
@@ -346,10 +348,10 @@ impl ObjectStore for CachingObjectStore {
         }
         let key = self.key(location);
         if let Some(result) = self.read_cached(&key, location, &options).await? {
-            self.counters.add_cache_hit();
+            self.counters.record_cache_hit();
             return Ok(result);
         }
-        self.counters.add_cache_miss();
+        self.counters.record_cache_miss();
         self.read_cold(&key, location, options).await
     }
 

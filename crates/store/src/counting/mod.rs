@@ -1,5 +1,7 @@
 //! A decorator that counts requests and bytes by operation kind.
 //!
+//! The counters; the decorator that feeds them is in [`layer`].
+//!
 //! On object storage every request costs money and a round trip, so the
 //! engine measures them instead of guessing. The store-wide counter wraps the
 //! backend beneath every other layer of ours, so each count is one request
@@ -15,22 +17,13 @@
 //! reads are one round trip; a footer read followed by a page read is two.
 
 use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use async_trait::async_trait;
-use bytes::Bytes;
-use futures::StreamExt;
-use futures::stream::BoxStream;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
-    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
-};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::cost::{Budget, BudgetExceeded, BudgetLimit};
+
+mod layer;
+pub(crate) use layer::CountingStore;
 
 /// The kinds of request we count separately (they are priced separately).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +90,14 @@ pub struct IoCounters {
 }
 
 impl IoCounters {
+    /// Counters for a task cost scope, limited by `budget`.
+    pub(crate) fn for_task(budget: Budget) -> Self {
+        Self {
+            budget,
+            ..Self::default()
+        }
+    }
+
     /// Counters for a scope nested in `parent`, limited by `budget`.
     pub(crate) fn scoped(parent: Arc<IoCounters>, budget: Budget) -> Self {
         Self {
@@ -110,16 +111,31 @@ impl IoCounters {
         self.requests[kind.index()].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A read was served by the disk cache.
-    pub(crate) fn add_cache_hit(&self) {
+    /// A read was served by the disk cache: count it here, in the enclosing
+    /// scoped handles, and in the task's cost scopes.
+    pub(crate) fn record_cache_hit(&self) {
+        self.add_cache_hit();
+        for scope in task_scopes().iter().flat_map(|s| s.iter()) {
+            scope.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A cacheable read went to the backend; counted as [`Self::record_cache_hit`].
+    pub(crate) fn record_cache_miss(&self) {
+        self.add_cache_miss();
+        for scope in task_scopes().iter().flat_map(|s| s.iter()) {
+            scope.cache_misses.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn add_cache_hit(&self) {
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
         if let Some(parent) = &self.parent {
             parent.add_cache_hit();
         }
     }
 
-    /// A cacheable read had to go to the backend.
-    pub(crate) fn add_cache_miss(&self) {
+    fn add_cache_miss(&self) {
         self.cache_misses.fetch_add(1, Ordering::Relaxed);
         if let Some(parent) = &self.parent {
             parent.add_cache_miss();
@@ -150,6 +166,16 @@ impl IoCounters {
                 self.charged_requests.fetch_sub(1, Ordering::AcqRel);
             }
         })
+    }
+
+    /// Give back a charge whose request was not sent.
+    fn refund(&self, bytes: u64) {
+        if self.budget.max_requests.is_some() {
+            self.charged_requests.fetch_sub(1, Ordering::AcqRel);
+        }
+        if self.budget.max_bytes.is_some() {
+            self.charged_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        }
     }
 
     /// Charge bytes only known from a reply against the budget, or refuse.
@@ -273,241 +299,91 @@ impl fmt::Display for IoStats {
     }
 }
 
-/// Wraps a store and counts every request it forwards, refusing those
-/// that would pass the counters' budget.
-#[derive(Debug)]
-pub(crate) struct CountingStore {
-    inner: Arc<dyn ObjectStore>,
-    counters: Arc<IoCounters>,
+/// The cost scopes of the future being polled, innermost last.
+pub(crate) type TaskScopes = Arc<Vec<Arc<IoCounters>>>;
+
+tokio::task_local! {
+    /// Set while polling a future inside [`CostScope::run`](crate::CostScope::run).
+    pub(crate) static TASK_SCOPES: TaskScopes;
 }
 
-impl CountingStore {
-    pub(crate) fn new(inner: Arc<dyn ObjectStore>, counters: Arc<IoCounters>) -> Self {
-        Self { inner, counters }
-    }
-
-    /// Charge a request about to be sent; count it and mark it in flight.
-    fn begin(&self, kind: RequestKind, bytes: u64) -> object_store::Result<InFlight> {
-        self.counters
-            .charge(bytes)
-            .map_err(BudgetExceeded::into_object_store)?;
-        self.counters.add_request(kind);
-        Ok(self.counters.start())
-    }
+/// The cost scopes of the current task, if any.
+pub(crate) fn task_scopes() -> Option<TaskScopes> {
+    TASK_SCOPES.try_with(Arc::clone).ok()
 }
 
-impl fmt::Display for CountingStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Counting({})", self.inner)
-    }
-}
+/// The counters one request is charged to: a layer's own and, on the
+/// store-wide layer, the task's cost scope.
+#[derive(Debug, Clone)]
+pub(crate) struct Targets(Vec<Arc<IoCounters>>);
 
-/// Bytes a GET will return at most, when that is known before sending it.
-fn known_len(options: &GetOptions) -> Option<u64> {
-    match &options.range {
-        _ if options.head => Some(0),
-        Some(GetRange::Bounded(r)) => Some(r.end.saturating_sub(r.start)),
-        Some(GetRange::Suffix(n)) => Some(*n),
-        Some(GetRange::Offset(_)) | None => None,
-    }
-}
-
-#[async_trait]
-impl ObjectStore for CountingStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        let len = payload.content_length() as u64;
-        let _flight = self.begin(RequestKind::Put, len)?;
-        self.counters
-            .bytes_written
-            .fetch_add(len, Ordering::Relaxed);
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        // Initiating an upload is a POST; it is priced like a PUT.
-        let _flight = self.begin(RequestKind::Put, 0)?;
-        let inner = self.inner.put_multipart_opts(location, opts).await?;
-        Ok(Box::new(CountingUpload {
-            inner,
-            counters: Arc::clone(&self.counters),
-        }))
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        let head = options.head;
-        let kind = if head {
-            RequestKind::Head
-        } else {
-            RequestKind::Get
-        };
-        let known = known_len(&options);
-        let flight = self.begin(kind, known.unwrap_or(0))?;
-        let mut result = self.inner.get_opts(location, options).await?;
-        if head {
-            return Ok(result);
+impl Targets {
+    pub(crate) fn new(own: &Arc<IoCounters>, with_task_scope: bool) -> Self {
+        let mut all = vec![Arc::clone(own)];
+        if with_task_scope && let Some(scopes) = task_scopes() {
+            all.extend(scopes.iter().cloned());
         }
-        let len = result.range.end - result.range.start;
-        self.counters.bytes_read.fetch_add(len, Ordering::Relaxed);
-        if known.is_none() {
-            // The reply's headers tell the length: refuse before the body.
-            self.counters
-                .charge_reply_bytes(len)
+        Self(all)
+    }
+
+    /// Charge every budget (all or none), then count the request in each
+    /// and mark it in flight.
+    pub(crate) fn begin(&self, kind: RequestKind, bytes: u64) -> object_store::Result<Begun> {
+        for (i, counters) in self.0.iter().enumerate() {
+            if let Err(e) = counters.charge(bytes) {
+                for charged in &self.0[..i] {
+                    charged.refund(bytes);
+                }
+                return Err(e.into_object_store());
+            }
+        }
+        Ok(Begun(
+            self.0
+                .iter()
+                .map(|counters| {
+                    counters.add_request(kind);
+                    counters.start()
+                })
+                .collect(),
+        ))
+    }
+
+    /// Count a request that is never refused (aborting an upload).
+    pub(crate) fn count(&self, kind: RequestKind) {
+        for counters in &self.0 {
+            counters.add_request(kind);
+        }
+    }
+
+    pub(crate) fn add_written(&self, bytes: u64) {
+        for counters in &self.0 {
+            counters.bytes_written.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A request charged to its targets, in flight until dropped.
+#[derive(Debug)]
+pub(crate) struct Begun(Vec<InFlight>);
+
+impl Begun {
+    pub(crate) fn add_read(&self, bytes: u64) {
+        for flight in &self.0 {
+            flight
+                .counters
+                .bytes_read
+                .fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Charge bytes only known from the reply, or refuse.
+    pub(crate) fn charge_reply(&self, bytes: u64) -> object_store::Result<()> {
+        for flight in &self.0 {
+            flight
+                .counters
+                .charge_reply_bytes(bytes)
                 .map_err(BudgetExceeded::into_object_store)?;
         }
-        if let GetResultPayload::Stream(stream) = result.payload {
-            // The request stays in flight until its body is read or dropped.
-            result.payload = GetResultPayload::Stream(
-                stream
-                    .map(move |chunk| {
-                        let _still_reading = &flight;
-                        chunk
-                    })
-                    .boxed(),
-            );
-        }
-        Ok(result)
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        // Route through `get_opts` per range so each request is counted.
-        let mut out = Vec::with_capacity(ranges.len());
-        for range in ranges {
-            let options = GetOptions {
-                range: Some(range.clone().into()),
-                ..GetOptions::default()
-            };
-            out.push(self.get_opts(location, options).await?.bytes().await?);
-        }
-        Ok(out)
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        // Each delete is in flight from when it is handed to the backend
-        // until its outcome comes back.
-        let flights: Arc<std::sync::Mutex<Vec<InFlight>>> = Arc::default();
-        let counters = Arc::clone(&self.counters);
-        let started = Arc::clone(&flights);
-        let counted = locations
-            .map(move |item| {
-                let path = item?;
-                counters
-                    .charge(0)
-                    .map_err(BudgetExceeded::into_object_store)?;
-                counters.add_request(RequestKind::Delete);
-                let flight = counters.start();
-                started
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(flight);
-                Ok(path)
-            })
-            .boxed();
-        self.inner
-            .delete_stream(counted)
-            .map(move |outcome| {
-                flights
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .pop();
-                outcome
-            })
-            .boxed()
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        // Pages are invisible through the stream API; count one request per
-        // 1000 entries (the S3/Azure page size) and at least one.
-        let flight = match self.begin(RequestKind::List, 0) {
-            Ok(flight) => flight,
-            Err(e) => return futures::stream::once(futures::future::ready(Err(e))).boxed(),
-        };
-        let counters = Arc::clone(&self.counters);
-        let mut seen: u64 = 0;
-        self.inner
-            .list(prefix)
-            .map(move |item| {
-                let _listing = &flight;
-                let meta = item?;
-                seen += 1;
-                if seen.is_multiple_of(1000) {
-                    counters
-                        .charge(0)
-                        .map_err(BudgetExceeded::into_object_store)?;
-                    counters.add_request(RequestKind::List);
-                }
-                Ok(meta)
-            })
-            .boxed()
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let _flight = self.begin(RequestKind::List, 0)?;
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        let _flight = self.begin(RequestKind::Copy, 0)?;
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
-/// Counts the parts and completion of a multipart upload.
-#[derive(Debug)]
-struct CountingUpload {
-    inner: Box<dyn MultipartUpload>,
-    counters: Arc<IoCounters>,
-}
-
-#[async_trait]
-impl MultipartUpload for CountingUpload {
-    fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        let len = data.content_length() as u64;
-        if let Err(e) = self.counters.charge(len) {
-            return Box::pin(futures::future::ready(Err(e.into_object_store())));
-        }
-        self.counters.add_request(RequestKind::Put);
-        self.counters
-            .bytes_written
-            .fetch_add(len, Ordering::Relaxed);
-        self.inner.put_part(data)
-    }
-
-    async fn complete(&mut self) -> object_store::Result<PutResult> {
-        self.counters
-            .charge(0)
-            .map_err(BudgetExceeded::into_object_store)?;
-        self.counters.add_request(RequestKind::Put);
-        self.inner.complete().await
-    }
-
-    async fn abort(&mut self) -> object_store::Result<()> {
-        // Cleaning up is never refused: a budget must not leak uploads.
-        self.counters.add_request(RequestKind::Delete);
-        self.inner.abort().await
+        Ok(())
     }
 }
