@@ -23,7 +23,7 @@ impl Store {
     }
 
     /// [`Store::scoped`] with a [`Budget`]: a request that would take the
-    /// scope past it fails with [`StoreError::BudgetExceeded`] before it is
+    /// scope past it fails with [`StoreError::BudgetExceeded`](crate::StoreError::BudgetExceeded) before it is
     /// sent. `prices` turns the scope's counts into [`QueryCost::estimated_usd`].
     #[must_use]
     pub fn scoped_with(&self, budget: Budget, prices: PriceTable) -> Store {

@@ -148,6 +148,7 @@ impl DiskCache {
         if let Some(cache) = open.get(&dir).and_then(Weak::upgrade) {
             return Ok(cache);
         }
+        open.retain(|_, cache| cache.strong_count() > 0);
         let lock_path = dir.join(".lock");
         let lock = File::options()
             .create(true)
