@@ -23,6 +23,7 @@ mod manifest;
 mod matching;
 mod mutate;
 mod optimize;
+mod pools;
 mod predicate;
 mod table;
 mod vector_search;

@@ -226,14 +226,10 @@ impl Table {
         let columns = merged.columns()[1..].to_vec();
         let batch = RecordBatch::try_new(self.schema(), columns)?;
         let (schema, spec) = (self.schema(), self.inner.spec.clone());
-        let (bytes, entry) = tokio::task::spawn_blocking(move || {
+        let (bytes, entry) = crate::pools::write(move || {
             build_file(&schema, &spec, FileIds::Given(vec![ids]), &[batch])
         })
-        .await
-        .map_err(|e| TableError::Schema {
-            column: String::new(),
-            reason: e.to_string(),
-        })??;
+        .await?;
         Ok(vec![self.upload(bytes, entry).await?])
     }
 }

@@ -20,7 +20,7 @@ use crate::build::{FileIds, build_file, shards};
 use crate::error::{Result, TableError};
 use crate::live::FileState;
 use crate::manifest::{FileEntry, Manifest};
-use crate::{ids, versions};
+use crate::{ids, pools, versions};
 
 /// Rows per superfile an append aims for; larger appends are split.
 pub const TARGET_ROWS_PER_FILE: usize = 256 * 1024;
@@ -159,19 +159,15 @@ impl Table {
         for (offset, shard) in shards(batches, TARGET_ROWS_PER_FILE) {
             let (schema, spec) = (self.schema(), self.inner.spec.clone());
             let first_id = first + offset as u64;
-            tasks.push(tokio::task::spawn_blocking(move || {
-                build_file(&schema, &spec, FileIds::From(first_id), &shard)
-            }));
+            tasks.push(async move {
+                let (bytes, entry) = pools::write(move || {
+                    build_file(&schema, &spec, FileIds::From(first_id), &shard)
+                })
+                .await?;
+                self.upload(bytes, entry).await
+            });
         }
-        let mut entries = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let (bytes, entry) = task.await.map_err(|e| TableError::Schema {
-                column: String::new(),
-                reason: e.to_string(),
-            })??;
-            entries.push(self.upload(bytes, entry).await?);
-        }
-        Ok(entries)
+        try_join_all(tasks).await
     }
 
     /// Store a built superfile under a fresh name.
@@ -257,10 +253,24 @@ impl Table {
                 stats.total_tokens += summary.total_tokens;
             }
         }
-        let mut hits = Vec::new();
+        let mut jobs = Vec::with_capacity(opened.len());
         for (i, index) in &opened {
-            let live = self.live_rows(*i).await?;
-            let found = parsed.top_k(index, k, params, &stats, live.as_deref())?;
+            jobs.push((*i, Arc::clone(index), self.live_rows(*i).await?));
+        }
+        // Each file's top k on the reader pool, files in parallel.
+        let per_file = pools::read(move || {
+            use rayon::prelude::*;
+            jobs.par_iter()
+                .map(|(i, index, live)| {
+                    let found = parsed.top_k(index, k, params, &stats, live.as_deref())?;
+                    Ok((*i, found))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+        let mut hits = Vec::new();
+        for (i, found) in per_file {
+            let i = &i;
             let rows: Vec<u32> = found.iter().map(|&(row, _)| row).collect();
             let ids = self.row_ids(*i, &rows).await?;
             for ((row, score), id) in found.into_iter().zip(ids) {

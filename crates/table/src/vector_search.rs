@@ -10,7 +10,12 @@ use futures::future::try_join_all;
 use infino_fts::Query;
 use infino_vector::{Metric, SearchOptions};
 
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
 use crate::error::{Result, TableError};
+use crate::pools;
 use crate::table::{Hit, Table};
 
 /// A vector query. Build with [`VectorQuery::new`] and adjust the fields.
@@ -94,6 +99,7 @@ impl Table {
             ..SearchOptions::new(query.k)
         };
         let mut hits = Vec::new();
+        let mut jobs = Vec::with_capacity(indexes.len());
         let by_id = match query.ids {
             None => None,
             Some(ids) => Some(self.rows_of_ids(ids).await?),
@@ -117,12 +123,27 @@ impl Table {
                     None => rows,
                 });
             }
-            let neighbours = match &allowed {
-                None => index.search(query.vector, &options)?,
-                Some(allowed) if allowed.is_empty() => continue,
-                Some(allowed) => index.search_filtered(query.vector, &options, allowed)?,
-            };
-            let metric = index.header().metric();
+            if allowed.as_ref().is_some_and(RoaringBitmap::is_empty) {
+                continue;
+            }
+            jobs.push((i, Arc::clone(index), allowed));
+        }
+        // Each file's search on the reader pool, files in parallel.
+        let vector = query.vector.to_vec();
+        let per_file = pools::read(move || {
+            use rayon::prelude::*;
+            jobs.par_iter()
+                .map(|(i, index, allowed)| {
+                    let found = match allowed {
+                        None => index.search(&vector, &options)?,
+                        Some(allowed) => index.search_filtered(&vector, &options, allowed)?,
+                    };
+                    Ok((*i, index.header().metric(), found))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+        for (i, metric, neighbours) in per_file {
             let rows: Vec<u32> = neighbours.iter().map(|&(row, _)| row).collect();
             let ids = self.row_ids(i, &rows).await?;
             hits.extend(
