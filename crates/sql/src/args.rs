@@ -45,6 +45,11 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Any constant.
+    pub(crate) fn literal(&self, i: usize, what: &str) -> Result<ScalarValue> {
+        self.scalar(i, what).cloned()
+    }
+
     /// Whether argument `i` was given.
     pub(crate) fn has(&self, i: usize) -> bool {
         i < self.exprs.len()

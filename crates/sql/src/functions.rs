@@ -34,6 +34,8 @@ pub(crate) enum Kind {
     Bm25,
     Vector,
     Hybrid,
+    Exact,
+    Tokens,
 }
 
 impl Kind {
@@ -42,6 +44,8 @@ impl Kind {
             Self::Bm25 => "bm25_search",
             Self::Vector => "vector_search",
             Self::Hybrid => "hybrid_search",
+            Self::Exact => "exact_match",
+            Self::Tokens => "token_match",
         }
     }
 }
@@ -82,6 +86,8 @@ impl TableFunctionImpl for SearchFunction {
         let exprs = args.exprs();
         let args = match self.kind {
             Kind::Bm25 => Args::new(name, exprs, 4, 4, "(table, column, query, k)")?,
+            Kind::Exact => Args::new(name, exprs, 3, 3, "(table, column, value)")?,
+            Kind::Tokens => Args::new(name, exprs, 4, 4, "(table, column, text, mode)")?,
             Kind::Vector => Args::new(name, exprs, 4, 5, "(table, column, vector, k [, nprobe])")?,
             Kind::Hybrid => Args::new(
                 name,
@@ -91,8 +97,12 @@ impl TableFunctionImpl for SearchFunction {
                 "(table, text_column, query, vector_column, vector, k)",
             )?,
         };
-        let table = crate::resolve(&self.tables, name, &args.name(0, "table")?)?;
+        let provider = crate::resolve(&self.tables, name, &args.name(0, "table")?)?;
+        let table = provider.table().clone();
         let search = match self.kind {
+            Kind::Exact | Kind::Tokens => {
+                return crate::matching::call(self.kind, &args, &provider);
+            }
             Kind::Bm25 => Search::Bm25 {
                 column: indexed(&table, name, &args.name(1, "column")?, true)?,
                 query: args.string(2, "query")?,
@@ -126,7 +136,7 @@ impl TableFunctionImpl for SearchFunction {
 
 /// `column` if it carries the index the function needs (full-text when
 /// `text`, else vector).
-fn indexed(table: &Table, function: &str, column: &str, text: bool) -> Result<String> {
+pub(crate) fn indexed(table: &Table, function: &str, column: &str, text: bool) -> Result<String> {
     let manifest = table.manifest();
     let found = if text {
         manifest.fts.iter().any(|c| c.column == column)

@@ -38,6 +38,7 @@
 
 mod args;
 mod functions;
+mod matching;
 mod provider;
 mod pushdown;
 
@@ -82,17 +83,18 @@ impl From<TableError> for SqlError {
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
 
 /// The pinned tables of a context by name, shared with its table functions.
-pub(crate) type Tables = Arc<RwLock<HashMap<String, Table>>>;
+pub(crate) type Tables = Arc<RwLock<HashMap<String, Arc<provider::InfinoTable>>>>;
 
-/// The pinned snapshot registered under `name`, for `function`.
+/// The provider of the pinned snapshot registered under `name`, for
+/// `function`.
 pub(crate) fn resolve(
     tables: &Tables,
     function: &str,
     name: &str,
-) -> datafusion::error::Result<Table> {
+) -> datafusion::error::Result<Arc<provider::InfinoTable>> {
     let tables = tables.read().unwrap_or_else(PoisonError::into_inner);
     match tables.get(name) {
-        Some(table) => Ok(table.clone()),
+        Some(table) => Ok(Arc::clone(table)),
         None => plan_err!("{function}: no table named {name}"),
     }
 }
@@ -134,6 +136,8 @@ impl SqlContext {
             functions::Kind::Bm25,
             functions::Kind::Vector,
             functions::Kind::Hybrid,
+            functions::Kind::Exact,
+            functions::Kind::Tokens,
         ] {
             let function = functions::SearchFunction {
                 kind,
@@ -161,14 +165,14 @@ impl SqlContext {
     /// DataFusion errors building the provider.
     pub fn register_table(&self, table: &Table) -> Result<()> {
         let url = ObjectStoreUrl::parse(&self.root)?;
-        let provider = provider::InfinoTable::new(table, self.store.clone(), url)?;
-        let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(provider);
+        let provider = Arc::new(provider::InfinoTable::new(table, self.store.clone(), url)?);
         self.ctx.deregister_table(table.name())?;
-        self.ctx.register_table(table.name(), provider)?;
+        self.ctx
+            .register_table(table.name(), Arc::clone(&provider) as _)?;
         self.tables
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(table.name().to_owned(), table.clone());
+            .insert(table.name().to_owned(), provider);
         Ok(())
     }
 

@@ -86,6 +86,16 @@ impl InfinoTable {
         })
     }
 
+    /// The pinned snapshot.
+    pub(crate) fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// The analyzers of the full-text indexed columns.
+    pub(crate) fn indexed(&self) -> &IndexedColumns {
+        &self.indexed
+    }
+
     /// Rows per row group of file `i`: from the footer the manifest keeps,
     /// else from the file's tail (one read, cached for the snapshot).
     async fn row_groups(&self, i: usize) -> Result<Arc<Vec<u64>>> {

@@ -73,7 +73,8 @@ impl IndexedColumns {
         Ok(Self { columns })
     }
 
-    fn analyzer(&self, column: &str) -> Option<&Analyzer> {
+    /// The analyzer of `column`, if it is full-text indexed.
+    pub(crate) fn analyzer(&self, column: &str) -> Option<&Analyzer> {
         self.columns
             .iter()
             .find(|(c, _)| c == column)
@@ -142,25 +143,35 @@ impl IndexedColumns {
         };
         let value = string(value)?;
         let analyzer = self.analyzer(&column.name)?;
-        // Each word of the value, as written, becomes a required clause: a
-        // word alone analyzes to the same term it does inside the value. The
-        // words hold no query syntax (word segments never contain spaces,
-        // parentheses or quotes); only the operator words need lowercasing,
-        // which the analyzer does anyway.
-        let words: Vec<String> = analyzer
-            .analyze(value)
-            .into_iter()
-            .filter_map(|t| value.get(t.start..t.end))
-            .map(|w| match w {
-                "AND" | "OR" | "NOT" => format!("+{}", w.to_lowercase()),
-                _ => format!("+{w}"),
-            })
-            .collect();
-        (!words.is_empty()).then(|| IndexExpr::Leaf {
+        words_query(analyzer, value, true).map(|query| IndexExpr::Leaf {
             column: column.name.clone(),
-            query: words.join(" "),
+            query,
         })
     }
+}
+
+/// The words of `text` as a full-text query: each required (`+word`) when
+/// `all`, else any of them. `None` when `text` has no tokens (empty,
+/// punctuation, stop words).
+///
+/// Each word, as written, becomes one clause: a word alone analyzes to the
+/// same term it does inside the text. Words hold no query syntax (word
+/// segments never contain spaces, parentheses or quotes); only the
+/// operator words need lowercasing, which the analyzer does anyway.
+pub(crate) fn words_query(analyzer: &Analyzer, text: &str, all: bool) -> Option<String> {
+    let words: Vec<String> = analyzer
+        .analyze(text)
+        .into_iter()
+        .filter_map(|t| text.get(t.start..t.end))
+        .map(|w| {
+            let w = match w {
+                "AND" | "OR" | "NOT" => w.to_lowercase(),
+                _ => w.to_owned(),
+            };
+            if all { format!("+{w}") } else { w }
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 fn string(value: &ScalarValue) -> Option<&str> {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use infino_fts::FtsConfig;
@@ -336,4 +336,111 @@ async fn pushdown_reads_only_candidates() {
     // An absent term opens no superfile: not one request.
     let absent = measure(&sql, &conn, "SELECT id FROM logs WHERE code = 'c1234'").await;
     assert_eq!(absent, (0, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_and_token_match() {
+    let conn = Connection::connect("memory://").expect("connect");
+    table(&conn, 3, 1_500, 700..720).await;
+    let sql = SqlContext::new(&conn).await.expect("context");
+    for (call, oracle) in [
+        (
+            "exact_match('logs', 'code', 'c500 zz')",
+            "logs WHERE code_copy = 'c500 zz'",
+        ),
+        (
+            "exact_match(logs, code, 'c17')",
+            "logs WHERE code_copy = 'c17'",
+        ),
+        ("exact_match('logs', 'n', 3)", "logs WHERE n = 3"),
+        ("exact_match('logs', 'code', 'nothing')", "logs WHERE false"),
+    ] {
+        let got = lines(&run(&sql, &format!("SELECT _id, _score, id, code FROM {call}")).await);
+        let expected = lines(
+            &run(
+                &sql,
+                &format!("SELECT _id, CAST(1 AS REAL), id, code FROM {oracle}"),
+            )
+            .await,
+        );
+        assert_eq!(got, expected, "{call}");
+    }
+
+    // token_match against the analyzer applied to every row.
+    let analyzer = infino_fts::Analyzer::new(FtsConfig::default().analyzer).expect("analyzer");
+    let all_rows = run(&sql, "SELECT _id, msg FROM logs").await;
+    let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
+    for b in &all_rows {
+        let ids = b.column(0).as_primitive::<UInt64Type>();
+        let msgs = b.column(1).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            let terms = msgs.is_valid(i).then(|| analyzer.terms(msgs.value(i)));
+            rows.push((ids.value(i), terms.unwrap_or_default()));
+        }
+    }
+    for (text, mode) in [
+        ("alpha beta", "all"),
+        ("Alpha, beta!", "any"),
+        ("disk even", "ALL"),
+        ("the", "any"),
+        ("zebra", "any"),
+    ] {
+        let wanted = analyzer.terms(text);
+        let mut expected: Vec<u64> = rows
+            .iter()
+            .filter(|(_, terms)| {
+                let has = |w: &String| terms.contains(w);
+                !wanted.is_empty()
+                    && if mode.eq_ignore_ascii_case("all") {
+                        wanted.iter().all(has)
+                    } else {
+                        wanted.iter().any(has)
+                    }
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        expected.sort_unstable();
+        let got = run(
+            &sql,
+            &format!("SELECT _id FROM token_match('logs', 'msg', '{text}', '{mode}')"),
+        )
+        .await;
+        assert_eq!(sorted_ids(&got), expected, "{text} {mode}");
+    }
+    // Composes: a join back to the table.
+    let joined = run(
+        &sql,
+        "SELECT l.n, count(*) FROM token_match('logs', 'msg', 'disk', 'any') t \
+         JOIN logs l ON t._id = l._id GROUP BY l.n",
+    )
+    .await;
+    let plain = run(
+        &sql,
+        "SELECT n, count(*) FROM logs WHERE matches(msg, 'disk') GROUP BY n",
+    )
+    .await;
+    assert_eq!(lines(&joined), lines(&plain));
+
+    for (bad, needle) in [
+        (
+            "SELECT * FROM token_match('logs', 'msg', 'a', 'some')",
+            "mode must be",
+        ),
+        (
+            "SELECT * FROM token_match('logs', 'code_copy', 'a', 'any')",
+            "no full-text index",
+        ),
+        (
+            "SELECT * FROM exact_match('logs', 'nope', 'a')",
+            "no column nope",
+        ),
+        (
+            "SELECT * FROM exact_match('logs', 'code')",
+            "takes (table, column, value)",
+        ),
+    ] {
+        let err = sql.sql(bad).await.expect_err(bad);
+        assert!(matches!(err, SqlError::DataFusion(_)), "{bad}: {err}");
+        assert!(err.to_string().contains(needle), "{bad}: {err}");
+    }
 }
