@@ -15,6 +15,7 @@ use infino_superfile::{
 use crate::bloom::TermBloom;
 use crate::error::{Result, TableError};
 use crate::manifest::{FileEntry, FtsSummary};
+use crate::summary;
 
 /// The `_id`s a new file gives its rows.
 pub(crate) enum FileIds {
@@ -83,6 +84,16 @@ pub(crate) fn build_file(
         }
     }
     let bytes = writer.finish()?;
+    let columns = summary::columns(batches);
+    let mut vectors = BTreeMap::new();
+    for v in &spec.vector {
+        let Ok(index) = schema.index_of(&v.column) else {
+            continue;
+        };
+        if let Some(s) = summary::vectors(batches, index, v.metric) {
+            vectors.insert(v.column.clone(), s);
+        }
+    }
     let file = Superfile::open(
         bytes.clone(),
         OpenOptions {
@@ -91,6 +102,7 @@ pub(crate) fn build_file(
     )?;
     let mut fts = BTreeMap::new();
     let mut term_blooms = BTreeMap::new();
+    let mut term_ranges = BTreeMap::new();
     for col in &spec.fts {
         let index = file.fts(&col.column)?;
         let summary = FtsSummary {
@@ -107,8 +119,11 @@ pub(crate) fn build_file(
             })?;
         let start = usize::try_from(region.offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(usize::try_from(region.length).unwrap_or(0));
-        let bloom = term_bloom(&bytes.slice(start..end))?;
+        let (bloom, range) = term_bloom(&bytes.slice(start..end))?;
         term_blooms.insert(col.column.clone(), bloom.encode());
+        if let Some(range) = range {
+            term_ranges.insert(col.column.clone(), range);
+        }
     }
     let entry = FileEntry {
         path: String::new(),
@@ -120,12 +135,16 @@ pub(crate) fn build_file(
         footer: footer_tail(&bytes).map(|tail| STANDARD.encode(tail)),
         max_id,
         deletes: None,
+        columns,
+        term_ranges,
+        vectors,
     };
     Ok((bytes, entry))
 }
 
-/// A bloom filter of every term in a full-text region's dictionary.
-fn term_bloom(region: &bytes::Bytes) -> Result<TermBloom> {
+/// A bloom filter of every term in a full-text region's dictionary, and the
+/// smallest and largest term (UTF-8 terms only; `None` for an empty one).
+fn term_bloom(region: &bytes::Bytes) -> Result<(TermBloom, Option<(String, String)>)> {
     use fst::Streamer;
     let layout = RegionLayout::parse(region, region.len() as u64)?;
     let corrupt = |reason: &str| TableError::Schema {
@@ -143,10 +162,19 @@ fn term_bloom(region: &bytes::Bytes) -> Result<TermBloom> {
     let map = fst::Map::new(dictionary).map_err(|e| corrupt(&e.to_string()))?;
     let mut bloom = TermBloom::with_capacity(u64::from(layout.term_count));
     let mut stream = map.stream();
+    let (mut first, mut last) = (None, None);
     while let Some((term, _)) = stream.next() {
         bloom.insert(term);
+        if first.is_none() {
+            first = Some(term.to_vec());
+        }
+        last = Some(term.to_vec());
     }
-    Ok(bloom)
+    let range = match (first, last) {
+        (Some(a), Some(b)) => String::from_utf8(a).ok().zip(String::from_utf8(b).ok()),
+        _ => None,
+    };
+    Ok((bloom, range))
 }
 
 /// Footers up to this size are kept in the manifest.

@@ -25,6 +25,8 @@ mod mutate;
 mod optimize;
 mod pools;
 mod predicate;
+mod pruning;
+mod summary;
 mod table;
 mod vector_search;
 mod versions;
@@ -42,6 +44,8 @@ pub use manifest::{
 pub use mutate::Mutation;
 pub use optimize::{OptimizeOptions, Optimized};
 pub use predicate::RowFilter;
+pub use pruning::FileStatistics;
+pub use summary::{ColumnSummary, MAX_STRING_BOUND, VectorSummary, compare as compare_bounds};
 pub use table::{Hit, TARGET_ROWS_PER_FILE, Table};
 pub use vector_search::VectorQuery;
 pub use versions::MAX_COMMIT_ATTEMPTS;

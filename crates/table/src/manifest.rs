@@ -19,6 +19,7 @@ use infino_vector::{BuildParams, Metric, Rerank};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TableError};
+use crate::summary::{ColumnSummary, VectorSummary};
 
 /// Manifest format version written.
 pub const MANIFEST_FORMAT: u16 = 1;
@@ -70,7 +71,7 @@ pub struct FtsSummary {
 }
 
 /// One superfile of the table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Path relative to the connection root.
     pub path: String,
@@ -99,6 +100,16 @@ pub struct FileEntry {
     /// Rows of this file deleted since it was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletes: Option<Deletes>,
+    /// Min/max/null counts per scalar column (all rows written, deleted
+    /// ones included — bounds stay conservative).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, ColumnSummary>,
+    /// Per full-text column, the smallest and largest term.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub term_ranges: BTreeMap<String, (String, String)>,
+    /// Centroid and radius per vector column.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vectors: BTreeMap<String, VectorSummary>,
 }
 
 impl FileEntry {
@@ -146,7 +157,7 @@ pub struct Deletes {
 }
 
 /// One version of a table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Manifest format.
     pub format: u16,

@@ -12,6 +12,7 @@
 //! again.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type, UInt64Type};
@@ -22,6 +23,7 @@ use crate::deletes;
 use crate::error::{Result, TableError};
 use crate::manifest::{Deletes, FileEntry, FtsSummary, Manifest};
 use crate::predicate::{Compiled, CompiledValue, RowFilter, file_schema};
+use crate::pruning::FileStatistics;
 use crate::table::Table;
 use crate::versions;
 
@@ -210,7 +212,15 @@ impl Table {
             RowFilter::Ids(ids) => self.rows_of_ids(ids).await?,
             _ => BTreeMap::new(),
         };
+        // Files whose column bounds rule the predicate out are not read.
+        let keep = match compiled {
+            Some(c) => FileStatistics::new(self, Arc::clone(&c.schema)).keep(&c.expr),
+            None => vec![true; self.manifest().files.len()],
+        };
         for file in 0..self.manifest().files.len() {
+            if !keep.get(file).copied().unwrap_or(true) {
+                continue;
+            }
             let rows = match (filter, compiled) {
                 (RowFilter::Ids(_), _) => by_id.get(&file).cloned().unwrap_or_default(),
                 (_, Some(compiled)) => {

@@ -54,7 +54,9 @@ pub(crate) struct Compiled {
     /// The columns to fetch, in file-schema order.
     pub(crate) columns: Vec<String>,
     /// The expression over a batch of exactly those columns.
-    expr: Arc<dyn PhysicalExpr>,
+    pub(crate) expr: Arc<dyn PhysicalExpr>,
+    /// The schema of those columns.
+    pub(crate) schema: SchemaRef,
     text: String,
 }
 
@@ -134,7 +136,7 @@ impl Compiled {
             RowFilter::Ids(_) => return Err(invalid("", "an id list is not an expression")),
         };
         let (expr, columns, text) = plan(&ctx, schema, input)?;
-        let (_, df) = projected(schema, &columns)?;
+        let (projected_schema, df) = projected(schema, &columns)?;
         let expr = ctx
             .create_physical_expr(expr, &df)
             .map_err(|e| invalid(&text, e))?;
@@ -150,6 +152,7 @@ impl Compiled {
         Ok(Self {
             columns,
             expr,
+            schema: projected_schema,
             text,
         })
     }

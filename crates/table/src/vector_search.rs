@@ -10,8 +10,6 @@ use futures::future::try_join_all;
 use infino_fts::Query;
 use infino_vector::{Metric, SearchOptions};
 
-use std::sync::Arc;
-
 use roaring::RoaringBitmap;
 
 use crate::error::{Result, TableError};
@@ -56,6 +54,9 @@ impl<'a> VectorQuery<'a> {
     }
 }
 
+/// Files searched together between pruning checks.
+const WAVE: usize = 4;
+
 /// Similarity (higher is better) from an index distance (lower is better).
 fn similarity(metric: Metric, distance: f32) -> f32 {
     match metric {
@@ -89,75 +90,120 @@ impl Table {
             .filter
             .map(|(column, text)| Query::parse(text).map(|q| (column, q)))
             .transpose()?;
-        let n = self.inner.manifest.files.len();
-        let files = try_join_all((0..n).map(|i| self.file(i))).await?;
-        let indexes = try_join_all(files.iter().map(|f| f.vector(query.column))).await?;
         let options = SearchOptions {
             nprobe: query.nprobe,
             rerank_breadth: query.rerank_breadth,
             exact: query.exact,
             ..SearchOptions::new(query.k)
         };
-        let mut hits = Vec::new();
-        let mut jobs = Vec::with_capacity(indexes.len());
         let by_id = match query.ids {
             None => None,
             Some(ids) => Some(self.rows_of_ids(ids).await?),
         };
-        for (i, index) in indexes.iter().enumerate() {
-            let live = self.live_rows(i).await?;
-            let mut allowed = match &filter {
-                None => live.map(|l| l.as_ref().clone()),
-                Some((column, parsed)) => {
-                    let mut allowed = parsed.matching_docs(&*files[i].fts(column).await?)?;
-                    if let Some(live) = live {
-                        allowed &= live.as_ref();
-                    }
-                    Some(allowed)
-                }
-            };
-            if let Some(by_id) = &by_id {
-                let rows = by_id.get(&i).cloned().unwrap_or_default();
-                allowed = Some(match allowed {
-                    Some(a) => a & rows,
-                    None => rows,
-                });
-            }
-            if allowed.as_ref().is_some_and(RoaringBitmap::is_empty) {
-                continue;
-            }
-            jobs.push((i, Arc::clone(index), allowed));
-        }
-        // Each file's search on the reader pool, files in parallel.
-        let vector = query.vector.to_vec();
-        let per_file = pools::read(move || {
-            use rayon::prelude::*;
-            jobs.par_iter()
-                .map(|(i, index, allowed)| {
-                    let found = match allowed {
-                        None => index.search(&vector, &options)?,
-                        Some(allowed) => index.search_filtered(&vector, &options, allowed)?,
-                    };
-                    Ok((*i, index.header().metric(), found))
+        // Files nearest first by the manifest's centroid and radius; a file
+        // whose every vector is farther than the k-th best found so far is
+        // never opened.
+        let metric = self
+            .inner
+            .spec
+            .vector
+            .iter()
+            .find(|v| v.column == query.column)
+            .map(|v| v.metric);
+        let bounds: Vec<Option<f32>> = self
+            .inner
+            .manifest
+            .files
+            .iter()
+            .map(|f| {
+                let summary = f.vectors.get(query.column)?;
+                summary.min_distance(metric?, query.vector)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..bounds.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (bounds[a].unwrap_or(0.0), bounds[b].unwrap_or(0.0));
+            x.total_cmp(&y)
+        });
+        let mut hits: Vec<(Hit, f32)> = Vec::new();
+        for wave in order.chunks(WAVE) {
+            let kth = (hits.len() >= query.k && query.k > 0).then(|| hits[query.k - 1].1);
+            let wave: Vec<usize> = wave
+                .iter()
+                .copied()
+                .filter(|&i| match (bounds[i], kth) {
+                    (Some(bound), Some(kth)) => bound <= kth,
+                    _ => true,
                 })
-                .collect::<Result<Vec<_>>>()
-        })
-        .await?;
-        for (i, metric, neighbours) in per_file {
-            let rows: Vec<u32> = neighbours.iter().map(|&(row, _)| row).collect();
-            let ids = self.row_ids(i, &rows).await?;
-            hits.extend(
-                neighbours
-                    .into_iter()
-                    .zip(ids)
-                    .map(|((row, distance), id)| Hit {
-                        id,
-                        score: similarity(metric, distance),
-                        file: i,
-                        row,
-                    }),
-            );
+                .collect();
+            if wave.is_empty() {
+                break;
+            }
+            let files = try_join_all(wave.iter().map(|&i| self.file(i))).await?;
+            let indexes = try_join_all(files.iter().map(|f| f.vector(query.column))).await?;
+            let mut jobs = Vec::with_capacity(wave.len());
+            for ((&i, file), index) in wave.iter().zip(&files).zip(indexes) {
+                let live = self.live_rows(i).await?;
+                let mut allowed = match &filter {
+                    None => live.map(|l| l.as_ref().clone()),
+                    Some((column, parsed)) => {
+                        let mut allowed = parsed.matching_docs(&*file.fts(column).await?)?;
+                        if let Some(live) = live {
+                            allowed &= live.as_ref();
+                        }
+                        Some(allowed)
+                    }
+                };
+                if let Some(by_id) = &by_id {
+                    let rows = by_id.get(&i).cloned().unwrap_or_default();
+                    allowed = Some(match allowed {
+                        Some(a) => a & rows,
+                        None => rows,
+                    });
+                }
+                if allowed.as_ref().is_some_and(RoaringBitmap::is_empty) {
+                    continue;
+                }
+                jobs.push((i, index, allowed));
+            }
+            // Each file's search on the reader pool, files in parallel.
+            let vector = query.vector.to_vec();
+            let options = options.clone();
+            let per_file = pools::read(move || {
+                use rayon::prelude::*;
+                jobs.par_iter()
+                    .map(|(i, index, allowed)| {
+                        let found = match allowed {
+                            None => index.search(&vector, &options)?,
+                            Some(allowed) => index.search_filtered(&vector, &options, allowed)?,
+                        };
+                        Ok((*i, index.header().metric(), found))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await?;
+            for (i, metric, neighbours) in per_file {
+                let rows: Vec<u32> = neighbours.iter().map(|&(row, _)| row).collect();
+                let ids = self.row_ids(i, &rows).await?;
+                hits.extend(
+                    neighbours
+                        .into_iter()
+                        .zip(ids)
+                        .map(|((row, distance), id)| {
+                            let hit = Hit {
+                                id,
+                                score: similarity(metric, distance),
+                                file: i,
+                                row,
+                            };
+                            (hit, distance)
+                        }),
+                );
+            }
+            hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.id.cmp(&b.0.id)));
+            hits.truncate(query.k);
         }
+        let mut hits: Vec<Hit> = hits.into_iter().map(|(h, _)| h).collect();
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         hits.truncate(query.k);
         Ok(hits)

@@ -12,6 +12,7 @@ mod concurrency;
 mod crash;
 mod mutations;
 mod processes;
+mod pruning;
 mod relevance;
 mod snapshots;
 mod vectors;

@@ -276,6 +276,9 @@ async fn manifest_open(report: &mut Report) -> anyhow::Result<()> {
             footer: Some(footer.clone()),
             max_id: None,
             deletes: None,
+            columns: Default::default(),
+            term_ranges: Default::default(),
+            vectors: Default::default(),
         })
         .collect();
     manifest.version = 1;
