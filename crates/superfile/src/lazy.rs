@@ -34,14 +34,16 @@ pub const SUFFIX_READ_BYTES: u64 = 64 * 1024;
 /// A superfile read lazily from a [`Store`].
 #[derive(Debug)]
 pub struct LazySuperfile {
-    store: Store,
-    path: Path,
+    pub(crate) store: Store,
+    pub(crate) path: Path,
     size: u64,
     tail: Bytes,
     metadata: ArrowReaderMetadata,
-    directory: Directory,
-    options: OpenOptions,
-    fts: Mutex<BTreeMap<String, Arc<FtsIndex>>>,
+    pub(crate) directory: Directory,
+    pub(crate) options: OpenOptions,
+    pub(crate) fts: Mutex<BTreeMap<String, Arc<FtsIndex>>>,
+    /// Full-text regions opened from their lookup prefix only.
+    pub(crate) fts_prefixes: Mutex<BTreeMap<String, Arc<FtsIndex>>>,
     vectors: tokio::sync::Mutex<BTreeMap<String, Arc<VectorIndex>>>,
 }
 
@@ -107,6 +109,7 @@ impl LazySuperfile {
             directory,
             options,
             fts: Mutex::new(BTreeMap::new()),
+            fts_prefixes: Mutex::new(BTreeMap::new()),
             vectors: tokio::sync::Mutex::new(BTreeMap::new()),
         })
     }

@@ -18,6 +18,7 @@
 mod error;
 mod format;
 mod lazy;
+mod lazy_terms;
 mod reader;
 mod spec;
 mod vector_column;
@@ -28,6 +29,7 @@ pub use format::{
     DIRECTORY_KEY, Directory, FORMAT_MAJOR, FORMAT_MINOR, ID_COLUMN, RegionEntry, RegionKind,
 };
 pub use lazy::{LazySuperfile, SUFFIX_READ_BYTES};
+pub use lazy_terms::PREFIX_READ_BYTES;
 pub use reader::{OpenOptions, Superfile};
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
 pub use writer::{SuperfileWriter, WriterOptions};

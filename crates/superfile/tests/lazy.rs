@@ -63,3 +63,59 @@ async fn lazy_open_costs_one_request_and_matches_eager() {
     assert_eq!(store.stats().since(&before).total_requests(), 0);
     assert_eq!(reopened.rows(), 3_000);
 }
+
+#[tokio::test]
+async fn per_query_reads_fetch_only_the_query_lists() {
+    use infino_fts::{Bm25Params, Query};
+    let rows = generated_docs(3_000, 11);
+    let bytes = build(&rows, &small_groups());
+    let eager = Superfile::open(bytes.clone(), OpenOptions::default()).expect("eager");
+    let whole = eager.fts("body").expect("eager index");
+    let store = Store::open("memory://").expect("store");
+    let path = Path::from("t/data/q.sf.parquet");
+    store.put(&path, bytes).await.expect("put");
+    let lazy = LazySuperfile::open(&store, &path, OpenOptions::default())
+        .await
+        .expect("lazy open");
+    let region_len = lazy.directory().regions[0].length;
+
+    let before = store.stats();
+    let lookup = lazy.fts_lookup("body").await.expect("lookup prefix");
+    let _again = lazy.fts_lookup("body").await.expect("cached");
+    let cost = store.stats().since(&before);
+    assert!(cost.requests(RequestKind::Get) <= 2, "{cost}");
+    assert!(!lookup.is_whole());
+    assert!(cost.bytes_read < region_len, "{cost} of {region_len}");
+
+    let words: Vec<String> = whole.analyzer().terms(rows[0].2.as_deref().expect("body"));
+    let queries = [
+        words[0].clone(),
+        format!("{} {}", words[0], words[1]),
+        format!("\"{} {}\"", words[0], words[1]),
+        format!("{}* -{}", &words[1][..1], words[0]),
+    ];
+    for input in &queries {
+        let query = Query::parse(input).expect("parse");
+        let before = store.stats();
+        let index = lazy
+            .fts_for_query("body", &query, false)
+            .await
+            .expect("lists");
+        let cost = store.stats().since(&before);
+        assert!(cost.bytes_read < region_len / 2, "{input}: {cost}");
+        let terms = query.scoring_terms(whole).expect("terms");
+        let stats = whole
+            .local_stats(terms.iter().map(|(t, _)| t.as_str()))
+            .expect("stats");
+        let params = Bm25Params::default();
+        assert_eq!(
+            query.top_k(&index, 10, params, &stats, None).expect("lazy"),
+            query.top_k(whole, 10, params, &stats, None).expect("eager"),
+            "{input}"
+        );
+        assert_eq!(
+            query.count(&index).expect("lazy"),
+            query.count(whole).expect("eager")
+        );
+    }
+}
