@@ -444,3 +444,26 @@ async fn exact_and_token_match() {
         assert!(err.to_string().contains(needle), "{bad}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_dropped_table_is_a_typed_error() {
+    let conn = Connection::connect("memory://").expect("connect");
+    table(&conn, 1, 100, 0..0).await;
+    conn.drop_table("logs").await.expect("drop");
+    let sql = SqlContext::new(&conn).await.expect("context");
+    for (query, needle) in [
+        ("SELECT count(*) FROM logs", "logs"),
+        (
+            "SELECT * FROM bm25_search('logs', 'msg', 'alpha', 3)",
+            "no table named logs",
+        ),
+        (
+            "SELECT * FROM exact_match('logs', 'code', 'c1')",
+            "no table named logs",
+        ),
+    ] {
+        let err = sql.sql(query).await.expect_err(query);
+        assert!(matches!(err, SqlError::DataFusion(_)), "{query}: {err}");
+        assert!(err.to_string().contains(needle), "{query}: {err}");
+    }
+}
