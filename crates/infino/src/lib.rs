@@ -29,6 +29,8 @@
 //! # }).unwrap();
 //! ```
 
+pub mod blocking;
+
 pub use arrow;
 pub use infino_fts::{AnalyzerConfig, Bm25Params, FtsConfig, Language, StopWords};
 pub use infino_sql::{SqlContext, SqlError};
@@ -36,8 +38,9 @@ pub use infino_store::{IoStats, RequestKind, Store, StoreError};
 pub use infino_superfile::IndexSpec;
 pub use infino_table::{
     Connection, Fusion, GcOptions, GcReport, Hit, Manifest, Mutation, OptimizeOptions, Optimized,
-    RowFilter, Table, TableError, TableOptions, VectorQuery,
+    RowFilter, Table, TableError, TableOptions, TableStats, VectorQuery, VersionInfo,
 };
+pub use infino_table::{HighlightOptions, MatchMode};
 pub use infino_vector::{BuildParams, Metric, Rerank};
 
 /// Connect to a storage root: `memory://[name]`, a local directory,
