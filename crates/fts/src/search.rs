@@ -143,7 +143,7 @@ pub(crate) struct TopKQuery<'q> {
     pub(crate) allow: Option<&'q RoaringBitmap>,
 }
 
-/// [`search`], also returning how many documents were fully scored.
+/// [`search`], also returning how many documents were scored (at least in part).
 pub(crate) fn search_counting(
     index: &FtsIndex,
     q: &TopKQuery<'_>,
@@ -281,25 +281,20 @@ impl DocScorer<'_> {
         self.allow.is_none_or(|a| a.contains(doc))
     }
 
-    /// Scores `doc` from the cursors positioned on it and offers it to the
-    /// top-k.
-    fn collect<'c, 'a: 'c>(
+    /// The score of `doc` from the cursors positioned on it, summed in
+    /// slot order.
+    fn score<'c, 'a: 'c>(
         &mut self,
         doc: u32,
         on_doc: impl Iterator<Item = &'c TermCursor<'a>>,
-    ) -> Result<()> {
-        if !self.allows(doc) {
-            return Ok(());
-        }
+    ) -> Result<f32> {
         self.scored += 1;
         let norm = self.index.norm(doc);
         self.contributions.fill(0.0);
         for cursor in on_doc {
             self.contributions[cursor.slot] = cursor.score(norm)?;
         }
-        let score = self.contributions.iter().sum();
-        self.top.push(doc, score);
-        Ok(())
+        Ok(self.contributions.iter().sum())
     }
 }
 
@@ -365,6 +360,9 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
     while essential < n && !beats(bounds[essential + 1], threshold) {
         essential += 1;
     }
+    // The block window last checked over the essential cursors: documents
+    // up to `end` can beat `threshold` only if `can_beat`.
+    let mut window: Option<(u32, f32, usize, bool)> = None;
     loop {
         let mut doc = TERMINATED;
         for cursor in &cursors[essential..] {
@@ -373,7 +371,41 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
         if doc == TERMINATED {
             return Ok(());
         }
+        if let Some(t) = threshold {
+            let (end, can_beat) = match window {
+                Some((end, at, ess, can_beat)) if doc <= end && at == t && ess == essential => {
+                    (end, can_beat)
+                }
+                _ => {
+                    // Until the first essential block ends, a document
+                    // scores at most the essential blocks' bounds plus
+                    // every non-essential term's bound.
+                    let mut bound = bounds[essential];
+                    let mut end = TERMINATED;
+                    for cursor in &mut cursors[essential..] {
+                        if cursor.postings.doc() != TERMINATED
+                            && cursor.postings.shallow_seek(doc)?
+                        {
+                            bound += cursor.block_bound();
+                            end = end.min(cursor.postings.block_last_doc());
+                        }
+                    }
+                    let can_beat = beats(bound, threshold);
+                    window = Some((end, t, essential, can_beat));
+                    (end, can_beat)
+                }
+            };
+            if !can_beat {
+                let next = end.saturating_add(1);
+                for cursor in &mut cursors[essential..] {
+                    cursor.postings.seek(next)?;
+                }
+                continue;
+            }
+        }
         if out.allows(doc) {
+            // Counted once any of its score is computed.
+            out.scored += 1;
             let norm = out.index.norm(doc);
             out.contributions.fill(0.0);
             let mut bound = bounds[essential];
@@ -401,8 +433,7 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
                 alive = beats(bound, threshold);
             }
             if alive {
-                // Summed in slot order, as `DocScorer::collect` does.
-                out.scored += 1;
+                // Summed in slot order, as `DocScorer::score` does.
                 let score = out.contributions.iter().sum();
                 out.top.push(doc, score);
                 threshold = out.top.threshold();
@@ -474,8 +505,14 @@ fn conjunction(
                 continue 'candidates;
             }
         }
-        if out.allows(candidate) && verify(cursors)? {
-            out.collect(candidate, cursors.iter())?;
+        // Verification (a phrase's positions) costs more than scoring, so
+        // only a document that would enter the top-k is verified. Documents
+        // arrive in increasing order: one tying the threshold cannot enter.
+        if out.allows(candidate) {
+            let score = out.score(candidate, cursors.iter())?;
+            if beats_exact(score, out.top.threshold()) && verify(cursors)? {
+                out.top.push(candidate, score);
+            }
         }
         candidate = cursors[0].postings.next_doc()?;
     }
@@ -552,5 +589,35 @@ mod tests {
                 "{mode:?} scored {scored} of 20000 documents"
             );
         }
+    }
+
+    /// Two terms in every document, both frequent in every 1000th: with
+    /// k = 2 one term stays essential, and only its block bounds (plus the
+    /// other term's bound) keep ordinary blocks from being scored.
+    #[test]
+    fn disjunction_skips_essential_blocks() {
+        let mut builder = FtsIndexBuilder::new(FtsConfig::default()).expect("config");
+        for doc in 0..20_000u32 {
+            let text = if doc % 1000 == 7 {
+                "alpha alpha alpha beta beta beta"
+            } else {
+                "alpha beta filler"
+            };
+            builder.add_document(doc, Some(text)).expect("add");
+        }
+        let index = FtsIndex::open(Bytes::from(builder.finish().expect("finish"))).expect("open");
+        let stats = index.local_stats(["alpha", "beta"]).expect("stats");
+        let terms = [("alpha".to_owned(), 1.0), ("beta".to_owned(), 1.0)];
+        let q = TopKQuery {
+            terms: &terms,
+            mode: MatchMode::Any,
+            k: 2,
+            params: Bm25Params::default(),
+            stats: &stats,
+            allow: None,
+        };
+        let (hits, scored) = search_counting(&index, &q).expect("search");
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [7, 1007]);
+        assert!(scored < 4_000, "scored {scored} of 20000 documents");
     }
 }
