@@ -38,6 +38,7 @@
 
 mod args;
 mod functions;
+mod locate;
 mod matching;
 mod provider;
 mod pushdown;

@@ -41,7 +41,8 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use roaring::RoaringBitmap;
 use tokio::sync::OnceCell;
 
-use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns, Locator};
+use crate::locate::Locator;
+use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
 
 /// Rows per row group of each file, read once per snapshot.
 type RowGroups = Vec<OnceCell<Arc<Vec<u64>>>>;
@@ -73,7 +74,7 @@ impl InfinoTable {
         Ok(Self {
             schema: file_schema(&table.schema()),
             indexed: IndexedColumns::of(table)?,
-            locator: Locator::of(table),
+            locator: Locator::of(table, store.clone()),
             row_groups: table
                 .manifest()
                 .files
@@ -253,7 +254,7 @@ impl TableProvider for InfinoTable {
                     // DataFusion re-checks; the scan narrows by the index
                     // where it can and prunes by Parquet statistics.
                     TableProviderFilterPushDown::Inexact
-                } else if self.locator.sparse.is_empty() && self.indexed.answers_exactly(f) {
+                } else if self.indexed.answers_exactly(f) {
                     TableProviderFilterPushDown::Exact
                 } else {
                     // Left above the scan, where `matches` reports why it

@@ -23,6 +23,8 @@ use datafusion::logical_expr::{
 };
 use infino_fts::Analyzer;
 use infino_table::Table;
+
+use crate::locate::Locator;
 use roaring::RoaringBitmap;
 
 /// The name of the full-text predicate function.
@@ -183,51 +185,13 @@ fn string(value: &ScalarValue) -> Option<&str> {
     }
 }
 
-/// Where each `_id` of a table version lives: files sorted by first id.
-#[derive(Debug)]
-pub(crate) struct Locator {
-    /// (first id, file index, rows) of files whose ids are contiguous.
-    runs: Vec<(u64, usize, u64)>,
-    /// Files whose ids are not contiguous (written by compaction).
-    pub(crate) sparse: Vec<usize>,
-    files: usize,
-}
-
-impl Locator {
-    pub(crate) fn of(table: &Table) -> Self {
-        let files = &table.manifest().files;
-        let mut runs = Vec::new();
-        let mut sparse = Vec::new();
-        for (i, f) in files.iter().enumerate() {
-            if f.max_id.is_some() {
-                sparse.push(i);
-            } else {
-                runs.push((f.first_id, i, f.rows));
-            }
-        }
-        runs.sort_unstable();
-        Self {
-            runs,
-            sparse,
-            files: files.len(),
-        }
-    }
-
-    /// (file, row) of `id` in a file with contiguous ids.
-    fn locate(&self, id: u64) -> Option<(usize, u32)> {
-        let at = self.runs.partition_point(|&(first, _, _)| first <= id);
-        let &(first, file, rows) = self.runs.get(at.checked_sub(1)?)?;
-        let row = id - first;
-        (row < rows).then(|| u32::try_from(row).ok().map(|r| (file, r)))?
-    }
-}
-
 /// The candidate rows of `expr` in each file of `table`.
 pub(crate) async fn evaluate(
     table: &Table,
     locator: &Locator,
     expr: &IndexExpr,
 ) -> Result<Candidates> {
+    let files = table.manifest().files.len();
     match expr {
         IndexExpr::Leaf { column, query } => {
             let k = usize::try_from(table.manifest().files.iter().map(|f| f.rows).sum::<u64>())
@@ -236,14 +200,9 @@ pub(crate) async fn evaluate(
                 .search_hits(column, query, k)
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let mut out: Candidates = vec![Some(RoaringBitmap::new()); locator.files];
-            for &i in &locator.sparse {
-                // Rows of compacted files cannot be told from their `_id`s
-                // here: read them whole (the filter above re-checks).
-                out[i] = None;
-            }
+            let mut out: Candidates = vec![Some(RoaringBitmap::new()); files];
             for hit in hits {
-                if let Some((file, row)) = locator.locate(hit.id)
+                if let Some((file, row)) = locator.locate(hit.id).await?
                     && let Some(rows) = &mut out[file]
                 {
                     rows.insert(row);
@@ -265,7 +224,7 @@ pub(crate) async fn evaluate(
                         .collect(),
                 });
             }
-            Ok(acc.unwrap_or_else(|| vec![None; locator.files]))
+            Ok(acc.unwrap_or_else(|| vec![None; files]))
         }
     }
 }

@@ -467,3 +467,43 @@ async fn a_dropped_table_is_a_typed_error() {
         assert!(err.to_string().contains(needle), "{query}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_files_answer_by_id() {
+    let conn = Connection::connect("memory://").expect("connect");
+    let t = table(&conn, 3, 1_000, 0..0).await;
+    let t = t
+        .delete("id % 5 = 0 AND n <> 6")
+        .await
+        .expect("delete")
+        .table;
+    let before = SqlContext::new(&conn).await.expect("context");
+    let queries = [
+        "SELECT _id, id, code FROM logs WHERE code = 'c17'",
+        "SELECT _id, id FROM logs WHERE code IN ('c5', 'c900') OR code = 'c41'",
+        "SELECT _id, msg FROM logs WHERE matches(msg, 'alpha AND NOT odd')",
+        "SELECT count(*), sum(n) FROM logs",
+    ];
+    let mut expected = Vec::new();
+    for q in queries {
+        expected.push(lines(&run(&before, q).await));
+    }
+    let compacted = t
+        .optimize(&infino_table::OptimizeOptions::with_target_rows(10_000))
+        .await
+        .expect("optimize")
+        .table;
+    assert!(
+        compacted
+            .manifest()
+            .files
+            .iter()
+            .any(|f| f.max_id.is_some()),
+        "compaction should leave a file with gaps in its ids"
+    );
+    let after = SqlContext::new(&conn).await.expect("context");
+    for (q, want) in queries.iter().zip(&expected) {
+        assert_eq!(&lines(&run(&after, q).await), want, "{q}");
+        assert!(!want.is_empty(), "{q}");
+    }
+}
