@@ -245,7 +245,10 @@ pub(crate) fn vectors(
         }
     }
     let n = rows.len() as f64;
-    #[expect(clippy::cast_possible_truncation, reason = "a mean of f32s fits an f32")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a mean of f32s fits an f32"
+    )]
     let centroid: Vec<f32> = centroid.iter().map(|c| (c / n) as f32).collect();
     let radius = rows
         .iter()

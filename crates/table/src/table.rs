@@ -140,6 +140,53 @@ impl Table {
         Table::from_manifest(self.inner.store.clone(), committed)
     }
 
+    /// Append every batch of `batches` (a stream, e.g. read from files or
+    /// the network) in one commit. Memory stays bounded: rows are gathered
+    /// up to [`TARGET_ROWS_PER_FILE`], written as a superfile, and dropped
+    /// before more are read; the commit publishes all files at the end.
+    ///
+    /// # Errors
+    /// As [`Table::append`], plus the stream's own errors (nothing is
+    /// committed; files already written are left for garbage collection).
+    pub async fn append_stream<S, E>(&self, batches: S) -> Result<Table>
+    where
+        S: futures::Stream<Item = std::result::Result<RecordBatch, E>>,
+        E: Into<TableError>,
+    {
+        use futures::StreamExt;
+        let mut batches = std::pin::pin!(batches);
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut rows = 0usize;
+        let mut entries = Vec::new();
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(Into::into)?;
+            rows += batch.num_rows();
+            pending.push(batch);
+            if rows >= TARGET_ROWS_PER_FILE {
+                entries.extend(self.write_rows(&std::mem::take(&mut pending)).await?);
+                rows = 0;
+            }
+        }
+        if rows > 0 {
+            entries.extend(self.write_rows(&pending).await?);
+        }
+        if entries.is_empty() {
+            return Ok(self.clone());
+        }
+        let committed = versions::commit(
+            &self.inner.store,
+            &self.inner.manifest,
+            "append",
+            |current| {
+                let mut next = current.clone();
+                next.files.extend(entries.iter().cloned());
+                Ok(next)
+            },
+        )
+        .await?;
+        Table::from_manifest(self.inner.store.clone(), committed)
+    }
+
     /// Check `batches` against the schema, reserve their ids and write them
     /// as new superfiles (in parallel, at most [`TARGET_ROWS_PER_FILE`] rows
     /// each). Nothing is committed: the entries are for a commit to publish.

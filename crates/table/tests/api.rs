@@ -161,3 +161,34 @@ async fn versions_and_stats_describe_the_history() {
         (live_docs.len() as u64, tokens as u64)
     );
 }
+
+#[tokio::test]
+async fn append_stream_commits_once_and_nothing_on_error() {
+    let conn = Connection::connect("memory://").expect("connect");
+    let t = conn
+        .create_table("s", schema(), &spec())
+        .await
+        .expect("create");
+    let batches: Vec<Result<_, infino_table::TableError>> = (0..5)
+        .map(|i| Ok(batch(i * 10, &bodies(10, i as u64))))
+        .collect();
+    let t = t
+        .append_stream(futures::stream::iter(batches))
+        .await
+        .expect("stream");
+    assert_eq!((t.version(), t.num_rows()), (1, 50));
+    let failing = vec![
+        Ok(batch(50, &bodies(10, 9))),
+        Err(infino_table::TableError::NoSuchTable("stream broke".into())),
+    ];
+    let err = t
+        .append_stream(futures::stream::iter(failing))
+        .await
+        .expect_err("stream error");
+    assert!(
+        matches!(err, infino_table::TableError::NoSuchTable(_)),
+        "{err}"
+    );
+    let latest = t.checkout_latest().await.expect("latest");
+    assert_eq!((latest.version(), latest.num_rows()), (1, 50));
+}
