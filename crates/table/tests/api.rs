@@ -170,7 +170,7 @@ async fn append_stream_commits_once_and_nothing_on_error() {
         .await
         .expect("create");
     let batches: Vec<Result<_, infino_table::TableError>> = (0..5)
-        .map(|i| Ok(batch(i * 10, &bodies(10, i as u64))))
+        .map(|i| Ok(batch(i * 10, &bodies(10, i.cast_unsigned()))))
         .collect();
     let t = t
         .append_stream(futures::stream::iter(batches))
