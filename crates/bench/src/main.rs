@@ -38,6 +38,8 @@ enum Cell {
     Table,
     /// Delete, update, upsert throughput; latency with deletions; compaction; GC.
     Mutations,
+    /// SQL: indexed equality vs full scan, filter+GROUP BY vs plain Parquet, hybrid + join.
+    Sql,
 }
 
 #[derive(Debug, Parser)]
@@ -101,6 +103,12 @@ fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
                 runtime.block_on(cells::mutations::run(&mut report, corpus))?;
+            }
+            Cell::Sql => {
+                let corpus = corpus
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
+                runtime.block_on(cells::sql::run(&mut report, corpus))?;
             }
             Cell::Quality => {
                 let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {

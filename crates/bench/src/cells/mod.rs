@@ -5,6 +5,7 @@ pub(crate) mod fts;
 pub(crate) mod mutations;
 pub(crate) mod quality;
 mod queries;
+pub(crate) mod sql;
 pub(crate) mod storage;
 pub(crate) mod table;
 mod tantivy_peer;

@@ -1,0 +1,228 @@
+//! The SQL cell, on as many rows as the corpus has documents (`--synthetic
+//! 1000000` for the 1M-row numbers):
+//!
+//! - an indexed text equality at 0.1 % selectivity against the same query
+//!   on an unindexed copy of the column (a full scan) — goal ≥ 10× faster;
+//! - filter + GROUP BY over infino against DataFusion over the same rows as
+//!   plain Parquet on the same disk — goal ratio ≤ 1.1;
+//! - hybrid retrieval joined to a second table and aggregated.
+//!
+//! Both engines read local files from one temporary directory, and both
+//! write row groups of 64 Ki rows, so the comparison is the engines, not
+//! the media.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use infino_fts::FtsConfig;
+use infino_sql::SqlContext;
+use infino_superfile::IndexSpec;
+use infino_table::Connection;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+use crate::cells::table::{DIM, batch, schema, spec, vectors};
+use crate::corpus::Corpus;
+use crate::report::{Report, percentile_ms};
+
+const CELL: &str = "sql";
+/// Distinct codes: one code selects 0.1 % of the rows.
+const CODES: u64 = 1000;
+const CATEGORIES: [&str; 8] = [
+    "news", "sport", "music", "film", "tech", "food", "travel", "art",
+];
+
+fn events_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("code", DataType::Utf8, false),
+        Field::new("code_copy", DataType::Utf8, false),
+        Field::new("category", DataType::Utf8, false),
+        Field::new("amount", DataType::Float64, false),
+    ]))
+}
+
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Rows `range` of the events table; `id` is the corpus id of the same row,
+/// so events join the documents on it.
+fn events(corpus: &Corpus, range: std::ops::Range<usize>) -> anyhow::Result<RecordBatch> {
+    let codes: Vec<String> = range
+        .clone()
+        .map(|i| format!("c{}", mix(i as u64) % CODES))
+        .collect();
+    Ok(RecordBatch::try_new(
+        events_schema(),
+        vec![
+            Arc::new(Int64Array::from(corpus.ids[range.clone()].to_vec())),
+            Arc::new(StringArray::from_iter_values(&codes)),
+            Arc::new(StringArray::from_iter_values(&codes)),
+            Arc::new(StringArray::from_iter_values(
+                range
+                    .clone()
+                    .map(|i| CATEGORIES[(mix(i as u64 + 1) % 8) as usize]),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                range.map(|i| (mix(i as u64 + 2) % 10_000) as f64 / 100.0),
+            )),
+        ],
+    )?)
+}
+
+/// Median latency of each query over five timed runs after one warm-up.
+async fn median(
+    queries: &[String],
+    run: impl AsyncFn(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    let mut samples: Vec<Duration> = Vec::new();
+    for q in queries {
+        run(q).await?;
+        for _ in 0..5 {
+            let t = Instant::now();
+            run(q).await?;
+            samples.push(t.elapsed());
+        }
+    }
+    Ok(percentile_ms(&mut samples, 50.0))
+}
+
+pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<()> {
+    let n = corpus.texts.len();
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("infino");
+    std::fs::create_dir_all(&root)?;
+    let conn = Connection::connect(&root.to_string_lossy())?;
+    let chunks: Vec<RecordBatch> = (0..n)
+        .step_by(65_536)
+        .map(|s| events(corpus, s..(s + 65_536).min(n)))
+        .collect::<anyhow::Result<_>>()?;
+    let indexed = IndexSpec::default().with_fts("code", FtsConfig::default());
+    conn.create_table("events", events_schema(), &indexed)
+        .await?
+        .append(&chunks)
+        .await?;
+    let vecs = vectors(n, 1);
+    conn.create_table("docs", schema(), &spec())
+        .await?
+        .append(&[batch(corpus, &vecs, 0..n)?])
+        .await?;
+
+    let plain_path = dir.path().join("events.parquet");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(65_536))
+        .build();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(&plain_path)?,
+        events_schema(),
+        Some(props),
+    )?;
+    for chunk in &chunks {
+        writer.write(chunk)?;
+    }
+    writer.close()?;
+    let plain = SessionContext::new();
+    plain
+        .register_parquet(
+            "events",
+            plain_path.to_string_lossy().as_ref(),
+            ParquetReadOptions::default(),
+        )
+        .await?;
+    let sql = SqlContext::new(&conn).await?;
+    let ours = async |q: &str| -> anyhow::Result<()> {
+        sql.sql(q).await?;
+        Ok(())
+    };
+    let theirs = async |q: &str| -> anyhow::Result<()> {
+        plain.sql(q).await?.collect().await?;
+        Ok(())
+    };
+
+    // Indexed equality at 0.1 % against the same predicate on a copy of
+    // the column that has no index.
+    let codes: Vec<u64> = (0..10).map(|i| i * 97 % CODES).collect();
+    let by = |column: &str| -> Vec<String> {
+        codes
+            .iter()
+            .map(|c| format!("SELECT id, category, amount FROM events WHERE {column} = 'c{c}'"))
+            .collect()
+    };
+    let index_ms = median(&by("code"), ours).await?;
+    let scan_ms = median(&by("code_copy"), ours).await?;
+    report.record(CELL, "indexed equality 0.1%", "p50", index_ms, "ms");
+    report.record(CELL, "same query, full scan", "p50", scan_ms, "ms");
+    report.record(
+        CELL,
+        "indexed equality 0.1%",
+        "speedup",
+        scan_ms / index_ms,
+        "x",
+    );
+
+    // Filter + GROUP BY: infino against DataFusion over plain Parquet.
+    let grouped = [
+        "SELECT category, count(*), avg(amount) FROM events WHERE amount > 50 GROUP BY category",
+        "SELECT category, max(amount), min(code_copy) FROM events WHERE code_copy LIKE 'c1%' GROUP BY category",
+    ]
+    .map(str::to_owned);
+    let ours_ms = median(&grouped, ours).await?;
+    let theirs_ms = median(&grouped, theirs).await?;
+    report.record(CELL, "filter+group by (infino)", "p50", ours_ms, "ms");
+    report.record(
+        CELL,
+        "filter+group by (plain parquet)",
+        "p50",
+        theirs_ms,
+        "ms",
+    );
+    report.record(CELL, "filter+group by", "ratio", ours_ms / theirs_ms, "x");
+
+    // Hybrid retrieval joined to the events and aggregated.
+    // A word of each of the first documents, letters and digits only (no
+    // query syntax).
+    let words: Vec<String> = corpus
+        .texts
+        .iter()
+        .filter_map(|t| {
+            let w: String = t
+                .split_whitespace()
+                .nth(1)?
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect();
+            (!w.is_empty()).then_some(w)
+        })
+        .take(10)
+        .collect();
+    let hybrid: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let v = &vecs[i * DIM..(i + 1) * DIM];
+            let v: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+            format!(
+                "SELECT e.category, count(*), avg(h._score) FROM hybrid_search('docs', 'text', '{}', \
+                 'embedding', '[{}]', 100) h JOIN events e ON h.id = e.id GROUP BY e.category",
+                w,
+                v.join(",")
+            )
+        })
+        .collect();
+    let hybrid_ms = median(&hybrid, ours).await?;
+    report.record(
+        CELL,
+        "hybrid top 100 + join + group by",
+        "p50",
+        hybrid_ms,
+        "ms",
+    );
+    Ok(())
+}
