@@ -21,7 +21,7 @@ use datafusion::common::plan_err;
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use infino_table::{Fusion, Table, VectorQuery};
 
@@ -175,8 +175,35 @@ struct SearchTable {
 }
 
 impl SearchTable {
-    /// The table method's batch: `_id`, `_score`, then `columns`.
-    async fn run(&self, columns: &[&str]) -> infino_table::Result<RecordBatch> {
+    /// The full-text filter `filters` push into a vector search: the
+    /// `matches(column, 'query')` calls on the first full-text indexed
+    /// column they name, as one query. Other searches take no filter.
+    fn text_filter<'e>(&self, filters: &[&'e Expr]) -> Option<(&'e str, Vec<&'e str>)> {
+        if !matches!(self.search, Search::Vector { .. }) {
+            return None;
+        }
+        let fts = &self.table.manifest().fts;
+        let calls: Vec<(&str, &str)> = filters
+            .iter()
+            .filter_map(|f| matches_call(f))
+            .filter(|(column, _)| fts.iter().any(|c| c.column == *column))
+            .collect();
+        let (column, _) = *calls.first()?;
+        let queries = calls
+            .iter()
+            .filter(|(c, _)| *c == column)
+            .map(|(_, q)| *q)
+            .collect();
+        Some((column, queries))
+    }
+
+    /// The table method's batch: `_id`, `_score`, then `columns`; a vector
+    /// search restricted to the rows `filter` (column, query) matches.
+    async fn run(
+        &self,
+        columns: &[&str],
+        filter: Option<(&str, &str)>,
+    ) -> infino_table::Result<RecordBatch> {
         match &self.search {
             Search::Bm25 { column, query, k } => {
                 self.table.search(column, query, *k, columns).await
@@ -189,6 +216,7 @@ impl SearchTable {
             } => {
                 let query = VectorQuery {
                     nprobe: *nprobe,
+                    filter,
                     ..VectorQuery::new(column, vector, *k)
                 };
                 self.table.vector_search(&query, columns).await
@@ -219,13 +247,42 @@ impl TableProvider for SearchTable {
         TableType::Temporary
     }
 
+    /// A vector search takes `matches(column, 'query')` on a full-text
+    /// column into the search itself — the allow-set path: the `k` nearest
+    /// of the matching rows, not the matching rows among the `k` nearest.
+    /// Every other filter stays above the function.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        let pushed = self.text_filter(filters).map(|(column, _)| column);
+        Ok(filters
+            .iter()
+            .map(|f| match (pushed, matches_call(f)) {
+                (Some(pushed), Some((column, _))) if column == pushed => {
+                    TableProviderFilterPushDown::Exact
+                }
+                _ => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let filters: Vec<&Expr> = filters.iter().collect();
+        let text_filter = self.text_filter(&filters).map(|(column, queries)| {
+            let query = match queries.as_slice() {
+                [one] => (*one).to_owned(),
+                many => format!("({})", many.join(") AND (")),
+            };
+            (column, query)
+        });
+        let filter = text_filter.as_ref().map(|(c, q)| (*c, q.as_str()));
         let projection: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
@@ -236,12 +293,12 @@ impl TableProvider for SearchTable {
             .filter(|&&i| i >= 2)
             .map(|&i| self.schema.field(i).name().as_str())
             .collect();
-        let batch = match self.run(&columns).await {
+        let batch = match self.run(&columns, filter).await {
             Ok(batch) => batch,
             // `Table::resolve` cannot gather columns for zero hits (Arrow's
             // interleave wants at least one source): ask again without
             // columns, and an empty answer becomes an empty batch.
-            Err(e) => match self.run(&[]).await {
+            Err(e) => match self.run(&[], filter).await {
                 Ok(ids) if ids.num_rows() == 0 => {
                     let wanted: Vec<usize> = (0..2)
                         .chain(projection.iter().copied().filter(|&i| i >= 2))
@@ -272,5 +329,18 @@ impl TableProvider for SearchTable {
             schema,
             None,
         )?)
+    }
+}
+
+/// `(column, query)` of a `matches(column, 'query')` call.
+fn matches_call(expr: &Expr) -> Option<(&str, &str)> {
+    let Expr::ScalarFunction(f) = expr else {
+        return None;
+    };
+    match (f.name(), f.args.as_slice()) {
+        (crate::pushdown::MATCHES, [Expr::Column(column), Expr::Literal(query, _)]) => {
+            Some((column.name.as_str(), query.try_as_str()??))
+        }
+        _ => None,
     }
 }

@@ -436,3 +436,65 @@ async fn bad_arguments_are_typed_errors() {
         assert!(err.to_string().contains(needle), "{query}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_search_takes_matches_as_its_allow_set() {
+    let (sql, t) = setup().await;
+    let q = vector_of(31_337);
+    let v = sql_vector(&q);
+    for filter in ["alpha", "river AND NOT stone"] {
+        let filtered = VectorQuery {
+            filter: Some(("body", filter)),
+            ..VectorQuery::new("embedding", &q, 15)
+        };
+        let expected = lines_in_order(&[t
+            .vector_search(&filtered, &["id", "tag"])
+            .await
+            .expect("filtered")]);
+        let got = lines_in_order(
+            &run(
+                &sql,
+                &format!(
+                    "SELECT _id, _score, id, tag FROM vector_search('docs', 'embedding', {v}, 15) \
+                     WHERE matches(body, '{filter}')"
+                ),
+            )
+            .await,
+        );
+        // The 15 nearest of the matching rows, not the matches among the 15 nearest.
+        assert_eq!(got, expected, "{filter}");
+        assert_eq!(got.len(), 15, "{filter}");
+    }
+    // Two matches() on the same column are both applied.
+    let both = VectorQuery {
+        filter: Some(("body", "(alpha) AND (beta)")),
+        ..VectorQuery::new("embedding", &q, 8)
+    };
+    let expected = ids(&[t.vector_search(&both, &[]).await.expect("both")]);
+    let got = run(
+        &sql,
+        &format!(
+            "SELECT _id FROM vector_search('docs', 'embedding', {v}, 8) \
+             WHERE matches(body, 'alpha') AND matches(body, 'beta')"
+        ),
+    )
+    .await;
+    assert_eq!(ids(&got), expected);
+    // Any other predicate filters the function's rows, as SQL says.
+    let nearest = t
+        .vector_search(&VectorQuery::new("embedding", &q, 20), &["tag"])
+        .await
+        .expect("nearest");
+    let red = nearest
+        .column(2)
+        .as_string::<i32>()
+        .iter()
+        .filter(|tag| *tag == Some("red"))
+        .count();
+    let got = run(
+        &sql,
+        &format!("SELECT _id FROM vector_search('docs', 'embedding', {v}, 20) WHERE tag = 'red'"),
+    )
+    .await;
+    assert_eq!(ids(&got).len(), red);
+}
