@@ -498,3 +498,22 @@ async fn vector_search_takes_matches_as_its_allow_set() {
     .await;
     assert_eq!(ids(&got).len(), red);
 }
+
+#[tokio::test]
+async fn vector_columns_read_as_lists() {
+    let (sql, _t) = setup().await;
+    let got = run(
+        &sql,
+        "SELECT id, embedding, embedding[1] AS first FROM docs WHERE id IN (3, 450, 899) ORDER BY id",
+    )
+    .await;
+    let expected: Vec<String> = [3_u64, 450, 899]
+        .iter()
+        .map(|&i| {
+            let v = vector_of(i);
+            let cells: Vec<String> = v.iter().map(f32::to_string).collect();
+            format!("{i}|[{}]|{}", cells.join(", "), v[0])
+        })
+        .collect();
+    assert_eq!(lines_in_order(&got), expected);
+}
