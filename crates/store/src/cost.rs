@@ -19,6 +19,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::Store;
 use crate::counting::{IoCounters, IoStats, RequestKind, TASK_SCOPES, task_scopes};
 
 /// Limits on what one scope (usually one query) may send. `None` is unlimited.
@@ -202,9 +203,10 @@ impl fmt::Display for QueryCost {
 /// (all handles share the store-wide counter, which does the charging).
 /// Scopes nest: a request inside an inner `run` is charged to every
 /// enclosing scope. Work the future *spawns* onto other tasks is not
-/// attributed (DataFusion runs partitions on their own tasks: give it
-/// `Store::scoped_with(..).object_store()` instead); background cache fills
-/// are not the query's and are never charged, a `prefetch` fetch is.
+/// attributed unless wrapped with [`CostScope::carry`] or made through a
+/// [`CostScope::store`] handle (DataFusion runs partitions on their own
+/// tasks: give it such a handle); background cache fills are not the
+/// query's and are never charged, a `prefetch` fetch is.
 #[derive(Debug, Clone)]
 pub struct CostScope {
     counters: Arc<IoCounters>,
@@ -221,7 +223,7 @@ impl CostScope {
     /// A scope limited by `budget`, priced with `prices`.
     pub fn new(budget: Budget, prices: PriceTable) -> Self {
         Self {
-            counters: Arc::new(IoCounters::for_task(budget)),
+            counters: Arc::new(IoCounters::with_budget(budget)),
             prices,
         }
     }
@@ -236,6 +238,31 @@ impl CostScope {
             .unwrap_or_default();
         scopes.push(Arc::clone(&self.counters));
         TASK_SCOPES.scope(Arc::new(scopes), future).await
+    }
+
+    /// A handle on `store` whose requests are charged to this scope wherever
+    /// they are made — also on tasks the query spawns, such as DataFusion's
+    /// partitions — and counted once when made inside [`CostScope::run`].
+    /// Register `scope.store(&store).object_store()` with DataFusion and run
+    /// the query inside `scope.run(..)`: its cost is then exact whichever
+    /// task each request came from, and table searches made through other
+    /// handles on the query's task are included.
+    #[must_use]
+    pub fn store(&self, store: &Store) -> Store {
+        store.charged_to(Arc::clone(&self.counters), self.prices)
+    }
+
+    /// Wrap `future`, about to be spawned onto another task, so that it is
+    /// charged to the cost scopes active here (task-locals do not follow
+    /// `tokio::spawn`).
+    pub fn carry<F: Future>(future: F) -> impl Future<Output = F::Output> {
+        let scopes = task_scopes();
+        async move {
+            match scopes {
+                Some(scopes) => TASK_SCOPES.scope(scopes, future).await,
+                None => future.await,
+            }
+        }
     }
 
     /// Requests, bytes, round trips, cache hits and misses so far.

@@ -27,14 +27,22 @@ impl Store {
     /// sent. `prices` turns the scope's counts into [`QueryCost::estimated_usd`].
     #[must_use]
     pub fn scoped_with(&self, budget: Budget, prices: PriceTable) -> Store {
-        let counters = Arc::new(IoCounters::scoped(Arc::clone(&self.counters), budget));
+        self.charged_to(Arc::new(IoCounters::with_budget(budget)), prices)
+    }
+
+    /// A handle whose requests are charged to `counters` (then to this one's).
+    pub(crate) fn charged_to(&self, counters: Arc<IoCounters>, prices: PriceTable) -> Store {
         let counted: Arc<dyn ObjectStore> = Arc::new(CountingStore::scoped(
             Arc::clone(&self.counted),
             Arc::clone(&counters),
         ));
+        let lineage: Arc<[Arc<IoCounters>]> = std::iter::once(Arc::clone(&counters))
+            .chain(self.lineage.iter().cloned())
+            .collect();
         Store {
-            inner: stack(&counted, &counters, &self.prefix, self.cache.as_ref()),
+            inner: stack(&counted, &lineage, &self.prefix, self.cache.as_ref()),
             counted,
+            lineage,
             prefix: self.prefix.clone(),
             cache: self.cache.clone(),
             kind: self.kind,
@@ -73,15 +81,15 @@ impl Store {
 }
 
 /// The object-store stack above a counting layer: the disk cache (which
-/// reports hits and misses to `counters`), then the URI's prefix on top.
+/// reports hits and misses to `lineage`), then the URI's prefix on top.
 pub(crate) fn stack(
     counted: &Arc<dyn ObjectStore>,
-    counters: &Arc<IoCounters>,
+    lineage: &Arc<[Arc<IoCounters>]>,
     prefix: &Path,
     cache: Option<&CacheLayer>,
 ) -> Arc<dyn ObjectStore> {
     let cached = match cache {
-        Some(cache) => cache.wrap(Arc::clone(counted), Arc::clone(counters)),
+        Some(cache) => cache.wrap(Arc::clone(counted), Arc::clone(lineage)),
         None => Arc::clone(counted),
     };
     if prefix.as_ref().is_empty() {

@@ -76,6 +76,8 @@ pub struct Store {
     pub(crate) kind: BackendKind,
     pub(crate) config: Arc<StoreConfig>,
     pub(crate) counters: Arc<IoCounters>,
+    /// `counters`, then those of the handles this one was scoped from.
+    pub(crate) lineage: Arc<[Arc<IoCounters>]>,
     pub(crate) prices: PriceTable,
     pub(crate) uri: Arc<str>,
 }
@@ -119,7 +121,8 @@ impl Store {
             Some(config) => Some(CacheLayer::open(config, &backend.id, Arc::clone(&counted))?),
             None => None,
         };
-        let inner = stack(&counted, &counters, &backend.prefix, cache.as_ref());
+        let lineage: Arc<[Arc<IoCounters>]> = Arc::new([Arc::clone(&counters)]);
+        let inner = stack(&counted, &lineage, &backend.prefix, cache.as_ref());
         Ok(Self {
             inner,
             counted,
@@ -128,6 +131,7 @@ impl Store {
             kind: backend.kind,
             config: Arc::new(backend.config),
             counters,
+            lineage,
             prices: PriceTable::default(),
             uri: uri.into(),
         })

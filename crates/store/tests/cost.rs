@@ -329,3 +329,68 @@ async fn task_scopes_attribute_interleaved_futures_nest_and_budget() {
     );
     assert_eq!(root.stats().since(&before).total_requests(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_scope_handles_count_spawned_work_once() {
+    let root = Store::open("memory://").expect("open");
+    let path = Path::from("x");
+    root.put(&path, payload(1000)).await.expect("put");
+    let read = |store: &Store, start: u64| {
+        let (store, path) = (store.clone(), path.clone());
+        async move {
+            store
+                .get_range(&path, start..start + 10)
+                .await
+                .map(|b| b.len())
+        }
+    };
+    let before = root.stats();
+    let scope = CostScope::default();
+    let handle = scope.store(&root);
+    scope
+        .run(async {
+            // Through the handle on the query's task: charged once, not twice.
+            read(&handle, 0).await.expect("handle");
+            // Through the handle on a spawned task (DataFusion's partitions).
+            tokio::spawn(read(&handle, 10))
+                .await
+                .expect("join")
+                .expect("spawned");
+            // Through another handle on the query's task (a table's store).
+            read(&root, 20).await.expect("root");
+            // Spawned through another handle: not the scope's, unless carried.
+            tokio::spawn(read(&root, 30))
+                .await
+                .expect("join")
+                .expect("lost");
+            tokio::spawn(CostScope::carry(read(&root, 40)))
+                .await
+                .expect("join")
+                .expect("carried");
+        })
+        .await;
+    assert_eq!(root.stats().since(&before).requests(RequestKind::Get), 5);
+    let io = scope.stats();
+    assert_eq!((io.requests(RequestKind::Get), io.bytes_read), (4, 40));
+    assert_eq!(handle.stats(), io, "the handle reports the scope");
+
+    // The scope's budget holds once, whichever way the request comes.
+    let two = Budget {
+        max_requests: Some(2),
+        max_bytes: None,
+    };
+    let scope = CostScope::new(two, PriceTable::default());
+    let handle = scope.store(&root);
+    let outcome = scope
+        .run(async {
+            read(&handle, 0).await?;
+            tokio::spawn(read(&handle, 10)).await.expect("join")?;
+            read(&root, 20).await
+        })
+        .await;
+    assert!(
+        matches!(outcome, Err(StoreError::BudgetExceeded { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(scope.stats().total_requests(), 2);
+}

@@ -35,7 +35,7 @@ pub use disk::CacheStats;
 pub(crate) use disk::DiskCache;
 
 use crate::config::{CacheConfig, CacheMode};
-use crate::counting::{IoCounters, task_scopes};
+use crate::counting::{CacheOutcome, IoCounters, record_cache, task_scopes};
 use disk::Lookup;
 use entry::{CachedMeta, MappedRange, Mapping};
 use fill::{Expected, FillJob, Source};
@@ -71,17 +71,17 @@ impl CacheLayer {
         })
     }
 
-    /// The cache over `inner` (a scope's counted chain), reporting hits and
-    /// misses to `counters`.
+    /// The cache over `inner` (a handle's counted chain), reporting hits and
+    /// misses to `lineage` (the handle's counters and its ancestors').
     pub(crate) fn wrap(
         &self,
         inner: Arc<dyn ObjectStore>,
-        counters: Arc<IoCounters>,
+        lineage: Arc<[Arc<IoCounters>]>,
     ) -> Arc<dyn ObjectStore> {
         Arc::new(CachingObjectStore {
             layer: self.clone(),
             inner,
-            counters,
+            lineage,
         })
     }
 
@@ -102,7 +102,7 @@ impl CacheLayer {
 struct CachingObjectStore {
     layer: CacheLayer,
     inner: Arc<dyn ObjectStore>,
-    counters: Arc<IoCounters>,
+    lineage: Arc<[Arc<IoCounters>]>,
 }
 
 impl fmt::Display for CachingObjectStore {
@@ -348,10 +348,10 @@ impl ObjectStore for CachingObjectStore {
         }
         let key = self.key(location);
         if let Some(result) = self.read_cached(&key, location, &options).await? {
-            self.counters.record_cache_hit();
+            record_cache(&self.lineage, CacheOutcome::Hit);
             return Ok(result);
         }
-        self.counters.record_cache_miss();
+        record_cache(&self.lineage, CacheOutcome::Miss);
         self.read_cold(&key, location, options).await
     }
 

@@ -18,13 +18,13 @@ use object_store::{
 use super::{Begun, IoCounters, RequestKind, Targets};
 
 /// Wraps a store and counts every request it forwards, refusing those
-/// that would pass a budget. The store-wide layer (`with_task_scope`) also
+/// that would pass a budget. The store-wide layer (`store_wide`) also
 /// charges the cost scope of the task sending the request, if any.
 #[derive(Debug)]
 pub(crate) struct CountingStore {
     inner: Arc<dyn ObjectStore>,
     counters: Arc<IoCounters>,
-    with_task_scope: bool,
+    store_wide: bool,
 }
 
 impl CountingStore {
@@ -33,7 +33,7 @@ impl CountingStore {
         Self {
             inner,
             counters,
-            with_task_scope: true,
+            store_wide: true,
         }
     }
 
@@ -42,12 +42,12 @@ impl CountingStore {
         Self {
             inner,
             counters,
-            with_task_scope: false,
+            store_wide: false,
         }
     }
 
     fn targets(&self) -> Targets {
-        Targets::new(&self.counters, self.with_task_scope)
+        Targets::new(&self.counters, self.store_wide)
     }
 }
 

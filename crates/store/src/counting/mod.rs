@@ -84,62 +84,19 @@ pub struct IoCounters {
     /// Requests and bytes charged against `budget` (reserved before sending).
     charged_requests: AtomicU64,
     charged_bytes: AtomicU64,
-    /// The enclosing scope, which sees this scope's cache hits and misses too
-    /// (its requests it counts itself, one layer further down).
-    parent: Option<Arc<IoCounters>>,
 }
 
 impl IoCounters {
-    /// Counters for a task cost scope, limited by `budget`.
-    pub(crate) fn for_task(budget: Budget) -> Self {
+    /// Counters limited by `budget` (a scoped handle's or a cost scope's).
+    pub(crate) fn with_budget(budget: Budget) -> Self {
         Self {
             budget,
-            ..Self::default()
-        }
-    }
-
-    /// Counters for a scope nested in `parent`, limited by `budget`.
-    pub(crate) fn scoped(parent: Arc<IoCounters>, budget: Budget) -> Self {
-        Self {
-            budget,
-            parent: Some(parent),
             ..Self::default()
         }
     }
 
     fn add_request(&self, kind: RequestKind) {
         self.requests[kind.index()].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A read was served by the disk cache: count it here, in the enclosing
-    /// scoped handles, and in the task's cost scopes.
-    pub(crate) fn record_cache_hit(&self) {
-        self.add_cache_hit();
-        for scope in task_scopes().iter().flat_map(|s| s.iter()) {
-            scope.cache_hits.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// A cacheable read went to the backend; counted as [`Self::record_cache_hit`].
-    pub(crate) fn record_cache_miss(&self) {
-        self.add_cache_miss();
-        for scope in task_scopes().iter().flat_map(|s| s.iter()) {
-            scope.cache_misses.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn add_cache_hit(&self) {
-        self.cache_hits.fetch_add(1, Ordering::Relaxed);
-        if let Some(parent) = &self.parent {
-            parent.add_cache_hit();
-        }
-    }
-
-    fn add_cache_miss(&self) {
-        self.cache_misses.fetch_add(1, Ordering::Relaxed);
-        if let Some(parent) = &self.parent {
-            parent.add_cache_miss();
-        }
     }
 
     /// Mark a request as started; it stays in flight until the guard drops.
@@ -312,18 +269,57 @@ pub(crate) fn task_scopes() -> Option<TaskScopes> {
     TASK_SCOPES.try_with(Arc::clone).ok()
 }
 
+/// Whether `counters` is one of `list` (the same counters, not equal counts).
+fn holds(list: &[Arc<IoCounters>], counters: &Arc<IoCounters>) -> bool {
+    list.iter().any(|c| Arc::ptr_eq(c, counters))
+}
+
+/// Whether a read was served by the disk cache or had to go to the backend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CacheOutcome {
+    Hit,
+    Miss,
+}
+
+/// Count a cacheable read in a handle's counters (`lineage`: its own and
+/// those of the handles it was scoped from) and in the task's cost scopes
+/// that are not among them, so no counters see it twice.
+pub(crate) fn record_cache(lineage: &[Arc<IoCounters>], outcome: CacheOutcome) {
+    let scopes = task_scopes();
+    let extra = scopes
+        .iter()
+        .flat_map(|s| s.iter())
+        .filter(|s| !holds(lineage, s));
+    for counters in lineage.iter().chain(extra) {
+        let slot = match outcome {
+            CacheOutcome::Hit => &counters.cache_hits,
+            CacheOutcome::Miss => &counters.cache_misses,
+        };
+        slot.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The counters one request is charged to: a layer's own and, on the
 /// store-wide layer, the task's cost scope.
 #[derive(Debug, Clone)]
 pub(crate) struct Targets(Vec<Arc<IoCounters>>);
 
 impl Targets {
-    pub(crate) fn new(own: &Arc<IoCounters>, with_task_scope: bool) -> Self {
-        let mut all = vec![Arc::clone(own)];
-        if with_task_scope && let Some(scopes) = task_scopes() {
-            all.extend(scopes.iter().cloned());
+    /// The store-wide layer charges its own counters and the task's cost
+    /// scopes. A scoped layer charges its own, unless they are a cost scope
+    /// of this task: then the store-wide layer charges them, once.
+    pub(crate) fn new(own: &Arc<IoCounters>, store_wide: bool) -> Self {
+        let scopes = task_scopes();
+        let scopes = scopes.as_deref().map_or(&[][..], Vec::as_slice);
+        if store_wide {
+            let mut all = vec![Arc::clone(own)];
+            all.extend(scopes.iter().filter(|s| !Arc::ptr_eq(s, own)).cloned());
+            Self(all)
+        } else if holds(scopes, own) {
+            Self(Vec::new())
+        } else {
+            Self(vec![Arc::clone(own)])
         }
-        Self(all)
     }
 
     /// Charge every budget (all or none), then count the request in each

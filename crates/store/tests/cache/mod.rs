@@ -409,6 +409,14 @@ async fn task_scopes_see_hits_misses_and_prefetches_but_not_fills() {
     );
     let io = warm.stats();
     assert_eq!((io.total_requests(), io.cache_hits), (0, 1));
+    // A hit through the scope's own handle inside its run counts once.
+    let both = CostScope::default();
+    let handle = both.store(&prefetch);
+    assert_eq!(
+        both.run(handle.get(&superfile(0))).await.expect("hit"),
+        data
+    );
+    assert_eq!((both.stats().cache_hits, both.stats().cache_misses), (1, 0));
 
     let dir = tempfile::tempdir().expect("tempdir");
     let fill = open(&memory_uri("task-fill"), dir.path(), &[]);
