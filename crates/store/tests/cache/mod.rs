@@ -223,15 +223,30 @@ async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
     );
 }
 
+/// Room for two 100 KB objects (plus trailers), not three.
+const TIGHT: (&str, &str) = ("cache_disk_budget", "250000");
+
 #[tokio::test]
-async fn eviction_under_a_tight_budget_never_breaks_a_pinned_reader() {
+async fn eviction_under_a_tight_budget_never_breaks_a_pinned_reader_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // Room for two 100 KB objects (plus trailers), not three.
-    let store = open(
-        &memory_uri("evict"),
-        dir.path(),
-        &[("cache_disk_budget", "250000")],
-    );
+    let store = open(&memory_uri("evict"), dir.path(), &[TIGHT]);
+    eviction_keeps_reads_exact(&store, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_under_a_tight_budget_never_breaks_a_pinned_reader_s3() {
+    let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut options = server.options();
+    options.push(("cache_dir".to_owned(), dir.path().display().to_string()));
+    options.push((TIGHT.0.to_owned(), TIGHT.1.to_owned()));
+    let store = Store::open_with(&server.uri("evict"), options).expect("open");
+    eviction_keeps_reads_exact(&store, dir.path()).await;
+}
+
+async fn eviction_keeps_reads_exact(store: &Store, dir: &FsPath) {
     let objects: Vec<Bytes> = (0..5).map(|i| payload(100_000, i)).collect();
     for (i, data) in objects.iter().enumerate() {
         store.put(&superfile(i), data.clone()).await.expect("put");
@@ -239,16 +254,19 @@ async fn eviction_under_a_tight_budget_never_breaks_a_pinned_reader() {
     store.get(&superfile(0)).await.expect("cold");
     store.wait_for_cache_fills().await;
     let pinned = store.get(&superfile(0)).await.expect("hit");
-    assert_eq!(stats(&store).entries, 1);
+    assert_eq!(stats(store).entries, 1);
 
     for (i, data) in objects.iter().enumerate().skip(1) {
+        let before = store.stats();
         assert_eq!(store.get(&superfile(i)).await.expect("cold"), *data);
         store.wait_for_cache_fills().await;
-        let s = stats(&store);
+        // One GET: the cold whole read fills the cache from its own bytes.
+        assert_eq!(store.stats().since(&before).requests(RequestKind::Get), 1);
+        let s = stats(store);
         assert!(s.disk_bytes <= 250_000, "budget kept: {s:?}");
-        assert_eq!(files_with(dir.path(), ".entry").len() as u64, s.entries);
+        assert_eq!(files_with(dir, ".entry").len() as u64, s.entries);
     }
-    let s = stats(&store);
+    let s = stats(store);
     assert_eq!(s.fills_completed, 5);
     assert!(s.evictions >= 3, "{s:?}");
     // Object 0 is pinned: never evicted under its reader, bytes intact.
@@ -272,14 +290,22 @@ async fn eviction_under_a_tight_budget_never_breaks_a_pinned_reader() {
             store.wait_for_cache_fills().await;
         }
     }
-    assert!(stats(&store).disk_bytes <= 250_000);
+    assert!(stats(store).disk_bytes <= 250_000);
 
     // A mapping outlives its unlinked file: delete the object under a reader.
+    let before = store.stats();
     let held = store
         .get_range(&superfile(0), 10..90_000)
         .await
         .expect("hit");
+    assert_eq!(
+        store.stats().since(&before).total_requests(),
+        0,
+        "from the cache"
+    );
+    let files = files_with(dir, ".entry").len();
     store.delete(&superfile(0)).await.expect("delete");
+    assert_eq!(files_with(dir, ".entry").len(), files - 1, "unlinked");
     assert_eq!(held, objects[0].slice(10..90_000));
     assert!(matches!(
         store.get(&superfile(0)).await,
