@@ -15,8 +15,11 @@
 //!   compare-and-swap there — and recover a write whose reply was lost by
 //!   reading it back.
 //! - **Accounting.** Every request and byte is counted by kind ([`IoStats`]);
-//!   [`Store::scoped`] gives one query its own counters, an optional
-//!   [`Budget`] and a priced [`QueryCost`].
+//!   [`Store::scoped`] or a [`CostScope`] gives one query its own counters,
+//!   an optional [`Budget`] and a priced [`QueryCost`].
+//! - **Disk cache.** With `cache_dir` ([`CacheConfig`]), immutable objects
+//!   are filled to local disk in the background and later read from a
+//!   memory map, within disk and memory budgets, across restarts.
 //! - **Retries.** Remote backends retry transient failures (5xx, 429,
 //!   timeouts, resets) with jittered exponential backoff; 4xx are final.
 //!
@@ -29,6 +32,27 @@
 //! let again = store.create_if_absent(&path, "other".into()).await;
 //! assert!(matches!(again, Err(StoreError::AlreadyExists { .. })));
 //! assert_eq!(store.get_range(&path, 1..2).await?, "1");
+//! # Ok::<(), StoreError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! One query's cost, and a budget it may not pass:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use infino_store::{Budget, CostScope, Path, PriceTable, RequestKind, Store, StoreError};
+//! let store = Store::open("memory://")?;
+//! let path = Path::from("t/data/a.sf.parquet");
+//! store.put(&path, vec![7u8; 4096].into()).await?;
+//! let scope = CostScope::default();
+//! scope.run(async { store.get_range(&path, 0..100).await }).await?;
+//! let cost = scope.cost();
+//! assert_eq!((cost.io.requests(RequestKind::Get), cost.io.bytes_read), (1, 100));
+//! let one = Budget { max_requests: Some(1), max_bytes: None };
+//! let query = store.scoped_with(one, PriceTable::default());
+//! query.get_range(&path, 0..10).await?;
+//! let refused = query.get_range(&path, 10..20).await;
+//! assert!(matches!(refused, Err(StoreError::BudgetExceeded { .. })));
 //! # Ok::<(), StoreError>(())
 //! # }).unwrap();
 //! ```
