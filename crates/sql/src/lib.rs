@@ -42,6 +42,7 @@ mod locate;
 mod matching;
 mod provider;
 mod pushdown;
+mod reader;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -24,9 +24,8 @@ use base64::engine::general_purpose::STANDARD;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::TableType;
-use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::DataSourceExec;
 use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::error::{DataFusionError, Result};
@@ -43,6 +42,7 @@ use tokio::sync::OnceCell;
 
 use crate::locate::Locator;
 use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
+use crate::reader::StoreReaders;
 
 /// Rows per row group of each file, read once per snapshot.
 type RowGroups = Vec<OnceCell<Arc<Vec<u64>>>>;
@@ -56,6 +56,7 @@ pub(crate) struct InfinoTable {
     indexed: IndexedColumns,
     locator: Locator,
     row_groups: RowGroups,
+    readers: Arc<StoreReaders>,
 }
 
 impl fmt::Debug for InfinoTable {
@@ -75,6 +76,10 @@ impl InfinoTable {
             schema: file_schema(&table.schema()),
             indexed: IndexedColumns::of(table)?,
             locator: Locator::of(table, store.clone()),
+            readers: Arc::new(StoreReaders::new(
+                store.clone(),
+                table.manifest().files.iter().map(|f| f.path.clone()),
+            )),
             row_groups: table
                 .manifest()
                 .files
@@ -306,14 +311,15 @@ impl TableProvider for InfinoTable {
         for (i, file) in scanned.into_iter().enumerate() {
             file_groups[i % groups].push(file);
         }
-        let source = Arc::new(ParquetSource::new(Arc::clone(&self.schema)));
-        let config = FileScanConfigBuilder::new(self.url.clone(), source)
+        let source = ParquetSource::new(Arc::clone(&self.schema))
+            .with_table_parquet_options(state.table_options().parquet.clone())
+            .with_parquet_file_reader_factory(Arc::clone(&self.readers) as _);
+        let config = FileScanConfigBuilder::new(self.url.clone(), Arc::new(source))
             .with_file_groups(file_groups.into_iter().map(FileGroup::new).collect())
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        format.create_physical_plan(state, config).await
+        Ok(DataSourceExec::from_data_source(config))
     }
 }
 
