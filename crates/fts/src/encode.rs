@@ -2,13 +2,13 @@
 //! table when there is more than one), positions and offsets in groups.
 //! `FORMAT.md` has the byte layout; `postings.rs` reads it back.
 
+use crate::accumulate::Decoded;
 use crate::bm25::TermScorer;
 use crate::codec::bound::{Bound, MAX_PAIRS, dominating_codes};
-use crate::codec::{bitpack, groups, varint};
+use crate::codec::{bitpack, groups};
 use crate::error::{FtsError, Result};
 use crate::format::{BLOCK_SIZE, SKIP_ENTRY_LEN};
 use crate::terminfo::{Record, Shape};
-use crate::writer::TermPostings;
 
 /// The postings, positions and offsets sections being built.
 #[derive(Default)]
@@ -33,10 +33,12 @@ fn too_large(what: &'static str) -> FtsError {
     FtsError::TooLarge { what }
 }
 
-/// Appends `acc`'s lists to `out` and returns the term's record. `rank`
-/// scores a `(tf, norm)` pair for choosing bound pairs.
+/// Appends a term's lists (`acc`, with `total_tf` occurrences) to `out`
+/// and returns the term's record. `rank` scores a `(tf, norm)` pair for
+/// choosing bound pairs.
 pub(crate) fn write_term(
-    acc: &TermPostings,
+    acc: &Decoded,
+    total_tf: u64,
     norms: &[u8],
     positions: bool,
     rank: &TermScorer<'_>,
@@ -54,10 +56,7 @@ pub(crate) fn write_term(
     }
     let bodies_at = out.postings.len();
     let score = |tf: u32, norm: u8| rank.score(tf, norm);
-    let mut occurrences = Occurrences {
-        bytes: &acc.occurrences,
-        at: 0,
-    };
+    let mut occurrence = 0;
     let mut base = 0u32;
     for (block, (docs, tfs)) in acc
         .docs
@@ -66,7 +65,14 @@ pub(crate) fn write_term(
         .enumerate()
     {
         if positions {
-            occurrences.write_block(tfs, out)?;
+            let count: usize = tfs.iter().map(|&tf| tf as usize).sum();
+            let range = occurrence..occurrence + count;
+            occurrence += count;
+            groups::pack([&acc.positions[range.clone()]], &mut out.positions);
+            groups::pack(
+                [&acc.gaps[range.clone()], &acc.lens[range]],
+                &mut out.offsets,
+            );
         }
         let n = docs.len();
         let last_doc = docs[n - 1];
@@ -150,7 +156,7 @@ pub(crate) fn write_term(
     let ends = out.lens();
     Ok(Record {
         doc_freq,
-        total_tf: acc.total_tf,
+        total_tf,
         shape,
         lens: [
             ends[0] - starts[0],
@@ -162,39 +168,4 @@ pub(crate) fn write_term(
 
 fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
-}
-
-/// Reads a term's accumulated occurrence stream block by block.
-struct Occurrences<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Occurrences<'_> {
-    /// Re-encodes the occurrences of one block's documents (term
-    /// frequencies `tfs`) as position and offset groups.
-    fn write_block(&mut self, tfs: &[u32], out: &mut TermLists) -> Result<()> {
-        let total: usize = tfs.iter().map(|&tf| tf as usize).sum();
-        let mut positions = Vec::with_capacity(total);
-        let mut gaps = Vec::with_capacity(total);
-        let mut lens = Vec::with_capacity(total);
-        let broken = || too_large("occurrence stream");
-        for &tf in tfs {
-            for i in 0..tf {
-                let mut next = || varint::read_u32(self.bytes, &mut self.at).ok_or_else(broken);
-                let delta = next()?;
-                // Later positions of a document are ≥ 1 apart: store − 1.
-                positions.push(if i == 0 {
-                    delta
-                } else {
-                    delta.checked_sub(1).ok_or_else(broken)?
-                });
-                gaps.push(next()?);
-                lens.push(next()?);
-            }
-        }
-        groups::pack([&positions], &mut out.positions);
-        groups::pack([&gaps, &lens], &mut out.offsets);
-        Ok(())
-    }
 }

@@ -52,6 +52,7 @@
 //! - Highlighting: [`highlight()`], [`highlight_spans`].
 //! - Errors: [`FtsError`] with [`Section`] and [`QueryErrorKind`].
 
+mod accumulate;
 mod analyzer;
 mod bm25;
 mod codec;
@@ -59,8 +60,8 @@ mod encode;
 mod error;
 mod format;
 mod fuzzy;
-mod hash;
 mod highlight;
+mod intern;
 mod layout;
 mod matching;
 mod postings;

@@ -5,20 +5,20 @@
 //! sorted runs and merging — bounds memory for huge inputs but a region is one
 //! column of one superfile, so the simple design is the right trade for now.
 
-use std::collections::HashMap;
-
+use crate::accumulate::{Decoded, TermPostings};
 use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer};
-use crate::codec::{norm, varint};
+use crate::codec::norm;
 use crate::encode::{TermLists, write_term};
 use crate::error::{FtsError, Result};
 use crate::format::{
     self, Extent, FIXED_HEADER_LEN, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
 };
-use crate::hash::BuildTermHasher;
+use crate::intern::Interner;
 use crate::terminfo::TermTableWriter;
 
-/// Bytes per distinct term beyond its text: the map entry and four vectors.
+/// Bytes per distinct term beyond its text: interner slot and span, and the
+/// accumulator (a conservative round figure).
 const NEW_TERM_OVERHEAD: usize = 128;
 
 /// What to build: the analyzer and whether to store positions.
@@ -31,34 +31,19 @@ pub struct FtsConfig {
     pub positions: bool,
 }
 
-/// Per-term accumulation: parallel doc and term-frequency lists, and the
-/// occurrences as a varint stream (compact while building; re-packed into
-/// groups by `finish`).
-#[derive(Default)]
-pub(crate) struct TermPostings {
-    pub(crate) docs: Vec<u32>,
-    pub(crate) tfs: Vec<u32>,
-    /// Per occurrence: position delta (the first of a document absolute),
-    /// start − previous end (the first absolute), end − start.
-    pub(crate) occurrences: Vec<u8>,
-    pub(crate) total_tf: u64,
-    /// Position and end offset of the previous occurrence in the last
-    /// document, the bases of the next delta.
-    prev_position: u32,
-    prev_end: u32,
-}
-
 /// Builds one full-text region from documents given in increasing id order.
 ///
-/// Memory: about 8 bytes per distinct (term, document) pair, plus, with
-/// positions, 3–6 bytes per token, plus the distinct terms themselves and one
-/// byte per document id up to the largest — so roughly proportional to the
-/// total token count. [`finish`](Self::finish) needs the region size again on
+/// Memory: 1–5 bytes per distinct (term, document) pair, plus 1 byte per
+/// further token (3–10 per token with positions), plus the distinct terms
+/// themselves and one byte per document id up to the largest — so roughly
+/// proportional to the total token count. [`finish`](Self::finish) needs the region size again on
 /// top while it lays the bytes out.
 pub struct FtsIndexBuilder {
     analyzer: Analyzer,
     config: FtsConfig,
-    terms: HashMap<String, TermPostings, BuildTermHasher>,
+    terms: Interner,
+    /// Postings per term id.
+    postings: Vec<TermPostings>,
     norms: Vec<u8>,
     presence: Vec<u8>,
     last_doc: Option<u32>,
@@ -87,7 +72,8 @@ impl FtsIndexBuilder {
         Ok(FtsIndexBuilder {
             analyzer: Analyzer::new(config.analyzer.clone())?,
             config,
-            terms: HashMap::default(),
+            terms: Interner::default(),
+            postings: Vec::new(),
             norms: Vec::new(),
             presence: Vec::new(),
             last_doc: None,
@@ -137,27 +123,36 @@ impl FtsIndexBuilder {
         // a term's entries for this document stay contiguous because
         // documents are added one at a time.
         let mut doc_len: u32 = 0;
+        let mut out_of_ids = false;
         let Self {
             analyzer,
             config,
             terms,
+            postings,
             memory,
             ..
         } = self;
         analyzer.for_each_term(text, |term, position, start, end| {
             doc_len += 1;
             // Offsets fit u32: longer texts were rejected above.
-            let start = u32::try_from(start).expect("invariant: text ≤ u32::MAX");
-            let end = u32::try_from(end).expect("invariant: text ≤ u32::MAX");
-            add_occurrence(
-                terms,
-                memory,
-                config.positions,
-                doc,
-                term,
-                [position, start, end],
-            );
+            let start = u32::try_from(start).unwrap_or(u32::MAX);
+            let end = u32::try_from(end).unwrap_or(u32::MAX);
+            let Some((id, new)) = terms.intern(term.as_bytes()) else {
+                out_of_ids = true;
+                return;
+            };
+            if new {
+                postings.push(TermPostings::default());
+                *memory += term.len() + NEW_TERM_OVERHEAD;
+            }
+            *memory += postings[id as usize].add(doc, config.positions, [position, start, end]);
         });
+        if out_of_ids {
+            // Unreachable in practice: 2^32 distinct terms exhaust memory first.
+            return Err(FtsError::TooLarge {
+                what: "more than u32::MAX distinct terms",
+            });
+        }
         self.norms[doc as usize] = norm::encode_norm(doc_len);
         self.presence[doc as usize / 8] |= 1 << (doc % 8);
         self.doc_count += 1;
@@ -183,9 +178,8 @@ impl FtsIndexBuilder {
     /// # Errors
     /// [`FtsError::TooLarge`] if the term count exceeds `u32::MAX`.
     pub fn finish(self) -> Result<Vec<u8>> {
-        let mut terms: Vec<(String, TermPostings)> = self.terms.into_iter().collect();
-        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let term_count = u32::try_from(terms.len()).map_err(|_| FtsError::TooLarge {
+        let order = self.terms.sorted_ids();
+        let term_count = u32::try_from(order.len()).map_err(|_| FtsError::TooLarge {
             what: "more than u32::MAX distinct terms",
         })?;
 
@@ -203,13 +197,23 @@ impl FtsIndexBuilder {
         let params = Bm25Params::default();
         let lengths = LengthNorms::new(params, avg);
         let rank = TermScorer::new(1.0, 1.0, params, &lengths);
-        for (ordinal, (term, acc)) in terms.iter().enumerate() {
-            dict.insert(term.as_bytes(), ordinal as u64)
+        let mut decoded = Decoded::default();
+        for (ordinal, &id) in order.iter().enumerate() {
+            let acc = &self.postings[id as usize];
+            acc.decode_into(self.config.positions, &mut decoded)?;
+            dict.insert(self.terms.get(id), ordinal as u64)
                 .map_err(|_| FtsError::TooLarge {
                     what: "term dictionary",
                 })?;
             let starts = lists.lens();
-            let record = write_term(acc, &self.norms, self.config.positions, &rank, &mut lists)?;
+            let record = write_term(
+                &decoded,
+                acc.total_tf(),
+                &self.norms,
+                self.config.positions,
+                &rank,
+                &mut lists,
+            )?;
             table.push(&record, starts);
         }
         let term_info = table.finish();
@@ -274,45 +278,6 @@ impl FtsIndexBuilder {
     }
 }
 
-/// Records one occurrence (`[position, start, end]`) of `term` in `doc`,
-/// the latest document.
-fn add_occurrence(
-    terms: &mut HashMap<String, TermPostings, BuildTermHasher>,
-    memory: &mut usize,
-    positions: bool,
-    doc: u32,
-    term: &str,
-    [position, start, end]: [u32; 3],
-) {
-    let entry = match terms.get_mut(term) {
-        Some(entry) => entry,
-        None => {
-            *memory += term.len() + NEW_TERM_OVERHEAD;
-            terms.entry(term.to_owned()).or_default()
-        }
-    };
-    let positions_before = entry.occurrences.len();
-    if entry.docs.last() != Some(&doc) {
-        entry.docs.push(doc);
-        entry.tfs.push(0);
-        entry.prev_position = 0;
-        entry.prev_end = 0;
-        *memory += 2 * std::mem::size_of::<u32>();
-    }
-    if let Some(tf) = entry.tfs.last_mut() {
-        *tf += 1;
-    }
-    entry.total_tf += 1;
-    if positions {
-        varint::write_u32(position - entry.prev_position, &mut entry.occurrences);
-        varint::write_u32(start - entry.prev_end, &mut entry.occurrences);
-        varint::write_u32(end - start, &mut entry.occurrences);
-        entry.prev_position = position;
-        entry.prev_end = end;
-    }
-    *memory += entry.occurrences.len() - positions_before;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,15 +292,16 @@ mod tests {
         assert_eq!(builder.memory_estimate(), 0);
         builder.add_document(0, Some("a b c")).expect("add");
         let one = builder.memory_estimate();
-        assert!(one >= 3 * (8 + 3));
+        assert!(one >= 3 * 4);
         for doc in 1..100 {
             builder.add_document(doc, Some("a b c")).expect("add");
         }
         let many = builder.memory_estimate();
-        // Each further document adds 3 postings of 8 bytes plus 3 bytes of
-        // positions each, and a norm byte; no new terms.
+        // Each further document adds, per term, a 1-byte document marker
+        // and 3 bytes of position and offsets, plus a norm byte; no new
+        // terms.
         let per_doc = (many - one) / 99;
-        assert!((3 * 11..=3 * 11 + 2).contains(&per_doc), "{one} {many}");
+        assert!((3 * 4..=3 * 4 + 2).contains(&per_doc), "{one} {many}");
     }
 
     #[test]

@@ -93,10 +93,10 @@ impl Analyzer {
     /// plain ASCII lowercasing there.
     fn normalize_into(&self, word: &str, out: &mut String) {
         if word.is_ascii() {
+            let from = out.len();
+            out.push_str(word);
             if self.config.lowercase {
-                out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
-            } else {
-                out.push_str(word);
+                out[from..].make_ascii_lowercase();
             }
             return;
         }
