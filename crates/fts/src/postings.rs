@@ -119,7 +119,10 @@ pub struct Postings<'a> {
     decoded: BlockMeta,
     decoded_base: u32,
     docs: [u32; BLOCK_SIZE],
-    tfs: [u32; BLOCK_SIZE],
+    /// Byte range in `src.data` of the decoded block's packed `tf − 1`
+    /// codes, read one entry at a time on demand (most entries of a block
+    /// a conjunction decodes are never scored).
+    tf_codes: (usize, usize),
     n: usize,
     idx: usize,
     doc: u32,
@@ -139,7 +142,7 @@ impl<'a> Postings<'a> {
             decoded: BlockMeta::default(),
             decoded_base: 0,
             docs: [0; BLOCK_SIZE],
-            tfs: [0; BLOCK_SIZE],
+            tf_codes: (0, 0),
             n: 0,
             idx: 0,
             doc: TERMINATED,
@@ -165,7 +168,6 @@ impl<'a> Postings<'a> {
                 };
                 cursor.decoded = cursor.shallow;
                 cursor.docs[0] = doc;
-                cursor.tfs[0] = tf;
                 cursor.n = 1;
                 cursor.doc = doc;
             }
@@ -285,26 +287,26 @@ impl<'a> Postings<'a> {
         let h = self.shallow;
         let body = &self.src.data[h.body.0..h.body.1];
         let tfs_at = bitpack::packed_len(h.n, h.doc_bits);
-        if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none()
-            || bitpack::unpack(&body[tfs_at..], h.tf_bits, &mut self.tfs[..h.n]).is_none()
-        {
+        if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
             return Err(self.corrupt(h.body.0, "bad block body"));
         }
-        // Prefix sums in u32; any overflow is remembered, so an accepted
-        // block strictly increases.
-        let mut next = self.shallow_base;
-        let mut overflow = false;
-        for (slot, tf) in self.docs[..h.n].iter_mut().zip(&mut self.tfs[..h.n]) {
-            let (doc, o1) = next.overflowing_add(*slot);
-            let (after, o2) = doc.overflowing_add(1);
-            overflow |= o1 | o2;
-            *slot = doc;
-            next = after;
-            *tf = tf.saturating_add(1);
+        // The last document is base + Σ gaps + n − 1; checked in u64 first,
+        // so the prefix sums below cannot overflow and strictly increase.
+        let gaps: u64 = self.docs[..h.n].iter().map(|&g| u64::from(g)).sum();
+        let last = u64::from(self.shallow_base) + gaps + (h.n as u64 - 1);
+        if last >= u64::from(TERMINATED) {
+            return Err(self.corrupt(h.body.0, "block last doc mismatch"));
         }
+        let mut next = self.shallow_base;
+        for slot in &mut self.docs[..h.n] {
+            let doc = next + *slot;
+            *slot = doc;
+            next = doc + 1;
+        }
+        self.tf_codes = (h.body.0 + tfs_at, h.body.1);
         let last = self.docs[h.n - 1];
         let single = matches!(self.src.shape, Shape::Single { .. });
-        if overflow || (!single && last != h.last_doc) {
+        if !single && last != h.last_doc {
             return Err(self.corrupt(h.body.0, "block last doc mismatch"));
         }
         if last as usize >= self.src.norms.len() {
@@ -360,11 +362,25 @@ impl<'a> Postings<'a> {
     /// # Errors
     /// As [`checked_tf`](Self::checked_tf).
     pub(crate) fn checked_tf_at(&self, i: usize, norm: u8) -> Result<u32> {
-        let tf = self.tfs[i];
+        let tf = self.tf_at(i);
         if !self.decoded.bound.covers(tf, norm) {
             return Err(self.corrupt(self.decoded.body.0, "block entry violates its header"));
         }
         Ok(tf)
+    }
+
+    /// Term frequency of entry `i` of the decoded block, not yet checked
+    /// against its bound.
+    fn tf_at(&self, i: usize) -> u32 {
+        if let Shape::Inline { tf, .. } = self.src.shape {
+            return tf;
+        }
+        let codes = self
+            .src
+            .data
+            .get(self.tf_codes.0..self.tf_codes.1)
+            .unwrap_or_default();
+        bitpack::get(codes, self.decoded.tf_bits, i).saturating_add(1)
     }
 
     /// Moves the shallow pointer to the next block; false when none is left.
@@ -386,7 +402,7 @@ impl<'a> Postings<'a> {
 
     /// Term frequency in the current document (unspecified once terminated).
     pub fn tf(&self) -> u32 {
-        self.tfs[self.idx.min(BLOCK_SIZE - 1)]
+        self.tf_at(self.idx)
     }
 
     /// Advances to the next document.
@@ -472,12 +488,11 @@ impl<'a> Postings<'a> {
             self.decode_shallow()?;
         }
         // The block's last doc is ≥ target, so the answer lies inside it.
+        // Documents are sorted, so the count below `target` is the offset
+        // of the first one at or above it; counting vectorizes, where a
+        // binary search is a chain of dependent loads.
         let rest = &self.docs[self.idx..self.n];
-        let ahead = if rest.len() > 16 {
-            rest.partition_point(|&d| d < target)
-        } else {
-            rest.iter().take_while(|&&d| d < target).count()
-        };
+        let ahead = rest.iter().filter(|&&d| d < target).count();
         self.idx = (self.idx + ahead).min(self.n - 1);
         self.doc = self.docs[self.idx];
         Ok(self.doc)
@@ -488,7 +503,15 @@ impl<'a> Postings<'a> {
     fn occurrence_state(&mut self) -> &mut OccurrenceState {
         let block = self.decoded_idx;
         let n = self.n;
-        let tfs = &self.tfs;
+        let fresh = self
+            .occurrences
+            .as_ref()
+            .is_none_or(|state| state.block != block);
+        let tfs: [u32; BLOCK_SIZE] = if fresh {
+            std::array::from_fn(|i| if i < n { self.tf_at(i) } else { 0 })
+        } else {
+            [0; BLOCK_SIZE]
+        };
         let state = self.occurrences.get_or_insert_with(|| {
             Box::new(OccurrenceState {
                 block: usize::MAX,
@@ -533,7 +556,7 @@ impl<'a> Postings<'a> {
             .get(from..to)
             .filter(|_| from <= to)
             .ok_or_else(corrupt)?;
-        let (idx, tf) = (self.idx, self.tfs[self.idx]);
+        let (idx, tf) = (self.idx, self.tf_at(self.idx));
         let state = self.occurrence_state();
         let first = state.starts[idx];
         out.reserve(tf.min(1024) as usize);

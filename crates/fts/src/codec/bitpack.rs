@@ -96,6 +96,32 @@ fn unpack_groups<const W: usize>(bytes: &[u8], out: &mut [u32]) {
     }
 }
 
+/// Value `i` of a run of `width`-bit values at the start of `bytes` (bits
+/// past the end of `bytes` read as zero): one unaligned load, for reading a
+/// single entry without decoding its block.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "values are masked to at most 32 bits"
+)]
+pub(crate) fn get(bytes: &[u8], width: u8, i: usize) -> u32 {
+    if width == 0 || width > 32 {
+        return 0;
+    }
+    let mask = u64::from(u32::MAX) >> (32 - width);
+    let bit = i * usize::from(width);
+    let at = bit >> 3;
+    let mut window = [0u8; 8];
+    match bytes.get(at..at + 8) {
+        Some(full) => window.copy_from_slice(full),
+        None => {
+            let tail = bytes.get(at..).unwrap_or_default();
+            let n = tail.len().min(8);
+            window[..n].copy_from_slice(&tail[..n]);
+        }
+    }
+    ((u64::from_le_bytes(window) >> (bit & 7)) & mask) as u32
+}
+
 /// Decodes `out.len()` values of `width` bits starting at stream bit `bit`.
 #[expect(
     clippy::cast_possible_truncation,
@@ -158,6 +184,9 @@ mod tests {
             let mut back = vec![0; values.len()];
             proptest::prop_assert!(unpack(&bytes, width, &mut back).is_some());
             proptest::prop_assert_eq!(&back, &values);
+            for (i, v) in values.iter().enumerate() {
+                proptest::prop_assert_eq!(get(&bytes, width, i), *v);
+            }
             // Trailing bytes (the next packed run) must not leak in.
             bytes.extend_from_slice(&[0xFF; 9]);
             proptest::prop_assert!(unpack(&bytes, width, &mut back).is_some());
