@@ -380,7 +380,7 @@ impl<'a> Postings<'a> {
             .data
             .get(self.tf_codes.0..self.tf_codes.1)
             .unwrap_or_default();
-        bitpack::get(codes, self.decoded.tf_bits, i).saturating_add(1)
+        bitpack::get(codes, self.decoded.tf_bits, self.n, i).saturating_add(1)
     }
 
     /// Moves the shallow pointer to the next block; false when none is left.
@@ -488,12 +488,18 @@ impl<'a> Postings<'a> {
             self.decode_shallow()?;
         }
         // The block's last doc is ≥ target, so the answer lies inside it.
-        // Documents are sorted, so the count below `target` is the offset
-        // of the first one at or above it; counting vectorizes, where a
-        // binary search is a chain of dependent loads.
-        let rest = &self.docs[self.idx..self.n];
-        let ahead = rest.iter().filter(|&&d| d < target).count();
-        self.idx = (self.idx + ahead).min(self.n - 1);
+        // Targets are usually a few entries ahead (a conjunction seeks a
+        // frequent term to a rarer one's documents): gallop in steps of 8,
+        // then scan.
+        let last = self.n - 1;
+        let mut i = self.idx;
+        while i + 8 <= last && self.docs[i + 8] < target {
+            i += 8;
+        }
+        while i < last && self.docs[i] < target {
+            i += 1;
+        }
+        self.idx = i;
         self.doc = self.docs[self.idx];
         Ok(self.doc)
     }

@@ -1,7 +1,13 @@
 //! Fixed-width bit packing, least-significant bit first.
 //!
+//! Runs of exactly [`LANE_BLOCK`] values — every full postings block and
+//! position group — use the four-lane layout of [`lanes`], which decodes
+//! several values per instruction; other runs are sequential, as below.
+//!
 //! `n` values of `width` bits occupy `packed_len(n, width)` bytes; bit `i` of
 //! the stream is bit `i % 8` of byte `i / 8`.
+
+use crate::codec::lanes::{self, LANE_BLOCK};
 
 /// Bits needed to represent `v` (0 for 0).
 pub(crate) fn bits_needed(v: u32) -> u8 {
@@ -14,8 +20,14 @@ pub(crate) fn packed_len(n: usize, width: u8) -> usize {
     (n * usize::from(width)).div_ceil(8)
 }
 
-/// Appends `values`, each truncated to its low `width` bits (`width ≤ 32`).
+/// Appends `values`, each truncated to its low `width` bits (`width ≤ 32`):
+/// exactly 128 values in the lane layout ([`lanes`]), any other count
+/// sequentially.
 pub(crate) fn pack(values: &[u32], width: u8, out: &mut Vec<u8>) {
+    if let Ok(block) = <&[u32; LANE_BLOCK]>::try_from(values) {
+        lanes::pack(block, width, out);
+        return;
+    }
     debug_assert!(width <= 32);
     let mut acc: u64 = 0;
     let mut filled: u32 = 0;
@@ -50,6 +62,9 @@ pub(crate) fn pack(values: &[u32], width: u8, out: &mut Vec<u8>) {
 pub(crate) fn unpack(bytes: &[u8], width: u8, out: &mut [u32]) -> Option<()> {
     if width > 32 || bytes.len() < packed_len(out.len(), width) {
         return None;
+    }
+    if let Ok(block) = <&mut [u32; LANE_BLOCK]>::try_from(&mut *out) {
+        return lanes::unpack(bytes, width, block);
     }
     let groups = out.len() / 8;
     let (head, tail) = out.split_at_mut(groups * 8);
@@ -96,14 +111,18 @@ fn unpack_groups<const W: usize>(bytes: &[u8], out: &mut [u32]) {
     }
 }
 
-/// Value `i` of a run of `width`-bit values at the start of `bytes` (bits
-/// past the end of `bytes` read as zero): one unaligned load, for reading a
-/// single entry without decoding its block.
+/// Value `i` of a run of `n` values of `width` bits at the start of
+/// `bytes` (bits past the end of `bytes` read as zero), in the layout
+/// [`pack`] chose for `n`: for reading a single entry without decoding its
+/// block.
 #[expect(
     clippy::cast_possible_truncation,
     reason = "values are masked to at most 32 bits"
 )]
-pub(crate) fn get(bytes: &[u8], width: u8, i: usize) -> u32 {
+pub(crate) fn get(bytes: &[u8], width: u8, n: usize, i: usize) -> u32 {
+    if n == LANE_BLOCK {
+        return lanes::get(bytes, width, i);
+    }
     if width == 0 || width > 32 {
         return 0;
     }
@@ -185,7 +204,7 @@ mod tests {
             proptest::prop_assert!(unpack(&bytes, width, &mut back).is_some());
             proptest::prop_assert_eq!(&back, &values);
             for (i, v) in values.iter().enumerate() {
-                proptest::prop_assert_eq!(get(&bytes, width, i), *v);
+                proptest::prop_assert_eq!(get(&bytes, width, values.len(), i), *v);
             }
             // Trailing bytes (the next packed run) must not leak in.
             bytes.extend_from_slice(&[0xFF; 9]);
