@@ -13,6 +13,15 @@
 /// An odd constant with well-spread bits (2^64 / golden ratio).
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// Up to 7 bytes as a little-endian word, by shifts: a variable-length
+/// copy would be a `memcpy` call, costlier than the hash itself.
+fn load_partial(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rev()
+        .fold(0u64, |word, &b| word << 8 | u64::from(b))
+}
+
 fn hash(bytes: &[u8]) -> u64 {
     let mut h = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
@@ -23,9 +32,7 @@ fn hash(bytes: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        h = (h.rotate_left(23) ^ load_partial(rest)).wrapping_mul(K);
     }
     // Avalanche so the low bits (the slot) depend on every input bit.
     h ^= h >> 32;
@@ -51,10 +58,7 @@ fn short_key(term: &[u8]) -> u64 {
     if term.len() > 7 {
         return u64::MAX;
     }
-    let mut word = [0u8; 8];
-    word[..term.len()].copy_from_slice(term);
-    word[7] = u8::try_from(term.len()).unwrap_or(0);
-    u64::from_le_bytes(word)
+    load_partial(term) | (term.len() as u64) << 56
 }
 
 impl Interner {
