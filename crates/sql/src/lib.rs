@@ -41,6 +41,7 @@ mod functions;
 mod locate;
 mod matching;
 mod provider;
+mod prune;
 mod pushdown;
 mod reader;
 

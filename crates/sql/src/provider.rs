@@ -41,6 +41,7 @@ use roaring::RoaringBitmap;
 use tokio::sync::OnceCell;
 
 use crate::locate::Locator;
+use crate::prune;
 use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
 use crate::reader::StoreReaders;
 
@@ -287,8 +288,21 @@ impl TableProvider for InfinoTable {
             1 => pushdown::evaluate(&self.table, &self.locator, &narrowing[0]).await?,
             _ => pushdown::evaluate(&self.table, &self.locator, &IndexExpr::And(narrowing)).await?,
         };
+        // Files the manifest's min/max/null summaries rule out are not
+        // opened. Pruning only ever saves work: if it cannot be planned,
+        // every file is kept.
+        let prunable: Vec<Expr> = filters
+            .iter()
+            .filter(|f| !mentions_matches(f))
+            .cloned()
+            .collect();
+        let keep = prune::files_to_keep(state, &self.table, &self.schema, &prunable)
+            .unwrap_or_else(|_| vec![true; files.len()]);
         let mut scanned = Vec::new();
         for (i, rows) in candidates.into_iter().enumerate() {
+            if !keep.get(i).copied().unwrap_or(true) {
+                continue;
+            }
             let Some(plan) = self.access_plan(i, rows).await? else {
                 continue;
             };

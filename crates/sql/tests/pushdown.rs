@@ -508,3 +508,29 @@ async fn compacted_files_answer_by_id() {
         assert!(!want.is_empty(), "{q}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_summaries_skip_files_before_opening_them() {
+    let conn = Connection::connect("memory://").expect("connect");
+    table(&conn, 3, 1_000, 0..0).await;
+    // A fresh context per query, so no file's metadata is cached yet.
+    let cost = async |query: &str| {
+        let sql = SqlContext::new(&conn).await.expect("context");
+        measure(&sql, &conn, query).await
+    };
+    let one = cost("SELECT count(*) FROM logs WHERE id >= 2500").await;
+    let all = cost("SELECT count(*) FROM logs WHERE n = 3").await;
+    let by_id = cost("SELECT count(*) FROM logs WHERE _id < 10").await;
+    let none = cost("SELECT count(*) FROM logs WHERE id > 1000000").await;
+    eprintln!(
+        "(rows, decoded, bytes, requests): one file {one:?}, all {all:?}, _id {by_id:?}, none {none:?}"
+    );
+    assert_eq!(
+        (one.1, all.1),
+        (1_000, 3_000),
+        "rows decoded: one file vs all"
+    );
+    assert!(one.3 > 0 && one.3 * 2 < all.3, "{one:?} vs {all:?}");
+    assert_eq!(by_id.1, 1_000);
+    assert_eq!((none.1, none.2, none.3), (0, 0, 0));
+}
