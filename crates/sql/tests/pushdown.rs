@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::physical_plan::{ExecutionPlan, collect};
-use infino_fts::FtsConfig;
+use infino_fts::{FtsConfig, MatchMode};
 use infino_sql::{SqlContext, SqlError};
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table};
@@ -342,8 +342,36 @@ async fn pushdown_reads_only_candidates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_and_token_match() {
     let conn = Connection::connect("memory://").expect("connect");
-    table(&conn, 3, 1_500, 700..720).await;
+    let t = table(&conn, 3, 1_500, 700..720).await;
     let sql = SqlContext::new(&conn).await.expect("context");
+    // The same rows as the Table methods (which return them in `_id` order).
+    for value in ["c500 zz", "c17", "C17", "nothing"] {
+        let hits = t
+            .exact_match_hits("code", value, usize::MAX)
+            .await
+            .expect("exact");
+        let want: Vec<u64> = hits.iter().map(|h| h.id).collect();
+        let got = run(
+            &sql,
+            &format!("SELECT _id FROM exact_match('logs', 'code', '{value}') ORDER BY _id"),
+        )
+        .await;
+        assert_eq!(sorted_ids(&got), want, "{value}");
+    }
+    for (text, mode) in [("alpha beta", MatchMode::All), ("disk net", MatchMode::Any)] {
+        let hits = t
+            .token_match_hits("msg", text, mode, usize::MAX)
+            .await
+            .expect("tokens");
+        let want: Vec<u64> = hits.iter().map(|h| h.id).collect();
+        let name = if mode == MatchMode::All { "all" } else { "any" };
+        let got = run(
+            &sql,
+            &format!("SELECT _id FROM token_match('logs', 'msg', '{text}', '{name}')"),
+        )
+        .await;
+        assert_eq!(sorted_ids(&got), want, "{text} {name}");
+    }
     for (call, oracle) in [
         (
             "exact_match('logs', 'code', 'c500 zz')",
