@@ -33,14 +33,15 @@ fn too_large(what: &'static str) -> FtsError {
     FtsError::TooLarge { what }
 }
 
-/// Appends a term's lists (`acc`, with `total_tf` occurrences) to `out`
-/// and returns the term's record. `rank` scores a `(tf, norm)` pair for
+/// Appends a term's lists (`acc`, with `total_tf` occurrences; offsets
+/// only if `offsets`) to `out` and returns the term's record. `rank` scores a `(tf, norm)` pair for
 /// choosing bound pairs.
 pub(crate) fn write_term(
     acc: &Decoded,
     total_tf: u64,
     norms: &[u8],
     positions: bool,
+    offsets: bool,
     rank: &TermScorer<'_>,
     out: &mut TermLists,
 ) -> Result<Record> {
@@ -69,10 +70,12 @@ pub(crate) fn write_term(
             let range = occurrence..occurrence + count;
             occurrence += count;
             groups::pack([&acc.positions[range.clone()]], &mut out.positions);
-            groups::pack(
-                [&acc.gaps[range.clone()], &acc.lens[range]],
-                &mut out.offsets,
-            );
+            if offsets {
+                groups::pack(
+                    [&acc.gaps[range.clone()], &acc.lens[range]],
+                    &mut out.offsets,
+                );
+            }
         }
         let n = docs.len();
         let last_doc = docs[n - 1];

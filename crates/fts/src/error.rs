@@ -82,6 +82,8 @@ pub enum QueryErrorKind {
     },
     /// A phrase query on an index built without positions.
     PositionsNotIndexed,
+    /// Stored byte offsets asked of an index built without them.
+    OffsetsNotIndexed,
     /// A search argument is out of range (e.g. BM25 parameters).
     InvalidArgument {
         /// Which argument.

@@ -11,8 +11,10 @@ pub(crate) const MAGIC: [u8; 4] = *b"IFTS";
 pub(crate) const MAJOR: u16 = 2;
 /// Minor version written.
 pub(crate) const MINOR: u16 = 0;
-/// Header flag: positions and offsets are stored.
+/// Header flag: positions are stored.
 pub(crate) const FLAG_POSITIONS: u32 = 1;
+/// Header flag: byte offsets are stored (only with positions).
+pub(crate) const FLAG_OFFSETS: u32 = 2;
 /// Documents per postings block.
 pub(crate) const BLOCK_SIZE: usize = 128;
 /// Bytes per skip entry of a multi-block postings list.
@@ -161,7 +163,9 @@ impl Header {
             analyzer_len: u32_at(36)?,
             sections: [Extent::default(); SECTION_COUNT],
         };
-        if header.flags & !FLAG_POSITIONS != 0 {
+        if header.flags & !(FLAG_POSITIONS | FLAG_OFFSETS) != 0
+            || header.flags & (FLAG_POSITIONS | FLAG_OFFSETS) == FLAG_OFFSETS
+        {
             return Err(corrupt(12, "unknown flags"));
         }
         if header.doc_count > header.doc_slots {
@@ -201,6 +205,10 @@ impl Header {
 
     pub(crate) fn has_positions(&self) -> bool {
         self.flags & FLAG_POSITIONS != 0
+    }
+
+    pub(crate) fn has_offsets(&self) -> bool {
+        self.flags & FLAG_OFFSETS != 0
     }
 }
 

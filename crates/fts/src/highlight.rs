@@ -1,8 +1,9 @@
 //! Snippets with query matches wrapped in markers.
 //!
-//! With positions stored, match ranges come from the stored byte offsets of
+//! With offsets stored, match ranges come from the stored byte offsets of
 //! the query's scoring terms in that document, so the text is not
-//! re-analyzed; without, the text is analyzed with the region's analyzer.
+//! re-analyzed; without, the text is analyzed with the region's analyzer —
+//! the same spans, since the region records its analyzer.
 //! Either way the caller supplies the document's original text (the region
 //! does not store it). Text is not escaped: callers rendering HTML escape
 //! the pieces themselves or pick markers that suit their output.
@@ -59,7 +60,7 @@ pub fn highlight_spans(
         .map(|(t, _)| t)
         .collect();
     let mut spans = Vec::new();
-    if index.has_positions() {
+    if index.has_offsets() {
         for term in &terms {
             let Some(info) = index.term_info(term)? else {
                 continue;

@@ -27,8 +27,10 @@ pub struct RegionLayout {
     pub total_tokens: u64,
     /// Distinct terms.
     pub term_count: u32,
-    /// Whether positions and offsets are stored.
+    /// Whether positions are stored.
     pub has_positions: bool,
+    /// Whether byte offsets are stored.
+    pub has_offsets: bool,
     /// The analyzer the region was built with.
     pub analyzer: AnalyzerConfig,
     /// Every section's byte range within the region, in file order.
@@ -89,6 +91,7 @@ impl RegionLayout {
             total_tokens: header.total_tokens,
             term_count: header.term_count,
             has_positions: header.has_positions(),
+            has_offsets: header.has_offsets(),
             analyzer: AnalyzerConfig::from_bytes(analyzer)?,
             sections: TABLE_SECTIONS
                 .iter()

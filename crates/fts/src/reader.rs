@@ -147,7 +147,7 @@ impl FtsIndex {
             if positions || offsets {
                 add(POSITIONS, info.positions);
             }
-            if offsets {
+            if offsets && self.has_offsets() {
                 add(OFFSETS, info.offsets);
             }
         }
@@ -227,11 +227,18 @@ impl FtsIndex {
                 ));
             }
         }
-        if !header.has_positions() && (positions.len != 0 || offsets.len != 0) {
+        if !header.has_positions() && positions.len != 0 {
             return Err(FtsError::corrupt(
                 Section::Positions,
                 positions.offset,
                 "positions present but not flagged",
+            ));
+        }
+        if !header.has_offsets() && offsets.len != 0 {
+            return Err(FtsError::corrupt(
+                Section::Offsets,
+                offsets.offset,
+                "offsets present but not flagged",
             ));
         }
         Ok(FtsIndex {
@@ -268,9 +275,14 @@ impl FtsIndex {
         self.header.term_count
     }
 
-    /// Whether positions and offsets are stored.
+    /// Whether positions are stored (phrase queries).
     pub fn has_positions(&self) -> bool {
         self.header.has_positions()
+    }
+
+    /// Whether byte offsets are stored (highlighting without re-analysis).
+    pub fn has_offsets(&self) -> bool {
+        self.header.has_offsets()
     }
 
     /// The analyzer recorded in the region; analyze queries with it.
@@ -386,9 +398,9 @@ impl FtsIndex {
                 section: Section::Postings,
                 offset: region_offset,
             })?;
-        let stored = |section: usize, extent: Extent| {
+        let stored = |section: usize, extent: Extent, kept: bool| {
             let offset = self.header.sections[section].offset + extent.offset;
-            if !self.has_positions() {
+            if !kept {
                 Stored::Absent
             } else if let Some(bytes) = self.list(section, extent) {
                 Stored::Loaded(bytes, offset)
@@ -399,8 +411,8 @@ impl FtsIndex {
         Postings::new(PostingsSource {
             data,
             region_offset,
-            positions: stored(POSITIONS, info.positions),
-            offsets: stored(OFFSETS, info.offsets),
+            positions: stored(POSITIONS, info.positions, self.has_positions()),
+            offsets: stored(OFFSETS, info.offsets, self.has_offsets()),
             norms: self.section(NORMS),
             shape: info.shape,
             doc_freq: info.doc_freq,

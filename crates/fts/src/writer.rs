@@ -12,7 +12,7 @@ use crate::codec::norm;
 use crate::encode::{TermLists, write_term};
 use crate::error::{FtsError, Result};
 use crate::format::{
-    self, Extent, FIXED_HEADER_LEN, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
+    self, Extent, FIXED_HEADER_LEN, FLAG_OFFSETS, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
 };
 use crate::intern::Interner;
 use crate::terminfo::TermTableWriter;
@@ -26,8 +26,8 @@ const NEW_TERM_OVERHEAD: usize = 128;
 pub struct FtsConfig {
     /// How text becomes terms; recorded in the region.
     pub analyzer: AnalyzerConfig,
-    /// Store positions and byte offsets, enabling phrase queries and
-    /// highlighting from stored offsets.
+    /// Store positions, enabling phrase queries. (Byte offsets for
+    /// highlighting are opt-in: [`FtsIndexBuilder::with_offsets`].)
     pub positions: bool,
 }
 
@@ -41,6 +41,8 @@ pub struct FtsConfig {
 pub struct FtsIndexBuilder {
     analyzer: Analyzer,
     config: FtsConfig,
+    /// Store byte offsets too (see [`FtsIndexBuilder::with_offsets`]).
+    offsets: bool,
     terms: Interner,
     /// Postings per term id.
     postings: Vec<TermPostings>,
@@ -72,6 +74,7 @@ impl FtsIndexBuilder {
         Ok(FtsIndexBuilder {
             analyzer: Analyzer::new(config.analyzer.clone())?,
             config,
+            offsets: false,
             terms: Interner::default(),
             postings: Vec::new(),
             norms: Vec::new(),
@@ -167,6 +170,17 @@ impl FtsIndexBuilder {
         self.memory + self.norms.len() + self.presence.len()
     }
 
+    /// Also store each occurrence's byte offsets (with positions only), so
+    /// [`highlight`](crate::highlight) reads them instead of re-analyzing
+    /// the text. Off by default: offsets take more space than positions,
+    /// and re-analyzing the few documents a page highlights gives the same
+    /// spans (the region records its analyzer).
+    #[must_use]
+    pub fn with_offsets(mut self, offsets: bool) -> FtsIndexBuilder {
+        self.offsets = offsets && self.config.positions;
+        self
+    }
+
     /// Number of documents with a value added so far.
     pub fn doc_count(&self) -> u32 {
         self.doc_count
@@ -211,6 +225,7 @@ impl FtsIndexBuilder {
                 acc.total_tf(),
                 &self.norms,
                 self.config.positions,
+                self.offsets,
                 &rank,
                 &mut lists,
             )?;
@@ -254,10 +269,10 @@ impl FtsIndexBuilder {
             header_len: u32::try_from(header_len).map_err(|_| FtsError::TooLarge {
                 what: "header over u32::MAX bytes",
             })?,
-            flags: if self.config.positions {
-                FLAG_POSITIONS
-            } else {
-                0
+            flags: match (self.config.positions, self.offsets) {
+                (true, true) => FLAG_POSITIONS | FLAG_OFFSETS,
+                (true, false) => FLAG_POSITIONS,
+                (false, _) => 0,
             },
             doc_count: self.doc_count,
             doc_slots: u32::try_from(self.norms.len()).expect("invariant: doc ≤ MAX_DOC"),

@@ -12,7 +12,9 @@ fn small_region() -> Vec<u8> {
         analyzer: AnalyzerConfig::default(),
         positions: true,
     };
-    let mut builder = FtsIndexBuilder::new(config).expect("config");
+    let mut builder = FtsIndexBuilder::new(config)
+        .expect("config")
+        .with_offsets(true);
     let texts = [
         Some("the quick brown fox"),
         None,

@@ -1,13 +1,28 @@
 //! Highlighting from stored offsets agrees with re-analysis.
 
-use infino_fts::{FtsConfig, HighlightOptions, Query, highlight, highlight_spans};
+use bytes::Bytes;
+use infino_fts::{
+    FtsConfig, FtsError, FtsIndex, FtsIndexBuilder, HighlightOptions, Query, QueryErrorKind,
+    TERMINATED, highlight, highlight_spans,
+};
 
 use crate::common::{build, positions_config, word, zipf_corpus};
 
 #[test]
 fn stored_offsets_and_reanalysis_agree() {
     let corpus = zipf_corpus(41, 400, 80, 30);
-    let with = build(&corpus, &positions_config());
+    let mut builder = FtsIndexBuilder::new(positions_config())
+        .expect("config")
+        .with_offsets(true);
+    for (doc, text) in &corpus {
+        builder.add_document(*doc, text.as_deref()).expect("add");
+    }
+    let with = FtsIndex::open(Bytes::from(builder.finish().expect("finish"))).expect("open");
+    assert!(with.has_offsets());
+    // Positions without offsets (the default) and no positions at all
+    // both highlight by re-analysis.
+    let positions_only = build(&corpus, &positions_config());
+    assert!(positions_only.has_positions() && !positions_only.has_offsets());
     let without = build(&corpus, &FtsConfig::default());
     let query = Query::parse(&format!(
         "{} \"{} {}\" {}* -{}",
@@ -24,6 +39,8 @@ fn stored_offsets_and_reanalysis_agree() {
         let a = highlight_spans(&with, *doc, text, &query).expect("spans");
         let b = highlight_spans(&without, *doc, text, &query).expect("spans");
         assert_eq!(a, b, "doc {doc}");
+        let c = highlight_spans(&positions_only, *doc, text, &query).expect("spans");
+        assert_eq!(a, c, "doc {doc}");
         let terms: Vec<String> = query
             .scoring_terms(&with)
             .expect("terms")
@@ -93,4 +110,26 @@ fn renders_markers_and_ellipses() {
     // A text that does not match the stored offsets is handled without panics.
     let other = highlight(&index, 0, "short", &query, &opts).expect("highlight");
     assert_eq!(other, "short");
+}
+
+#[test]
+fn occurrences_without_offsets_are_a_typed_error() {
+    let corpus = zipf_corpus(5, 50, 20, 10);
+    let index = build(&corpus, &positions_config());
+    let term = word(0);
+    let info = index.term_info(&term).expect("row").expect("term");
+    let mut cursor = index.postings(&info).expect("cursor");
+    assert_ne!(cursor.doc(), TERMINATED);
+    let mut positions = Vec::new();
+    cursor
+        .positions_into(&mut positions)
+        .expect("positions stored");
+    assert!(!positions.is_empty());
+    assert!(matches!(
+        cursor.occurrences(),
+        Err(FtsError::Query {
+            kind: QueryErrorKind::OffsetsNotIndexed,
+            ..
+        })
+    ));
 }

@@ -12,7 +12,8 @@ fn region(docs: &[u32], max_doc: u32) -> FtsIndex {
         positions: true,
         ..FtsConfig::default()
     })
-    .expect("config");
+    .expect("config")
+    .with_offsets(true);
     let mut it = docs.iter().peekable();
     for doc in 0..=max_doc {
         if it.peek() == Some(&&doc) {
@@ -118,7 +119,8 @@ fn check_round_trip(docs: &[ModelDoc]) {
         positions: true,
         ..FtsConfig::default()
     })
-    .expect("config");
+    .expect("config")
+    .with_offsets(true);
     for d in docs {
         builder.add_document(d.doc, Some(&d.text)).expect("add");
     }

@@ -29,6 +29,9 @@ impl<'a> Stored<'a> {
     /// The bytes, or why they cannot be read.
     fn get(self, section: Section) -> Result<(&'a [u8], u64)> {
         match self {
+            Stored::Absent if section == Section::Offsets => {
+                Err(FtsError::query(QueryErrorKind::OffsetsNotIndexed, 0))
+            }
             Stored::Absent => Err(FtsError::query(QueryErrorKind::PositionsNotIndexed, 0)),
             Stored::Missing(offset) => Err(FtsError::NotLoaded { section, offset }),
             Stored::Loaded(bytes, offset) => Ok((bytes, offset)),
