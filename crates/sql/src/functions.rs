@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
@@ -23,6 +23,7 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use infino_fts::HighlightOptions;
 use infino_table::{Fusion, Table, VectorQuery};
 
 use crate::Tables;
@@ -34,6 +35,7 @@ pub(crate) enum Kind {
     Bm25,
     Vector,
     Hybrid,
+    Highlight,
     Exact,
     Tokens,
 }
@@ -42,6 +44,7 @@ impl Kind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Bm25 => "bm25_search",
+            Self::Highlight => "highlight",
             Self::Vector => "vector_search",
             Self::Hybrid => "hybrid_search",
             Self::Exact => "exact_match",
@@ -61,6 +64,12 @@ pub(crate) struct SearchFunction {
 #[derive(Debug, Clone)]
 enum Search {
     Bm25 {
+        column: String,
+        query: String,
+        k: usize,
+    },
+    /// BM25 with a highlighted snippet of the searched column.
+    Highlight {
         column: String,
         query: String,
         k: usize,
@@ -85,7 +94,9 @@ impl TableFunctionImpl for SearchFunction {
         let name = self.kind.name();
         let exprs = args.exprs();
         let args = match self.kind {
-            Kind::Bm25 => Args::new(name, exprs, 4, 4, "(table, column, query, k)")?,
+            Kind::Bm25 | Kind::Highlight => {
+                Args::new(name, exprs, 4, 4, "(table, column, query, k)")?
+            }
             Kind::Exact => Args::new(name, exprs, 3, 3, "(table, column, value)")?,
             Kind::Tokens => Args::new(name, exprs, 4, 4, "(table, column, text, mode)")?,
             Kind::Vector => Args::new(name, exprs, 4, 5, "(table, column, vector, k [, nprobe])")?,
@@ -108,6 +119,11 @@ impl TableFunctionImpl for SearchFunction {
                 query: args.string(2, "query")?,
                 k: args.count(3, "k")?,
             },
+            Kind::Highlight => Search::Highlight {
+                column: indexed(&table, name, &args.name(1, "column")?, true)?,
+                query: args.string(2, "query")?,
+                k: args.count(3, "k")?,
+            },
             Kind::Vector => Search::Vector {
                 column: indexed(&table, name, &args.name(1, "column")?, false)?,
                 vector: args.vector(2, "vector")?,
@@ -126,8 +142,15 @@ impl TableFunctionImpl for SearchFunction {
                 k: args.count(5, "k")?,
             },
         };
+        let mut schema = hits_schema(&table.schema());
+        if matches!(search, Search::Highlight { .. }) {
+            let mut fields: Vec<Field> =
+                schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.insert(2, Field::new("_highlight", DataType::Utf8, true));
+            schema = Arc::new(Schema::new(fields));
+        }
         Ok(Arc::new(SearchTable {
-            schema: hits_schema(&table.schema()),
+            schema,
             table,
             search,
         }))
@@ -208,6 +231,24 @@ impl SearchTable {
             Search::Bm25 { column, query, k } => {
                 self.table.search(column, query, *k, columns).await
             }
+            Search::Highlight { column, query, k } => {
+                let batch = self.table.search(column, query, *k, columns).await?;
+                let hits = self.table.search_hits(column, query, *k).await?;
+                let snippets = self
+                    .table
+                    .highlights(column, query, &hits, &HighlightOptions::default())
+                    .await?;
+                let mut fields: Vec<Field> = batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                let mut arrays = batch.columns().to_vec();
+                fields.insert(2, Field::new("_highlight", DataType::Utf8, true));
+                arrays.insert(2, Arc::new(StringArray::from(snippets)));
+                Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+            }
             Search::Vector {
                 column,
                 vector,
@@ -287,10 +328,16 @@ impl TableProvider for SearchTable {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        // Only the table columns the query uses are fetched.
+        // `_id`, `_score` (and `_highlight`) come first; only the table
+        // columns the query uses are fetched.
+        let first = if matches!(self.search, Search::Highlight { .. }) {
+            3
+        } else {
+            2
+        };
         let columns: Vec<&str> = projection
             .iter()
-            .filter(|&&i| i >= 2)
+            .filter(|&&i| i >= first)
             .map(|&i| self.schema.field(i).name().as_str())
             .collect();
         let batch = match self.run(&columns, filter).await {
@@ -300,19 +347,19 @@ impl TableProvider for SearchTable {
             // columns, and an empty answer becomes an empty batch.
             Err(e) => match self.run(&[], filter).await {
                 Ok(ids) if ids.num_rows() == 0 => {
-                    let wanted: Vec<usize> = (0..2)
-                        .chain(projection.iter().copied().filter(|&i| i >= 2))
+                    let wanted: Vec<usize> = (0..first)
+                        .chain(projection.iter().copied().filter(|&i| i >= first))
                         .collect();
                     RecordBatch::new_empty(Arc::new(self.schema.project(&wanted)?))
                 }
                 _ => return Err(DataFusionError::External(Box::new(e))),
             },
         };
-        let mut next_column = 2;
+        let mut next_column = first;
         let arrays: Vec<ArrayRef> = projection
             .iter()
             .map(|&i| {
-                let at = if i < 2 {
+                let at = if i < first {
                     i
                 } else {
                     next_column += 1;

@@ -141,6 +141,7 @@ impl SqlContext {
             functions::Kind::Hybrid,
             functions::Kind::Exact,
             functions::Kind::Tokens,
+            functions::Kind::Highlight,
         ] {
             let function = functions::SearchFunction {
                 kind,

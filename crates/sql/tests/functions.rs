@@ -517,3 +517,45 @@ async fn vector_columns_read_as_lists() {
         .collect();
     assert_eq!(lines_in_order(&got), expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn highlight_marks_the_search_terms() {
+    let (sql, t) = setup().await;
+    for (query, k) in [("alpha river", 6), ("nothing", 3)] {
+        let hits = t.search_hits("body", query, k).await.expect("hits");
+        let snippets = t
+            .highlights(
+                "body",
+                query,
+                &hits,
+                &infino_fts::HighlightOptions::default(),
+            )
+            .await
+            .expect("highlights");
+        let expected: Vec<String> = hits
+            .iter()
+            .zip(&snippets)
+            .map(|(h, s)| format!("{}|{}|{}", h.id, h.score, s.as_deref().unwrap_or("NULL")))
+            .collect();
+        let got = run(
+            &sql,
+            &format!(
+                "SELECT _id, _score, _highlight FROM highlight('docs', 'body', '{query}', {k})"
+            ),
+        )
+        .await;
+        assert_eq!(lines_in_order(&got), expected, "{query}");
+    }
+    // With table columns, in hit order.
+    let got = run(
+        &sql,
+        "SELECT id, _highlight, tag FROM highlight('docs', 'body', 'ember', 4)",
+    )
+    .await;
+    assert_eq!(lines_in_order(&got).len(), 4);
+    assert!(
+        lines_in_order(&got).iter().all(|l| l.contains("ember")),
+        "{:?}",
+        lines_in_order(&got)
+    );
+}
