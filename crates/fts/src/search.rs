@@ -187,7 +187,7 @@ pub(crate) fn search_counting(
         )?);
     }
     let mut scorer = DocScorer {
-        index,
+        norms: index.norms(),
         allow,
         contributions: vec![0.0; merged.len()],
         top: TopK::new(k),
@@ -250,7 +250,7 @@ pub(crate) fn phrase_top_k(
         )?);
     }
     let mut scorer = DocScorer {
-        index,
+        norms: index.norms(),
         allow,
         contributions: vec![0.0; terms.len()],
         top: TopK::new(k),
@@ -269,7 +269,8 @@ pub(crate) fn phrase_top_k(
 }
 
 struct DocScorer<'a> {
-    index: &'a FtsIndex,
+    /// The region's norm bytes, one per document slot.
+    norms: &'a [u8],
     allow: Option<&'a RoaringBitmap>,
     contributions: Vec<f32>,
     top: TopK,
@@ -277,6 +278,11 @@ struct DocScorer<'a> {
 }
 
 impl DocScorer<'_> {
+    /// The norm byte of `doc` (0 past the slots, as [`FtsIndex::norm`]).
+    fn norm(&self, doc: u32) -> u8 {
+        self.norms.get(doc as usize).copied().unwrap_or(0)
+    }
+
     fn allows(&self, doc: u32) -> bool {
         self.allow.is_none_or(|a| a.contains(doc))
     }
@@ -289,7 +295,7 @@ impl DocScorer<'_> {
         on_doc: impl Iterator<Item = &'c TermCursor<'a>>,
     ) -> Result<f32> {
         self.scored += 1;
-        let norm = self.index.norm(doc);
+        let norm = self.norm(doc);
         self.contributions.fill(0.0);
         for cursor in on_doc {
             self.contributions[cursor.slot] = cursor.score(norm)?;
@@ -329,7 +335,7 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
             let d = postings.doc_at(i);
             if out.allows(d) {
                 out.scored += 1;
-                let norm = out.index.norm(d);
+                let norm = out.norm(d);
                 // One term: the sum over slots is this contribution alone.
                 let score = cursor.scorer.score(postings.checked_tf_at(i, norm)?, norm);
                 out.top.push(d, score);
@@ -406,7 +412,7 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
         if out.allows(doc) {
             // Counted once any of its score is computed.
             out.scored += 1;
-            let norm = out.index.norm(doc);
+            let norm = out.norm(doc);
             out.contributions.fill(0.0);
             let mut bound = bounds[essential];
             for cursor in &cursors[essential..] {
