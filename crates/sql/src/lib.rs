@@ -12,10 +12,14 @@
 //! `matches(col, 'query')`, `AND`/`OR` of them) and the rows deletion
 //! vectors remove.
 //!
+//! Files the manifest's min/max/null summaries rule out are never opened.
+//!
 //! Search is SQL too: `bm25_search(table, column, query, k)`,
-//! `vector_search(table, column, vector, k [, nprobe])` and
-//! `hybrid_search(table, text_column, query, vector_column, vector, k)` are
-//! table functions returning `_id`, `_score` and the table's columns.
+//! `vector_search(table, column, vector, k [, nprobe])`,
+//! `hybrid_search(table, text_column, query, vector_column, vector, k)`,
+//! `highlight(table, column, query, k)`, `exact_match(table, column, value)`
+//! and `token_match(table, column, text, 'any'|'all')` are table functions
+//! returning `_id`, `_score` and the table's columns.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
