@@ -47,6 +47,9 @@ pub struct CacheStats {
     pub fills_completed: u64,
     /// Fills that failed, were too big, or lost a race with an invalidation.
     pub fills_failed: u64,
+    /// GET requests fills sent (a fill teed from a cold whole-object read
+    /// sends none): store-wide GETs are the queries' GETs plus these.
+    pub fill_requests: u64,
     /// Payload bytes fetched by fills.
     pub fill_bytes: u64,
     /// Entries evicted for the disk budget.
@@ -62,6 +65,7 @@ pub(crate) struct Counters {
     pub(crate) fills_started: AtomicU64,
     pub(crate) fills_completed: AtomicU64,
     pub(crate) fills_failed: AtomicU64,
+    pub(crate) fill_requests: AtomicU64,
     pub(crate) fill_bytes: AtomicU64,
     evictions: AtomicU64,
     advised_out: AtomicU64,
@@ -375,6 +379,7 @@ impl DiskCache {
             fills_started: c.fills_started.load(Ordering::Relaxed),
             fills_completed: c.fills_completed.load(Ordering::Relaxed),
             fills_failed: c.fills_failed.load(Ordering::Relaxed),
+            fill_requests: c.fill_requests.load(Ordering::Relaxed),
             fill_bytes: c.fill_bytes.load(Ordering::Relaxed),
             evictions: c.evictions.load(Ordering::Relaxed),
             advised_out: c.advised_out.load(Ordering::Relaxed),

@@ -133,6 +133,8 @@ impl FillJob {
                     if_match: expected.as_ref().and_then(|e| e.e_tag.clone()),
                     ..GetOptions::default()
                 };
+                let requests = &cache.counters.fill_requests;
+                requests.fetch_add(1, Ordering::Relaxed);
                 let result = backend.get_opts(&path, options).await?;
                 if let Some(expected) = &expected
                     && expected.size != result.meta.size

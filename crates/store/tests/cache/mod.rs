@@ -208,8 +208,9 @@ async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
     assert_eq!(cost.io.bytes_read, seen.bytes_read - s.fill_bytes);
     assert_eq!(
         cost.io.total_requests(),
-        seen.total_requests() - s.fills_started
+        seen.total_requests() - s.fill_requests
     );
+    assert_eq!(s.fill_requests, 1);
     assert_eq!((cost.io.cache_misses, cost.io.cache_hits), (16, 0));
     assert_eq!(cost.io.round_trips, 1, "16 concurrent reads are one wave");
 
