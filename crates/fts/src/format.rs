@@ -19,8 +19,9 @@ pub(crate) const FLAG_OFFSETS: u32 = 2;
 pub(crate) const BLOCK_SIZE: usize = 128;
 /// Bytes per skip entry of a multi-block postings list.
 pub(crate) const SKIP_ENTRY_LEN: usize = 24;
-/// Terms per term-info chunk.
-pub(crate) const TERM_CHUNK: usize = 64;
+/// Terms per term-info chunk: a lookup scans at most this many records
+/// (each a few varints), for 2 bytes of directory per term.
+pub(crate) const TERM_CHUNK: usize = 16;
 /// Bytes per term-info chunk directory entry.
 pub(crate) const CHUNK_ENTRY_LEN: usize = 32;
 /// Sections are aligned to this many bytes.

@@ -368,7 +368,7 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
     }
     // The block window last checked over the essential cursors: documents
     // up to `end` can beat `threshold` only if `can_beat`.
-    let mut window: Option<(u32, f32, usize, bool)> = None;
+    let mut window: Option<(u32, usize, bool)> = None;
     loop {
         let mut doc = TERMINATED;
         for cursor in &cursors[essential..] {
@@ -377,11 +377,11 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
         if doc == TERMINATED {
             return Ok(());
         }
-        if let Some(t) = threshold {
+        if threshold.is_some() {
             let (end, can_beat) = match window {
-                Some((end, at, ess, can_beat)) if doc <= end && at == t && ess == essential => {
-                    (end, can_beat)
-                }
+                // The threshold only rises: a window that could not beat it
+                // still cannot, and one that could is merely conservative.
+                Some((end, ess, can_beat)) if doc <= end && ess == essential => (end, can_beat),
                 _ => {
                     // Until the first essential block ends, a document
                     // scores at most the essential blocks' bounds plus
@@ -397,7 +397,7 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
                         }
                     }
                     let can_beat = beats(bound, threshold);
-                    window = Some((end, t, essential, can_beat));
+                    window = Some((end, essential, can_beat));
                     (end, can_beat)
                 }
             };
@@ -471,15 +471,16 @@ fn conjunction(
     let mut candidate = cursors[0].postings.doc();
     // The block window last checked: documents up to `end` can beat
     // `threshold` only if `can_beat`.
-    let mut window: Option<(u32, f32, bool)> = None;
+    let mut window: Option<(u32, bool)> = None;
     'candidates: while candidate != TERMINATED {
         let threshold = out.top.threshold();
         if !beats(total_bound, threshold) {
             return Ok(());
         }
-        if let Some(t) = threshold {
+        if threshold.is_some() {
             let (end, can_beat) = match window {
-                Some((end, at, can_beat)) if candidate <= end && at == t => (end, can_beat),
+                // Thresholds only rise (see `max_score`).
+                Some((end, can_beat)) if candidate <= end => (end, can_beat),
                 _ => {
                     let mut block_bound = 0.0;
                     let mut block_end = TERMINATED;
@@ -491,7 +492,7 @@ fn conjunction(
                         block_end = block_end.min(cursor.postings.block_last_doc());
                     }
                     let can_beat = beats(block_bound, threshold);
-                    window = Some((block_end, t, can_beat));
+                    window = Some((block_end, can_beat));
                     (block_end, can_beat)
                 }
             };

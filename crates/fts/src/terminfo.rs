@@ -9,7 +9,7 @@
 //! chunk's record offset and the absolute start of its first term's
 //! postings, positions and offsets, and each record only carries its
 //! lengths — so finding a term costs one directory read and a scan of at
-//! most 63 short records.
+//! most 15 short records.
 
 use crate::codec::bound::{Bound, MAX_PAIRS};
 use crate::codec::varint;

@@ -55,13 +55,20 @@ impl Bound {
         if codes.is_empty() || codes.len() > MAX_PAIRS {
             return None;
         }
+        // Repeated pairs (unused skip-entry slots) are kept once, so a
+        // bound costs one score per distinct pair.
         let mut pairs = [(0, 0); MAX_PAIRS];
-        for (slot, &(tf, norm)) in pairs.iter_mut().zip(codes) {
-            *slot = (decode_tf(tf), norm);
+        let mut len = 0;
+        for &(tf, norm) in codes {
+            let pair = (decode_tf(tf), norm);
+            if !pairs[..len].contains(&pair) {
+                pairs[len] = pair;
+                len += 1;
+            }
         }
         Some(Bound {
             pairs,
-            len: u8::try_from(codes.len()).ok()?,
+            len: u8::try_from(len).ok()?,
         })
     }
 
