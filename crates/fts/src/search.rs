@@ -329,6 +329,7 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
                 continue;
             }
         }
+        cursor.postings.decode_tfs()?;
         let postings = &cursor.postings;
         let (from, n) = postings.block_entries();
         for i in from..n {

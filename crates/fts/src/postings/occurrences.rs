@@ -60,6 +60,11 @@ impl Postings<'_> {
             .occurrences
             .as_ref()
             .is_none_or(|state| state.block != block);
+        if fresh {
+            // Every tf before the current document is summed: decode them
+            // all at once (a block with bad tf codes keeps per-entry reads).
+            let _ = self.decode_tfs();
+        }
         let tfs: [u32; BLOCK_SIZE] = if fresh {
             std::array::from_fn(|i| if i < n { self.tf_at(i) } else { 0 })
         } else {
