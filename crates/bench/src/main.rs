@@ -40,6 +40,9 @@ enum Cell {
     Mutations,
     /// SQL: indexed equality vs full scan, filter+GROUP BY vs plain Parquet, hybrid + join.
     Sql,
+    /// Beside the engines of `shared/peers` on their corpus (needs `--corpus`
+    /// with `queries.parquet` and embeddings, and the peers' Python venv).
+    Peers,
 }
 
 #[derive(Debug, Parser)]
@@ -60,6 +63,19 @@ struct Args {
     /// Skip cells parts that need the S3 server on loopback.
     #[arg(long)]
     no_server: bool,
+    /// Python of the peers' venv (the `peers` cell).
+    #[arg(long, default_value = "~/.cache/peers-venv/bin/python")]
+    peers_python: String,
+    /// The peers' driver script.
+    #[arg(long, default_value = "../shared/peers/bench_peers.py")]
+    peers_driver: PathBuf,
+    /// Peers to run: `engine[:variant][+pylance]`, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "tantivy,lancedb:ivf_hnsw_sq+pylance,infino,duckdb,faiss:hnsw"
+    )]
+    peers: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -109,6 +125,23 @@ fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
                 runtime.block_on(cells::sql::run(&mut report, corpus))?;
+            }
+            Cell::Peers => {
+                let Some(dir) = args.corpus.as_ref() else {
+                    anyhow::bail!(
+                        "the peers cell needs --corpus DIR (docs.parquet, queries.parquet)"
+                    );
+                };
+                let python = match args.peers_python.strip_prefix("~/") {
+                    Some(rest) => PathBuf::from(std::env::var("HOME")?).join(rest),
+                    None => PathBuf::from(&args.peers_python),
+                };
+                let setup = cells::peers::PeerSetup {
+                    python,
+                    driver: args.peers_driver.clone(),
+                    engines: args.peers.clone(),
+                };
+                runtime.block_on(cells::peers::run(&mut report, dir, &setup))?;
             }
             Cell::Quality => {
                 let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {

@@ -45,6 +45,10 @@ pub struct LazySuperfile {
     /// Full-text regions opened from their lookup prefix only.
     pub(crate) fts_prefixes: Mutex<BTreeMap<String, Arc<FtsIndex>>>,
     vectors: tokio::sync::Mutex<BTreeMap<String, Arc<VectorIndex>>>,
+    /// Vector index headers read on their own (per-cluster reads).
+    pub(crate) vector_headers: Mutex<BTreeMap<String, Arc<infino_vector::IndexHeader>>>,
+    /// Vector cluster blocks fetched so far, by (column, cluster).
+    pub(crate) clusters: Mutex<std::collections::HashMap<(String, usize), Bytes>>,
 }
 
 impl LazySuperfile {
@@ -111,6 +115,8 @@ impl LazySuperfile {
             fts: Mutex::new(BTreeMap::new()),
             fts_prefixes: Mutex::new(BTreeMap::new()),
             vectors: tokio::sync::Mutex::new(BTreeMap::new()),
+            vector_headers: Mutex::new(BTreeMap::new()),
+            clusters: Mutex::new(std::collections::HashMap::new()),
         })
     }
 

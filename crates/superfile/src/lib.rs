@@ -19,6 +19,7 @@ mod error;
 mod format;
 mod lazy;
 mod lazy_terms;
+mod lazy_vectors;
 mod reader;
 mod spec;
 mod vector_column;
@@ -30,6 +31,7 @@ pub use format::{
 };
 pub use lazy::{LazySuperfile, SUFFIX_READ_BYTES};
 pub use lazy_terms::PREFIX_READ_BYTES;
+pub use lazy_vectors::VECTOR_PREFIX_READ_BYTES;
 pub use reader::{OpenOptions, Superfile};
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
 pub use writer::{SuperfileWriter, WriterOptions};

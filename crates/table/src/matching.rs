@@ -159,6 +159,32 @@ impl Table {
         Ok(out)
     }
 
+    /// The live rows matching `query` (the query language of `infino-fts`)
+    /// on `column`, per file index, unscored; files whose term blooms rule
+    /// the query out are skipped without a request and omitted.
+    ///
+    /// # Errors
+    /// A query syntax error, an unindexed column, storage errors.
+    pub async fn matching_rows(
+        &self,
+        column: &str,
+        query: &str,
+    ) -> Result<Vec<(usize, RoaringBitmap)>> {
+        let parsed = Query::parse(query)?;
+        let (opened, _) = self.candidates(column, &parsed).await?;
+        let mut out = Vec::with_capacity(opened.len());
+        for (file, index) in opened {
+            let mut rows = parsed.matching_docs(&index)?;
+            if let Some(deleted) = self.deleted_rows(file).await? {
+                rows -= deleted.as_ref();
+            }
+            if !rows.is_empty() {
+                out.push((file, rows));
+            }
+        }
+        Ok(out)
+    }
+
     /// Live rows `matches` selects in each candidate file, as hits in
     /// `_id` order (score 1), at most `limit`.
     async fn matching_hits(

@@ -55,6 +55,18 @@ pub struct Hit {
     pub(crate) row: u32,
 }
 
+impl Hit {
+    /// Index of the file (in this version's manifest) holding the row.
+    pub fn file(&self) -> usize {
+        self.file
+    }
+
+    /// The row's ordinal within its file.
+    pub fn row(&self) -> u32 {
+        self.row
+    }
+}
+
 impl Table {
     pub(crate) fn from_manifest(store: Store, manifest: Manifest) -> Result<Self> {
         let schema = manifest.arrow_schema()?;
@@ -406,7 +418,7 @@ impl Table {
     /// The files `parsed` may match on `column`, opened with their
     /// full-text indexes, and the indexes of the files skipped because
     /// their term bloom filters rule out every positive query term.
-    async fn candidates(
+    pub(crate) async fn candidates(
         &self,
         column: &str,
         parsed: &Query,
@@ -506,6 +518,13 @@ impl Table {
                     )
                 })
                 .collect();
+            if sources.is_empty() {
+                // No hits: empty columns of the right types.
+                for field in &fields[2..] {
+                    arrays.push(arrow::array::new_empty_array(field.data_type()));
+                }
+                return Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?);
+            }
             // Parquet returns columns in file order; pick them by name.
             for name in columns {
                 let mut parts: Vec<&dyn arrow::array::Array> = Vec::with_capacity(sources.len());

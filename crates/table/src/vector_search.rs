@@ -10,6 +10,8 @@ use futures::future::try_join_all;
 use infino_fts::Query;
 use infino_vector::{Metric, SearchOptions};
 
+use std::sync::Arc;
+
 use roaring::RoaringBitmap;
 
 use crate::error::{Result, TableError};
@@ -140,9 +142,9 @@ impl Table {
                 break;
             }
             let files = try_join_all(wave.iter().map(|&i| self.file(i))).await?;
-            let indexes = try_join_all(files.iter().map(|f| f.vector(query.column))).await?;
+            let headers = try_join_all(files.iter().map(|f| f.vector_header(query.column))).await?;
             let mut jobs = Vec::with_capacity(wave.len());
-            for ((&i, file), index) in wave.iter().zip(&files).zip(indexes) {
+            for ((&i, file), header) in wave.iter().zip(&files).zip(headers) {
                 let live = self.live_rows(i).await?;
                 let mut allowed = match &filter {
                     None => live.map(|l| l.as_ref().clone()),
@@ -164,24 +166,59 @@ impl Table {
                 if allowed.as_ref().is_some_and(RoaringBitmap::is_empty) {
                     continue;
                 }
-                jobs.push((i, index, allowed));
+                // Only the clusters the search will probe are read.
+                let planned = header.plan(query.vector, &options, allowed.as_ref())?;
+                let clusters = file.vector_clusters(query.column, &planned).await?;
+                jobs.push((i, header, allowed, clusters));
             }
-            // Each file's search on the reader pool, files in parallel.
             let vector = query.vector.to_vec();
-            let options = options.clone();
-            let per_file = pools::read(move || {
+            let search_options = options.clone();
+            let mut per_file = pools::read(move || {
                 use rayon::prelude::*;
-                jobs.par_iter()
-                    .map(|(i, index, allowed)| {
-                        let found = match allowed {
-                            None => index.search(&vector, &options)?,
-                            Some(allowed) => index.search_filtered(&vector, &options, allowed)?,
-                        };
-                        Ok((*i, index.header().metric(), found))
+                jobs.into_par_iter()
+                    .map(|(i, header, allowed, clusters)| {
+                        let found = header.search_clusters(
+                            &vector,
+                            &search_options,
+                            allowed.as_ref(),
+                            clusters.as_slice(),
+                            None,
+                        )?;
+                        Ok((i, header, allowed, clusters.len(), found))
                     })
                     .collect::<Result<Vec<_>>>()
             })
             .await?;
+            // A filtered search whose planned clusters held too few allowed
+            // rows would widen into clusters not read: read them all then.
+            for (i, header, allowed, read, found) in &mut per_file {
+                let available = allowed
+                    .as_ref()
+                    .map_or(header.len() as u64, RoaringBitmap::len);
+                let wanted = (query.k as u64).min(available);
+                if (found.len() as u64) < wanted && *read < header.lists() {
+                    let all: Vec<usize> = (0..header.lists()).collect();
+                    let clusters = self
+                        .file(*i)
+                        .await?
+                        .vector_clusters(query.column, &all)
+                        .await?;
+                    let (h, a, v, o) = (
+                        Arc::clone(header),
+                        allowed.clone(),
+                        query.vector.to_vec(),
+                        options.clone(),
+                    );
+                    *found = pools::read(move || {
+                        Ok(h.search_clusters(&v, &o, a.as_ref(), clusters.as_slice(), None)?)
+                    })
+                    .await?;
+                }
+            }
+            let per_file: Vec<_> = per_file
+                .into_iter()
+                .map(|(i, header, _, _, found)| (i, header.metric(), found))
+                .collect();
             for (i, metric, neighbours) in per_file {
                 let rows: Vec<u32> = neighbours.iter().map(|&(row, _)| row).collect();
                 let ids = self.row_ids(i, &rows).await?;

@@ -192,3 +192,33 @@ async fn append_stream_commits_once_and_nothing_on_error() {
     let latest = t.checkout_latest().await.expect("latest");
     assert_eq!((latest.version(), latest.num_rows()), (1, 50));
 }
+
+#[tokio::test]
+async fn matching_rows_and_empty_projections() {
+    let conn = Connection::connect("memory://").expect("connect");
+    let mut t = conn
+        .create_table("e", schema(), &spec())
+        .await
+        .expect("create");
+    for i in 0..3 {
+        t = t
+            .append(&[batch(i * 50, &bodies(50, 40 + i.cast_unsigned()))])
+            .await
+            .expect("append");
+    }
+    let t = t.delete("id < 10").await.expect("delete").table;
+    let term = word(5);
+    let rows = t.matching_rows("body", &term).await.expect("rows");
+    let total: u64 = rows.iter().map(|(_, r)| r.len()).sum();
+    assert_eq!(total, t.count("body", &term).await.expect("count"));
+    for (file, r) in &rows {
+        let deleted = t.deleted_rows(*file).await.expect("deleted");
+        assert!(deleted.is_none_or(|d| d.intersection_len(r) == 0));
+    }
+    // No hits with projected columns: an empty batch with the right schema.
+    let none = t
+        .search("body", "zzzznotaword", 10, &["id", "body"])
+        .await
+        .expect("empty search");
+    assert_eq!((none.num_rows(), none.num_columns()), (0, 4));
+}

@@ -3,6 +3,7 @@
 
 pub(crate) mod fts;
 pub(crate) mod mutations;
+pub(crate) mod peers;
 pub(crate) mod quality;
 mod queries;
 pub(crate) mod sql;
