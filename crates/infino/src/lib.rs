@@ -34,7 +34,10 @@ pub mod blocking;
 pub use arrow;
 pub use infino_fts::{AnalyzerConfig, Bm25Params, FtsConfig, Language, StopWords};
 pub use infino_sql::{SqlContext, SqlError};
-pub use infino_store::{IoStats, RequestKind, Store, StoreError};
+pub use infino_store::{
+    Budget, BudgetExceeded, CacheMode, CacheStats, CostScope, IoStats, PriceTable, QueryCost,
+    RequestKind, Store, StoreError,
+};
 pub use infino_superfile::IndexSpec;
 pub use infino_table::{
     Connection, Fusion, GcOptions, GcReport, Hit, Manifest, Mutation, OptimizeOptions, Optimized,
