@@ -23,6 +23,10 @@ pub(crate) struct FileState {
     deleted: OnceCell<Option<Arc<RoaringBitmap>>>,
     allowed: OnceCell<Option<Arc<RoaringBitmap>>>,
     ids: OnceCell<Option<Arc<Vec<u64>>>>,
+    /// Deleted documents per (column, term): what table-wide statistics
+    /// subtract from the term's document frequency. Computed once per
+    /// snapshot, since intersecting a long postings list is not free.
+    pub(crate) deleted_df: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
 }
 
 impl Table {

@@ -137,7 +137,11 @@ impl Table {
                 .map_or(order.len(), |p| start + p);
             let mut rows: Vec<u32> = order[start..end].iter().map(|&i| hits[i].row).collect();
             rows.dedup();
-            let index = self.file(file).await?.fts(column).await?;
+            let index = self
+                .file(file)
+                .await?
+                .fts_for_query(column, &parsed, true)
+                .await?;
             let batch = self.fetch_columns(file, &rows, Some(&[column])).await?;
             let values = text_values(&batch, column)?;
             for &i in &order[start..end] {

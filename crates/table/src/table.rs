@@ -404,12 +404,30 @@ impl Table {
             stats.doc_count = stats.doc_count.saturating_sub(gone.doc_count);
             stats.total_tokens = stats.total_tokens.saturating_sub(gone.total_tokens);
         }
+        let cache = &self.inner.state[i].deleted_df;
         for term in terms {
-            if let Some(info) = index.term_info(term)? {
-                let gone = index.doc_set(&info)?.intersection_len(&deleted);
-                if let Some(df) = stats.doc_freqs.get_mut(term) {
-                    *df = df.saturating_sub(gone);
+            let key = (column.to_owned(), term.to_owned());
+            let known = cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&key)
+                .copied();
+            let gone = match known {
+                Some(gone) => gone,
+                None => {
+                    let gone = match index.term_info(term)? {
+                        Some(info) => index.doc_set(&info)?.intersection_len(&deleted),
+                        None => 0,
+                    };
+                    cache
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(key, gone);
+                    gone
                 }
+            };
+            if let Some(df) = stats.doc_freqs.get_mut(term) {
+                *df = df.saturating_sub(gone);
             }
         }
         Ok(stats)
@@ -452,7 +470,9 @@ impl Table {
             }
         }
         let files = try_join_all(keep.iter().map(|&i| self.file(i))).await?;
-        let indexes = try_join_all(files.iter().map(|f| f.fts(column))).await?;
+        // Cold files read their lookup prefix and the query's lists only.
+        let indexes =
+            try_join_all(files.iter().map(|f| f.fts_for_query(column, parsed, false))).await?;
         Ok((keep.into_iter().zip(indexes).collect(), pruned))
     }
 

@@ -146,28 +146,31 @@ impl Table {
             let mut jobs = Vec::with_capacity(wave.len());
             for ((&i, file), header) in wave.iter().zip(&files).zip(headers) {
                 let live = self.live_rows(i).await?;
-                let mut allowed = match &filter {
-                    None => live.map(|l| l.as_ref().clone()),
+                // The snapshot's shared live set when nothing else filters:
+                // no per-query copy.
+                let mut allowed: Option<Arc<RoaringBitmap>> = match &filter {
+                    None => live,
                     Some((column, parsed)) => {
-                        let mut allowed = parsed.matching_docs(&*file.fts(column).await?)?;
+                        let index = file.fts_for_query(column, parsed, false).await?;
+                        let mut allowed = parsed.matching_docs(&index)?;
                         if let Some(live) = live {
                             allowed &= live.as_ref();
                         }
-                        Some(allowed)
+                        Some(Arc::new(allowed))
                     }
                 };
                 if let Some(by_id) = &by_id {
                     let rows = by_id.get(&i).cloned().unwrap_or_default();
-                    allowed = Some(match allowed {
-                        Some(a) => a & rows,
+                    allowed = Some(Arc::new(match allowed {
+                        Some(a) => a.as_ref() & rows,
                         None => rows,
-                    });
+                    }));
                 }
-                if allowed.as_ref().is_some_and(RoaringBitmap::is_empty) {
+                if allowed.as_ref().is_some_and(|a| a.is_empty()) {
                     continue;
                 }
                 // Only the clusters the search will probe are read.
-                let planned = header.plan(query.vector, &options, allowed.as_ref())?;
+                let planned = header.plan(query.vector, &options, allowed.as_deref())?;
                 let clusters = file.vector_clusters(query.column, &planned).await?;
                 jobs.push((i, header, allowed, clusters));
             }
@@ -180,7 +183,7 @@ impl Table {
                         let found = header.search_clusters(
                             &vector,
                             &search_options,
-                            allowed.as_ref(),
+                            allowed.as_deref(),
                             clusters.as_slice(),
                             None,
                         )?;
@@ -192,9 +195,7 @@ impl Table {
             // A filtered search whose planned clusters held too few allowed
             // rows would widen into clusters not read: read them all then.
             for (i, header, allowed, read, found) in &mut per_file {
-                let available = allowed
-                    .as_ref()
-                    .map_or(header.len() as u64, RoaringBitmap::len);
+                let available = allowed.as_ref().map_or(header.len() as u64, |a| a.len());
                 let wanted = (query.k as u64).min(available);
                 if (found.len() as u64) < wanted && *read < header.lists() {
                     let all: Vec<usize> = (0..header.lists()).collect();
@@ -210,7 +211,7 @@ impl Table {
                         options.clone(),
                     );
                     *found = pools::read(move || {
-                        Ok(h.search_clusters(&v, &o, a.as_ref(), clusters.as_slice(), None)?)
+                        Ok(h.search_clusters(&v, &o, a.as_deref(), clusters.as_slice(), None)?)
                     })
                     .await?;
                 }
