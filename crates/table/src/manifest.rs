@@ -42,7 +42,7 @@ pub struct FtsColumnDef {
     pub column: String,
     /// The analyzer configuration bytes (`AnalyzerConfig::to_bytes`), hex.
     pub analyzer: String,
-    /// Positions and offsets stored (phrases, highlighting).
+    /// Positions stored (phrase queries).
     pub positions: bool,
 }
 
