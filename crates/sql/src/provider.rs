@@ -17,7 +17,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -74,7 +74,7 @@ impl InfinoTable {
     /// `table` read through `store`, registered in the session under `url`.
     pub(crate) fn new(table: &Table, store: Store, url: ObjectStoreUrl) -> Result<Self> {
         Ok(Self {
-            schema: file_schema(&table.schema()),
+            schema: table.file_schema(),
             indexed: IndexedColumns::of(table)?,
             locator: Locator::of(table, store.clone()),
             readers: Arc::new(StoreReaders::new(
@@ -230,13 +230,6 @@ async fn read_tail(store: &Store, entry: &FileEntry) -> Result<bytes::Bytes> {
         .get_range(&path, suffix.object_size - needed..suffix.object_size)
         .await
         .map_err(external)
-}
-
-/// The schema of a table's superfiles: `_id` then the table's columns.
-pub(crate) fn file_schema(table: &SchemaRef) -> SchemaRef {
-    let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
-    fields.extend(table.fields().iter().map(|f| f.as_ref().clone()));
-    Arc::new(Schema::new(fields))
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
 use infino_fts::{FtsIndex, HighlightOptions, MatchMode, Query};
 use roaring::RoaringBitmap;
@@ -239,24 +239,13 @@ fn text_values(batch: &RecordBatch, column: &str) -> Result<Vec<Option<String>>>
             column: column.to_owned(),
             reason: "missing from a fetched file".into(),
         })?;
-    let strings: Vec<Option<String>> = match array.data_type() {
-        DataType::Utf8 => array
-            .as_string::<i32>()
-            .iter()
-            .map(|s| s.map(str::to_owned))
-            .collect(),
-        DataType::LargeUtf8 => array
-            .as_string::<i64>()
-            .iter()
-            .map(|s| s.map(str::to_owned))
-            .collect(),
-        other => {
-            return Err(TableError::Schema {
-                column: column.to_owned(),
-                reason: format!("is {other}, not text"),
-            });
-        }
-    };
+    if !matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+        return Err(TableError::Schema {
+            column: column.to_owned(),
+            reason: format!("is {}, not text", array.data_type()),
+        });
+    }
+    let strings = crate::mutate::texts(array);
     debug_assert_eq!(strings.len(), array.len());
     Ok(strings)
 }

@@ -22,7 +22,7 @@ use roaring::RoaringBitmap;
 use crate::deletes;
 use crate::error::{Result, TableError};
 use crate::manifest::{Deletes, FileEntry, FtsSummary, Manifest};
-use crate::predicate::{Compiled, CompiledValue, RowFilter, file_schema};
+use crate::predicate::{Compiled, CompiledValue, RowFilter};
 use crate::pruning::FileStatistics;
 use crate::table::Table;
 use crate::versions;
@@ -113,7 +113,7 @@ impl Table {
     ) -> Result<Mutation> {
         let filter = filter.into();
         let compiled = compile(self, &filter)?;
-        let schema = file_schema(&self.schema());
+        let schema = self.file_schema();
         let mut values = Vec::with_capacity(assignments.len());
         for (column, value) in assignments {
             let field = self
@@ -496,7 +496,7 @@ impl Table {
 fn compile(table: &Table, filter: &RowFilter) -> Result<Option<Compiled>> {
     match filter {
         RowFilter::Ids(_) => Ok(None),
-        other => Compiled::new(&file_schema(&table.schema()), other).map(Some),
+        other => Compiled::new(&table.file_schema(), other).map(Some),
     }
 }
 
@@ -514,7 +514,7 @@ fn projection_names(batch: &RecordBatch, names: &[&str]) -> Result<Vec<usize>> {
 }
 
 /// The texts of a string column (`None` for nulls and non-text columns).
-fn texts(column: &ArrayRef) -> Vec<Option<String>> {
+pub(crate) fn texts(column: &ArrayRef) -> Vec<Option<String>> {
     match column.data_type() {
         DataType::Utf8 => column
             .as_string::<i32>()

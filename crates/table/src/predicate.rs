@@ -42,11 +42,14 @@ impl From<Expr> for RowFilter {
     }
 }
 
-/// The file schema of a table: `_id` then its columns.
-pub(crate) fn file_schema(table: &SchemaRef) -> SchemaRef {
-    let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
-    fields.extend(table.fields().iter().map(|f| f.as_ref().clone()));
-    Arc::new(Schema::new(fields))
+impl crate::table::Table {
+    /// The schema of this table's superfiles: `_id: UInt64` first, then the
+    /// table's columns (what SQL, predicates and pruning see).
+    pub fn file_schema(&self) -> SchemaRef {
+        let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
+        fields.extend(self.schema().fields().iter().map(|f| f.as_ref().clone()));
+        Arc::new(Schema::new(fields))
+    }
 }
 
 /// A planned boolean expression and the columns it reads.

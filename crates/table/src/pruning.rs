@@ -22,17 +22,17 @@ use crate::table::Table;
 
 /// A version's files as pruning containers, one per file in manifest order.
 #[derive(Debug, Clone)]
-pub struct FileStatistics {
-    files: Vec<FileEntry>,
+pub struct FileStatistics<'a> {
+    files: &'a [FileEntry],
     schema: SchemaRef,
 }
 
-impl FileStatistics {
+impl<'a> FileStatistics<'a> {
     /// The statistics of `table`'s files; `schema` is the schema column
     /// types are read from (the table's file schema, `_id` included).
-    pub fn new(table: &Table, schema: SchemaRef) -> Self {
+    pub fn new(table: &'a Table, schema: SchemaRef) -> Self {
         Self {
-            files: table.manifest().files.clone(),
+            files: &table.manifest().files,
             schema,
         }
     }
@@ -94,6 +94,7 @@ fn scalar(value: &Value, data_type: &DataType) -> Option<ScalarValue> {
         DataType::Boolean => ScalarValue::Boolean(Some(value.as_bool()?)),
         DataType::Utf8 => ScalarValue::Utf8(Some(value.as_str()?.to_owned())),
         DataType::LargeUtf8 => ScalarValue::LargeUtf8(Some(value.as_str()?.to_owned())),
+        DataType::Utf8View => ScalarValue::Utf8View(Some(value.as_str()?.to_owned())),
         DataType::Timestamp(unit, tz) => {
             let v = Some(int()?);
             let tz = tz.clone();
@@ -108,7 +109,7 @@ fn scalar(value: &Value, data_type: &DataType) -> Option<ScalarValue> {
     })
 }
 
-impl PruningStatistics for FileStatistics {
+impl PruningStatistics for FileStatistics<'_> {
     fn min_values(&self, column: &Column) -> Option<ArrayRef> {
         self.bounds(column, false)
     }

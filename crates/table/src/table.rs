@@ -138,18 +138,7 @@ impl Table {
             return Ok(self.clone());
         }
         let entries = self.write_rows(batches).await?;
-        let committed = versions::commit(
-            &self.inner.store,
-            &self.inner.manifest,
-            "append",
-            |current| {
-                let mut next = current.clone();
-                next.files.extend(entries.iter().cloned());
-                Ok(next)
-            },
-        )
-        .await?;
-        Table::from_manifest(self.inner.store.clone(), committed)
+        self.commit_appended(entries).await
     }
 
     /// Append every batch of `batches` (a stream, e.g. read from files or
@@ -185,6 +174,11 @@ impl Table {
         if entries.is_empty() {
             return Ok(self.clone());
         }
+        self.commit_appended(entries).await
+    }
+
+    /// Commit written superfiles as an append on top of the latest version.
+    async fn commit_appended(&self, entries: Vec<FileEntry>) -> Result<Table> {
         let committed = versions::commit(
             &self.inner.store,
             &self.inner.manifest,

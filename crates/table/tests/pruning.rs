@@ -142,9 +142,7 @@ async fn vector_search_skips_files_beyond_the_kth_best() {
 async fn column_bounds_prune_files_for_predicates() {
     let (conn, t, _) = clustered().await;
     let ctx = SessionContext::new();
-    let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
-    fields.extend(schema().fields().iter().map(|f| f.as_ref().clone()));
-    let file_schema = Arc::new(Schema::new(fields));
+    let file_schema = t.file_schema();
     let df = DFSchema::try_from(file_schema.as_ref().clone()).expect("schema");
     let keep_for = |sql: &str| {
         let expr = ctx.parse_sql_expr(sql, &df).expect("parse");
