@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p infino-bench -- storage
 //! cargo run --release -p infino-bench -- storage --corpus ../shared/datasets/reuters
+//! cargo run --release -p infino-bench -- cold --synthetic 1000000 --delay-ms 20
 //! ```
 //!
 //! Each row of the results file is one number: cell, subject, metric, value,
@@ -43,6 +44,8 @@ enum Cell {
     /// Beside the engines of `shared/peers` on their corpus (needs `--corpus`
     /// with `queries.parquet` and embeddings, and the peers' Python venv).
     Peers,
+    /// Cold and warm reads of a table on the S3 server through a delaying proxy.
+    Cold,
 }
 
 #[derive(Debug, Parser)]
@@ -63,6 +66,9 @@ struct Args {
     /// Skip cells parts that need the S3 server on loopback.
     #[arg(long)]
     no_server: bool,
+    /// Delay the `cold` cell's proxy adds to every request, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    delay_ms: u64,
     /// Python of the peers' venv (the `peers` cell).
     #[arg(long, default_value = "~/.cache/peers-venv/bin/python")]
     peers_python: String,
@@ -142,6 +148,12 @@ fn main() -> anyhow::Result<()> {
                     engines: args.peers.clone(),
                 };
                 runtime.block_on(cells::peers::run(&mut report, dir, &setup))?;
+            }
+            Cell::Cold => {
+                let corpus = corpus
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
+                runtime.block_on(cells::cold::run(&mut report, corpus, args.delay_ms))?;
             }
             Cell::Quality => {
                 let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {

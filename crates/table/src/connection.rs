@@ -172,9 +172,11 @@ impl Connection {
     /// # Errors
     /// [`TableError::NoSuchTable`], storage errors, a corrupt manifest.
     pub async fn open_table(&self, name: &str) -> Result<Table> {
-        self.require(name).await?;
-        let latest = versions::latest_version(&self.store, name).await?;
-        self.open_table_at(name, latest).await
+        // The catalog check and the manifest reads go out together.
+        let (known, latest) =
+            futures::join!(self.require(name), versions::read_latest(&self.store, name));
+        known?;
+        Table::from_manifest(self.store.clone(), latest?)
     }
 
     /// The table at `version` (time travel).

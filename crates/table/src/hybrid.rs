@@ -68,14 +68,15 @@ impl Table {
         k: usize,
         fusion: Fusion,
     ) -> Result<Vec<Hit>> {
-        let text = self
-            .search_hits(text_column, text_query, fusion.depth)
-            .await?;
         let deep = VectorQuery {
             k: fusion.depth,
             ..vector.clone()
         };
-        let near = self.vector_search_hits(&deep).await?;
+        // Both searches at once: their round trips overlap.
+        let (text, near) = futures::try_join!(
+            self.search_hits(text_column, text_query, fusion.depth),
+            self.vector_search_hits(&deep)
+        )?;
         Ok(fuse(
             &[(&text, fusion.text_weight), (&near, fusion.vector_weight)],
             fusion.rrf_k,

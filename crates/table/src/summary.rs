@@ -65,6 +65,25 @@ impl VectorSummary {
     /// distance `1 − cos`) from `query` to any vector of the file; `None`
     /// when the metric allows no bound (inner product).
     pub fn min_distance(&self, metric: Metric, query: &[f32]) -> Option<f32> {
+        let to_centre = self.to_centre(metric, query)?;
+        // A little slack for rounding, so the bound never overshoots.
+        let gap = (to_centre - self.radius * 1.001 - 1e-4).max(0.0);
+        Some(index_distance(metric, gap))
+    }
+
+    /// An upper bound of the index distance from `query` to any vector of
+    /// the file: every vector lies within the radius of the centroid.
+    pub fn max_distance(&self, metric: Metric, query: &[f32]) -> Option<f32> {
+        let to_centre = self.to_centre(metric, query)?;
+        Some(index_distance(
+            metric,
+            to_centre + self.radius * 1.001 + 1e-4,
+        ))
+    }
+
+    /// Euclidean distance from the (normalized, for cosine) query to the
+    /// centroid, for the metrics that allow bounds.
+    fn to_centre(&self, metric: Metric, query: &[f32]) -> Option<f32> {
         let centroid = self.centroid()?;
         if centroid.len() != query.len() {
             return None;
@@ -74,19 +93,22 @@ impl VectorSummary {
             Metric::Cosine => normalized(query)?,
             _ => return None,
         };
-        let to_centre: f32 = q
-            .iter()
-            .zip(&centroid)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f32>()
-            .sqrt();
-        // A little slack for rounding, so the bound never overshoots.
-        let gap = (to_centre - self.radius * 1.001 - 1e-4).max(0.0);
-        Some(match metric {
-            // ‖q̂ − x̂‖² = 2 − 2cos = 2 · distance.
-            Metric::Cosine => gap * gap / 2.0,
-            _ => gap * gap,
-        })
+        Some(
+            q.iter()
+                .zip(&centroid)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f32>()
+                .sqrt(),
+        )
+    }
+}
+
+/// The index distance of a Euclidean distance between (normalized) vectors.
+fn index_distance(metric: Metric, euclidean: f32) -> f32 {
+    match metric {
+        // ‖q̂ − x̂‖² = 2 − 2cos = 2 · distance.
+        Metric::Cosine => euclidean * euclidean / 2.0,
+        _ => euclidean * euclidean,
     }
 }
 

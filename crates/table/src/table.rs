@@ -295,10 +295,14 @@ impl Table {
         }
         // Skipped files hold none of the terms: they add documents and
         // tokens to the statistics, and nothing to any term's frequency.
+        // Per-file reads (deletion vectors) go out together.
         let mut stats = CollectionStats::default();
-        for (i, index) in &opened {
-            let terms = all_terms.iter().map(String::as_str);
-            stats.merge(&self.live_stats(*i, column, index, terms).await?);
+        let per_file = try_join_all(opened.iter().map(|(i, index)| {
+            self.live_stats(*i, column, index, all_terms.iter().map(String::as_str))
+        }))
+        .await?;
+        for file_stats in &per_file {
+            stats.merge(file_stats);
         }
         for &i in &pruned {
             if let Some(summary) = self.inner.manifest.files[i].live_fts(column) {
@@ -306,10 +310,12 @@ impl Table {
                 stats.total_tokens += summary.total_tokens;
             }
         }
-        let mut jobs = Vec::with_capacity(opened.len());
-        for (i, index) in &opened {
-            jobs.push((*i, Arc::clone(index), self.live_rows(*i).await?));
-        }
+        let lives = try_join_all(opened.iter().map(|(i, _)| self.live_rows(*i))).await?;
+        let jobs: Vec<_> = opened
+            .iter()
+            .zip(lives)
+            .map(|((i, index), live)| (*i, Arc::clone(index), live))
+            .collect();
         // Each file's top k on the reader pool, files in parallel.
         let per_file = pools::read(move || {
             use rayon::prelude::*;
@@ -321,11 +327,14 @@ impl Table {
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
-        let mut hits = Vec::new();
-        for (i, found) in per_file {
-            let i = &i;
+        let ids = try_join_all(per_file.iter().map(|(i, found)| {
             let rows: Vec<u32> = found.iter().map(|&(row, _)| row).collect();
-            let ids = self.row_ids(*i, &rows).await?;
+            async move { self.row_ids(*i, &rows).await }
+        }))
+        .await?;
+        let mut hits = Vec::new();
+        for ((i, found), ids) in per_file.into_iter().zip(ids) {
+            let i = &i;
             for ((row, score), id) in found.into_iter().zip(ids) {
                 hits.push(Hit {
                     id,
@@ -430,11 +439,19 @@ impl Table {
     /// The files `parsed` may match on `column`, opened with their
     /// full-text indexes, and the indexes of the files skipped because
     /// their term bloom filters rule out every positive query term.
-    pub(crate) async fn candidates(
-        &self,
-        column: &str,
-        parsed: &Query,
-    ) -> Result<(Vec<(usize, Arc<FtsIndex>)>, Vec<usize>)> {
+    /// The files a full-text `query` on `column` would read: those whose
+    /// term bloom filter admits the query's terms (all files when the query
+    /// has a prefix, fuzzy or purely negative clause). Reads nothing.
+    ///
+    /// # Errors
+    /// A query syntax error or an unindexed column.
+    pub fn files_for_query(&self, column: &str, query: &str) -> Result<Vec<usize>> {
+        Ok(self.fts_plan(column, &Query::parse(query)?)?.0)
+    }
+
+    /// Split the files into those a query must read and those the term
+    /// blooms rule out.
+    fn fts_plan(&self, column: &str, parsed: &Query) -> Result<(Vec<usize>, Vec<usize>)> {
         let spec = self
             .inner
             .spec
@@ -463,6 +480,17 @@ impl Table {
                 _ => keep.push(i),
             }
         }
+        Ok((keep, pruned))
+    }
+
+    /// The files a query must read, with their full-text indexes opened for
+    /// it, and the files the term blooms ruled out.
+    pub(crate) async fn candidates(
+        &self,
+        column: &str,
+        parsed: &Query,
+    ) -> Result<(Vec<(usize, Arc<FtsIndex>)>, Vec<usize>)> {
+        let (keep, pruned) = self.fts_plan(column, parsed)?;
         let files = try_join_all(keep.iter().map(|&i| self.file(i))).await?;
         // Cold files read their lookup prefix and the query's lists only.
         let indexes =
@@ -497,20 +525,20 @@ impl Table {
             for h in hits {
                 by_file[h.file].push(h.row);
             }
-            let mut fetched: Vec<Option<(Vec<u32>, RecordBatch)>> =
-                Vec::with_capacity(by_file.len());
-            for (i, rows) in by_file.into_iter().enumerate() {
-                if rows.is_empty() {
-                    fetched.push(None);
-                    continue;
-                }
-                let file = self.file(i).await?;
-                let batch = file.fetch_rows(&rows, Some(columns)).await?;
-                let mut sorted = rows;
-                sorted.sort_unstable();
-                sorted.dedup();
-                fetched.push(Some((sorted, batch)));
-            }
+            // Files are fetched concurrently: one round trip, not one per file.
+            let fetched: Vec<Option<(Vec<u32>, RecordBatch)>> =
+                try_join_all(by_file.into_iter().enumerate().map(|(i, rows)| async move {
+                    if rows.is_empty() {
+                        return Ok::<_, TableError>(None);
+                    }
+                    let file = self.file(i).await?;
+                    let batch = file.fetch_rows(&rows, Some(columns)).await?;
+                    let mut sorted = rows;
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    Ok(Some((sorted, batch)))
+                }))
+                .await?;
             let mut sources: Vec<&RecordBatch> = Vec::new();
             let mut source_of_file = vec![usize::MAX; fetched.len()];
             for (i, f) in fetched.iter().enumerate() {

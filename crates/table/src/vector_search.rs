@@ -10,6 +10,7 @@ use futures::future::try_join_all;
 use infino_fts::Query;
 use infino_vector::{Metric, SearchOptions};
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
@@ -56,8 +57,13 @@ impl<'a> VectorQuery<'a> {
     }
 }
 
-/// Files searched together between pruning checks.
-const WAVE: usize = 4;
+/// One file's part of a vector search, ready to run on the reader pool.
+struct VectorJob {
+    file: usize,
+    header: Arc<infino_vector::IndexHeader>,
+    allowed: Option<Arc<RoaringBitmap>>,
+    clusters: Vec<(usize, bytes::Bytes)>,
+}
 
 /// Similarity (higher is better) from an index distance (lower is better).
 fn similarity(metric: Metric, distance: f32) -> f32 {
@@ -102,9 +108,6 @@ impl Table {
             None => None,
             Some(ids) => Some(self.rows_of_ids(ids).await?),
         };
-        // Files nearest first by the manifest's centroid and radius; a file
-        // whose every vector is farther than the k-th best found so far is
-        // never opened.
         let metric = self
             .inner
             .spec
@@ -112,139 +115,195 @@ impl Table {
             .iter()
             .find(|v| v.column == query.column)
             .map(|v| v.metric);
-        let bounds: Vec<Option<f32>> = self
-            .inner
-            .manifest
-            .files
-            .iter()
-            .map(|f| {
-                let summary = f.vectors.get(query.column)?;
-                summary.min_distance(metric?, query.vector)
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..bounds.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (x, y) = (bounds[a].unwrap_or(0.0), bounds[b].unwrap_or(0.0));
-            x.total_cmp(&y)
-        });
-        let mut hits: Vec<(Hit, f32)> = Vec::new();
-        for wave in order.chunks(WAVE) {
-            let kth = (hits.len() >= query.k && query.k > 0).then(|| hits[query.k - 1].1);
-            let wave: Vec<usize> = wave
+        // Pruned by the manifest alone, then every surviving file searched
+        // at once: a cold search costs the same few round trips (index
+        // header, probed clusters, rows) however many files it reads.
+        let unfiltered = filter.is_none() && by_id.is_none();
+        let candidates = self.vector_candidates(query, metric, unfiltered);
+        let filter = filter.as_ref();
+        let by_id = by_id.as_ref();
+        let jobs = try_join_all(
+            candidates
                 .iter()
-                .copied()
-                .filter(|&i| match (bounds[i], kth) {
-                    (Some(bound), Some(kth)) => bound <= kth,
-                    _ => true,
+                .map(|&i| self.vector_job(i, query, &options, filter, by_id)),
+        )
+        .await?;
+        let jobs: Vec<VectorJob> = jobs.into_iter().flatten().collect();
+        let vector = query.vector.to_vec();
+        let search_options = options.clone();
+        let mut per_file = pools::read(move || {
+            use rayon::prelude::*;
+            jobs.into_par_iter()
+                .map(|job| {
+                    let found = job.header.search_clusters(
+                        &vector,
+                        &search_options,
+                        job.allowed.as_deref(),
+                        job.clusters.as_slice(),
+                        None,
+                    )?;
+                    Ok((job.file, job.header, job.allowed, job.clusters.len(), found))
                 })
-                .collect();
-            if wave.is_empty() {
-                break;
-            }
-            let files = try_join_all(wave.iter().map(|&i| self.file(i))).await?;
-            let headers = try_join_all(files.iter().map(|f| f.vector_header(query.column))).await?;
-            let mut jobs = Vec::with_capacity(wave.len());
-            for ((&i, file), header) in wave.iter().zip(&files).zip(headers) {
-                let live = self.live_rows(i).await?;
-                // The snapshot's shared live set when nothing else filters:
-                // no per-query copy.
-                let mut allowed: Option<Arc<RoaringBitmap>> = match &filter {
-                    None => live,
-                    Some((column, parsed)) => {
-                        let index = file.fts_for_query(column, parsed, false).await?;
-                        let mut allowed = parsed.matching_docs(&index)?;
-                        if let Some(live) = live {
-                            allowed &= live.as_ref();
-                        }
-                        Some(Arc::new(allowed))
-                    }
-                };
-                if let Some(by_id) = &by_id {
-                    let rows = by_id.get(&i).cloned().unwrap_or_default();
-                    allowed = Some(Arc::new(match allowed {
-                        Some(a) => a.as_ref() & rows,
-                        None => rows,
-                    }));
-                }
-                if allowed.as_ref().is_some_and(|a| a.is_empty()) {
-                    continue;
-                }
-                // Only the clusters the search will probe are read.
-                let planned = header.plan(query.vector, &options, allowed.as_deref())?;
-                let clusters = file.vector_clusters(query.column, &planned).await?;
-                jobs.push((i, header, allowed, clusters));
-            }
-            let vector = query.vector.to_vec();
-            let search_options = options.clone();
-            let mut per_file = pools::read(move || {
-                use rayon::prelude::*;
-                jobs.into_par_iter()
-                    .map(|(i, header, allowed, clusters)| {
-                        let found = header.search_clusters(
-                            &vector,
-                            &search_options,
-                            allowed.as_deref(),
-                            clusters.as_slice(),
-                            None,
-                        )?;
-                        Ok((i, header, allowed, clusters.len(), found))
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-            .await?;
-            // A filtered search whose planned clusters held too few allowed
-            // rows would widen into clusters not read: read them all then.
-            for (i, header, allowed, read, found) in &mut per_file {
-                let available = allowed.as_ref().map_or(header.len() as u64, |a| a.len());
-                let wanted = (query.k as u64).min(available);
-                if (found.len() as u64) < wanted && *read < header.lists() {
-                    let all: Vec<usize> = (0..header.lists()).collect();
-                    let clusters = self
-                        .file(*i)
-                        .await?
-                        .vector_clusters(query.column, &all)
-                        .await?;
-                    let (h, a, v, o) = (
-                        Arc::clone(header),
-                        allowed.clone(),
-                        query.vector.to_vec(),
-                        options.clone(),
-                    );
-                    *found = pools::read(move || {
-                        Ok(h.search_clusters(&v, &o, a.as_deref(), clusters.as_slice(), None)?)
-                    })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+        // A filtered search whose planned clusters held too few allowed
+        // rows would widen into clusters not read: read them all then.
+        for (i, header, allowed, read, found) in &mut per_file {
+            let available = allowed.as_ref().map_or(header.len() as u64, |a| a.len());
+            let wanted = (query.k as u64).min(available);
+            if (found.len() as u64) < wanted && *read < header.lists() {
+                let all: Vec<usize> = (0..header.lists()).collect();
+                let clusters = self
+                    .file(*i)
+                    .await?
+                    .vector_clusters(query.column, &all)
                     .await?;
-                }
-            }
-            let per_file: Vec<_> = per_file
-                .into_iter()
-                .map(|(i, header, _, _, found)| (i, header.metric(), found))
-                .collect();
-            for (i, metric, neighbours) in per_file {
-                let rows: Vec<u32> = neighbours.iter().map(|&(row, _)| row).collect();
-                let ids = self.row_ids(i, &rows).await?;
-                hits.extend(
-                    neighbours
-                        .into_iter()
-                        .zip(ids)
-                        .map(|((row, distance), id)| {
-                            let hit = Hit {
-                                id,
-                                score: similarity(metric, distance),
-                                file: i,
-                                row,
-                            };
-                            (hit, distance)
-                        }),
+                let (h, a, v, o) = (
+                    Arc::clone(header),
+                    allowed.clone(),
+                    query.vector.to_vec(),
+                    options.clone(),
                 );
+                *found = pools::read(move || {
+                    Ok(h.search_clusters(&v, &o, a.as_deref(), clusters.as_slice(), None)?)
+                })
+                .await?;
             }
-            hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.id.cmp(&b.0.id)));
-            hits.truncate(query.k);
         }
+        let mut hits: Vec<(Hit, f32)> = Vec::new();
+        for (i, header, _, _, neighbours) in per_file {
+            let metric = header.metric();
+            let rows: Vec<u32> = neighbours.iter().map(|&(row, _)| row).collect();
+            let ids = self.row_ids(i, &rows).await?;
+            hits.extend(
+                neighbours
+                    .into_iter()
+                    .zip(ids)
+                    .map(|((row, distance), id)| {
+                        let hit = Hit {
+                            id,
+                            score: similarity(metric, distance),
+                            file: i,
+                            row,
+                        };
+                        (hit, distance)
+                    }),
+            );
+        }
+        hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.id.cmp(&b.0.id)));
+        hits.truncate(query.k);
         let mut hits: Vec<Hit> = hits.into_iter().map(|(h, _)| h).collect();
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         hits.truncate(query.k);
         Ok(hits)
+    }
+
+    /// The files a vector query must read. The k nearest rows lie no
+    /// farther than the far edge (centroid distance plus radius) of the
+    /// nearest files that together hold k live rows; a file whose near edge
+    /// is beyond that is skipped. With a row filter the rows that count are
+    /// unknown, so only files without a bound are kept... all of them.
+    fn vector_candidates(
+        &self,
+        query: &VectorQuery<'_>,
+        metric: Option<Metric>,
+        unfiltered: bool,
+    ) -> Vec<usize> {
+        let files = &self.inner.manifest.files;
+        let nullable = self
+            .inner
+            .schema
+            .field_with_name(query.column)
+            .map_or(true, |f| f.is_nullable());
+        let near: Vec<Option<f32>> = files
+            .iter()
+            .map(|f| {
+                f.vectors
+                    .get(query.column)?
+                    .min_distance(metric?, query.vector)
+            })
+            .collect();
+        let mut far: Vec<(f32, u64)> = files
+            .iter()
+            .filter(|_| unfiltered && !nullable)
+            .filter_map(|f| {
+                let edge = f
+                    .vectors
+                    .get(query.column)?
+                    .max_distance(metric?, query.vector)?;
+                let deleted = f.deletes.as_ref().map_or(0, |d| d.count);
+                Some((edge, f.rows.saturating_sub(deleted)))
+            })
+            .collect();
+        far.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut held = 0;
+        let mut kth = None;
+        for (edge, rows) in far {
+            held += rows;
+            if held >= query.k as u64 && query.k > 0 {
+                kth = Some(edge);
+                break;
+            }
+        }
+        (0..files.len())
+            .filter(|&i| match (near[i], kth) {
+                (Some(near), Some(kth)) => near <= kth,
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// File `i`'s share of a vector query: its index header and the rows it
+    /// may return read together, then the clusters the search will probe.
+    /// `None` when no row of the file may be returned.
+    async fn vector_job(
+        &self,
+        i: usize,
+        query: &VectorQuery<'_>,
+        options: &SearchOptions,
+        filter: Option<&(&str, Query)>,
+        by_id: Option<&BTreeMap<usize, RoaringBitmap>>,
+    ) -> Result<Option<VectorJob>> {
+        let file = self.file(i).await?;
+        let allowed = async {
+            let live = self.live_rows(i).await?;
+            // The snapshot's shared live set when nothing else filters: no
+            // per-query copy.
+            let mut allowed: Option<Arc<RoaringBitmap>> = match filter {
+                None => live,
+                Some((column, parsed)) => {
+                    let index = file.fts_for_query(column, parsed, false).await?;
+                    let mut allowed = parsed.matching_docs(&index)?;
+                    if let Some(live) = live {
+                        allowed &= live.as_ref();
+                    }
+                    Some(Arc::new(allowed))
+                }
+            };
+            if let Some(by_id) = by_id {
+                let rows = by_id.get(&i).cloned().unwrap_or_default();
+                allowed = Some(Arc::new(match allowed {
+                    Some(a) => a.as_ref() & rows,
+                    None => rows,
+                }));
+            }
+            Ok::<_, TableError>(allowed)
+        };
+        let (header, allowed) = futures::join!(file.vector_header(query.column), allowed);
+        let (header, allowed) = (header?, allowed?);
+        if allowed.as_ref().is_some_and(|a| a.is_empty()) {
+            return Ok(None);
+        }
+        // Only the clusters the search will probe are read.
+        let planned = header.plan(query.vector, options, allowed.as_deref())?;
+        let clusters = file.vector_clusters(query.column, &planned).await?;
+        Ok(Some(VectorJob {
+            file: i,
+            header,
+            allowed,
+            clusters,
+        }))
     }
 
     /// [`Table::vector_search_hits`] as a record batch: `_id`, `_score`,

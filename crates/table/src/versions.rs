@@ -35,16 +35,40 @@ pub(crate) async fn read_version(store: &Store, table: &str, version: u64) -> Re
     }
 }
 
-/// The latest committed version number of `table`.
-pub(crate) async fn latest_version(store: &Store, table: &str) -> Result<u64> {
-    let hint = match store.get(&latest_hint_path(table)).await {
-        Ok(bytes) => std::str::from_utf8(&bytes)
+/// The `_latest` hint of `table` (0 when missing or unreadable).
+async fn read_hint(store: &Store, table: &str) -> Result<u64> {
+    match store.get(&latest_hint_path(table)).await {
+        Ok(bytes) => Ok(std::str::from_utf8(&bytes)
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
-            .unwrap_or(0),
-        Err(StoreError::NotFound { .. }) => 0,
-        Err(e) => return Err(e.into()),
-    };
+            .unwrap_or(0)),
+        Err(StoreError::NotFound { .. }) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The latest manifest of `table` in two round trips when the hint is
+/// current: the hint, then the hinted manifest and a probe of the version
+/// after it together. A stale hint costs one more read per missed version;
+/// a hint naming a collected version falls back to listing.
+pub(crate) async fn read_latest(store: &Store, table: &str) -> Result<Manifest> {
+    let hint = read_hint(store, table).await?;
+    let hinted_path = version_path(table, hint);
+    let (hinted, newer) = futures::join!(store.get(&hinted_path), exists(store, table, hint + 1));
+    match (hinted, newer?) {
+        (Ok(bytes), false) => Manifest::decode(table, hint, &bytes),
+        (Ok(_), true) => read_forward(store, read_version(store, table, hint + 1).await?).await,
+        (Err(StoreError::NotFound { .. }), _) => {
+            let latest = latest_version(store, table).await?;
+            read_version(store, table, latest).await
+        }
+        (Err(e), _) => Err(e.into()),
+    }
+}
+
+/// The latest committed version number of `table`.
+pub(crate) async fn latest_version(store: &Store, table: &str) -> Result<u64> {
+    let hint = read_hint(store, table).await?;
     // The hint may point at a version that was garbage-collected or never
     // existed (a torn write): then list the versions instead.
     let mut version = hint;

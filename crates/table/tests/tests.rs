@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod cold;
 mod common;
 mod concurrency;
 mod crash;

@@ -61,6 +61,8 @@ struct State {
     rules: Mutex<Vec<Rule>>,
     requests: AtomicUsize,
     faults_applied: AtomicUsize,
+    /// Method and path of every request, in arrival order.
+    log: Mutex<Vec<(Method, String)>>,
 }
 
 impl State {
@@ -159,6 +161,15 @@ impl FaultProxy {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// Method and path (no query string) of every request so far.
+    pub fn request_log(&self) -> Vec<(Method, String)> {
+        self.state
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Faults applied so far.
     pub fn faults_applied(&self) -> usize {
         self.state.faults_applied.load(Ordering::SeqCst)
@@ -178,6 +189,11 @@ async fn forward(
     upstream: Arc<str>,
 ) -> Result<Response<Full<Bytes>>, ProxyError> {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    state
+        .log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((req.method().clone(), req.uri().path().to_owned()));
     let fault = state.take_fault(req.method(), req.headers());
     if let Some(Fault::Status(code)) = fault {
         return Ok(status_response(code));

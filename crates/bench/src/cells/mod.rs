@@ -1,6 +1,7 @@
 //! Benchmark cells, one module each. A cell measures one area and records
 //! its numbers into the [`Report`](crate::report::Report).
 
+pub(crate) mod cold;
 pub(crate) mod fts;
 pub(crate) mod mutations;
 pub(crate) mod peers;

@@ -10,15 +10,18 @@
 //! counters and an optional [`Budget`] on top of it, still below the disk
 //! cache, so a scope counts exactly the backend requests its reads caused.
 //!
-//! Round trips are counted as sequential waves: a request that starts while
-//! none of the scope's requests is in flight opens a new round trip; one
-//! that starts while another is in flight joins the current one. A GET is in
-//! flight until its body has been read or dropped. Ten concurrent ranged
-//! reads are one round trip; a footer read followed by a page read is two.
+//! Round trips are the longest chain of the scope's requests in which each
+//! started only after the one before it had finished: the sequential
+//! latencies a query waits for, whatever runs beside them. A request's depth
+//! is one more than the deepest request finished when it starts; the count
+//! is the deepest depth seen. A GET is in flight until its body has been
+//! read or dropped. Ten concurrent ranged reads are one round trip; a footer
+//! read followed by a page read is two, even while an unrelated read spans
+//! both. (The peers' cold analysis counts RTTs the same way.)
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cost::{Budget, BudgetExceeded, BudgetLimit};
 
@@ -76,7 +79,8 @@ pub struct IoCounters {
     requests: [AtomicU64; 6],
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
-    in_flight: AtomicI64,
+    /// Depth of the deepest finished request.
+    deepest_done: AtomicU64,
     round_trips: AtomicU64,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
@@ -101,11 +105,11 @@ impl IoCounters {
 
     /// Mark a request as started; it stays in flight until the guard drops.
     fn start(self: &Arc<Self>) -> InFlight {
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.round_trips.fetch_add(1, Ordering::Relaxed);
-        }
+        let depth = self.deepest_done.load(Ordering::Acquire) + 1;
+        self.round_trips.fetch_max(depth, Ordering::AcqRel);
         InFlight {
             counters: Arc::clone(self),
+            depth,
         }
     }
 
@@ -185,11 +189,15 @@ fn charge_bytes(counter: &AtomicU64, bytes: u64, max: Option<u64>) -> Result<(),
 #[derive(Debug)]
 struct InFlight {
     counters: Arc<IoCounters>,
+    /// Where this request sits in the longest chain that ends with it.
+    depth: u64,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.counters
+            .deepest_done
+            .fetch_max(self.depth, Ordering::AcqRel);
     }
 }
 
@@ -202,7 +210,8 @@ pub struct IoStats {
     pub bytes_read: u64,
     /// Payload bytes sent by PUTs and multipart parts.
     pub bytes_written: u64,
-    /// Sequential waves of requests (see the module docs).
+    /// Sequential round trips: the longest chain of requests each started
+    /// after the previous finished (see the module docs).
     pub round_trips: u64,
     /// Reads served by the disk cache.
     pub cache_hits: u64,

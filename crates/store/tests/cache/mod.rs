@@ -170,8 +170,33 @@ async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
     let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
         return;
     };
+    // Through a proxy that holds every answer 20 ms, like real object
+    // storage: requests issued together then overlap however the local
+    // cache lookups before them are scheduled, so they are one round trip.
+    let proxy = infino_testkit::fault_proxy::FaultProxy::start(
+        server.var("INFINO_S3_ENDPOINT").expect("endpoint"),
+    )
+    .await
+    .expect("proxy");
+    proxy.add_rule(infino_testkit::fault_proxy::Rule {
+        method: None,
+        header: None,
+        times: usize::MAX,
+        fault: infino_testkit::fault_proxy::Fault::Delay(std::time::Duration::from_millis(20)),
+    });
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut options = server.options();
+    let mut options: Vec<(String, String)> = server
+        .options()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if k == "aws_endpoint" {
+                proxy.endpoint()
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
     options.push(("cache_dir".to_owned(), dir.path().display().to_string()));
     let store = Store::open_with(&server.uri("shared-fill"), options).expect("open");
     let size = 1 << 20;
@@ -212,7 +237,10 @@ async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
     );
     assert_eq!(s.fill_requests, 1);
     assert_eq!((cost.io.cache_misses, cost.io.cache_hits), (16, 0));
-    assert_eq!(cost.io.round_trips, 1, "16 concurrent reads are one wave");
+    assert_eq!(
+        cost.io.round_trips, 1,
+        "16 concurrent reads are one round trip"
+    );
 
     let before = store.stats();
     let warm = store.scoped();

@@ -1,0 +1,371 @@
+//! The cold cell: a table on the S3 server on loopback, read through a
+//! proxy that holds every answer a fixed delay (a model of object-storage
+//! latency). Per query kind (selective BM25, phrase, vector, hybrid, SQL
+//! point lookup and range aggregate): the cold first query on a fresh
+//! connection (latency, requests, bytes, sequential round trips), the warm
+//! latency after a restart on a filled disk cache, and the warm latency of
+//! the same table on local disk. Plus the cold open of the table.
+//!
+//! Requests, bytes and round trips come from the store-wide counter (no
+//! other traffic runs during a probe: no cache, so no background fill);
+//! round trips are the longest chain of requests each started after the
+//! previous finished, the way the peers' cold analysis counts RTTs.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use infino_sql::SqlContext;
+use infino_store::{Path, Store};
+use infino_table::{Connection, Fusion, Table, VectorQuery};
+use infino_testkit::fault_proxy::{Fault, FaultProxy, Rule};
+use infino_testkit::server::{ObjectStoreServer, ServerKind};
+
+use crate::cells::queries::{QuerySpec, query_classes};
+use crate::cells::table::{DIM, batch, schema, spec, vectors};
+use crate::corpus::Corpus;
+use crate::report::{Report, percentile_ms};
+
+const CELL: &str = "cold";
+const TABLE: &str = "cold";
+/// Cold probes per query kind (each on a fresh connection).
+const PROBES: usize = 5;
+
+/// What one query cost.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    took: Duration,
+    requests: u64,
+    bytes: u64,
+    round_trips: u64,
+}
+
+/// Run `f` and measure it against `store`'s counter.
+async fn probe<T, Fut>(store: &Store, f: Fut) -> anyhow::Result<(T, Probe)>
+where
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let before = store.stats();
+    let started = Instant::now();
+    let out = f.await?;
+    let took = started.elapsed();
+    let io = store.stats().since(&before);
+    Ok((
+        out,
+        Probe {
+            took,
+            requests: io.total_requests(),
+            bytes: io.bytes_read,
+            round_trips: io.round_trips,
+        },
+    ))
+}
+
+/// One query of a kind, runnable on any handle of the table.
+#[derive(Debug, Clone)]
+enum Query {
+    Text(String),
+    Vector(Vec<f32>),
+    Hybrid(String, Vec<f32>),
+    Sql(String),
+}
+
+impl Query {
+    async fn run(&self, table: &Table, conn: &Connection) -> anyhow::Result<()> {
+        match self {
+            Query::Text(q) => drop(table.search("text", q, 10, &["id"]).await?),
+            Query::Vector(v) => drop(
+                table
+                    .vector_search(&VectorQuery::new("embedding", v, 10), &["id"])
+                    .await?,
+            ),
+            Query::Hybrid(q, v) => drop(
+                table
+                    .hybrid_search(
+                        "text",
+                        q,
+                        &VectorQuery::new("embedding", v, 10),
+                        10,
+                        Fusion::default(),
+                        &["id"],
+                    )
+                    .await?,
+            ),
+            Query::Sql(q) => {
+                let sql = SqlContext::new(conn).await?;
+                drop(sql.sql(q).await?);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Copy every object under `prefixes` from one store to another.
+async fn copy_objects(from: &Store, to: &Store, prefixes: &[&str]) -> anyhow::Result<()> {
+    for prefix in prefixes {
+        for object in from.list(Some(&Path::from(*prefix))).await? {
+            to.put(&object.path, from.get(&object.path).await?).await?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> anyhow::Result<()> {
+    let server = ObjectStoreServer::start(ServerKind::SeaweedFs).map_err(anyhow::Error::msg)?;
+    let uri = server.uri("coldbench");
+    let direct = Connection::connect_with(&uri, server.options())?;
+
+    // Build: eight appends, so the table has several superfiles.
+    let n = corpus.texts.len();
+    let vecs = vectors(n, 1);
+    let started = Instant::now();
+    let mut table = direct.create_table(TABLE, schema(), &spec()).await?;
+    for part in 0..8 {
+        table = table
+            .append(&[batch(corpus, &vecs, part * n / 8..(part + 1) * n / 8)?])
+            .await?;
+    }
+    let files = table.manifest().files.len();
+    let table_bytes: u64 = table.manifest().files.iter().map(|f| f.size).sum();
+    report.record(
+        CELL,
+        &format!("build on S3 ({files} files)"),
+        "seconds",
+        started.elapsed().as_secs_f64(),
+        "s",
+    );
+    report.record(CELL, "table", "size", table_bytes as f64 / 1e6, "MB");
+
+    // The same objects on local disk, for the warm comparison.
+    let local_dir = tempfile::tempdir()?;
+    let local_uri = local_dir.path().to_string_lossy().into_owned();
+    let local = Connection::connect(&local_uri)?;
+    copy_objects(direct.store(), local.store(), &[TABLE, "_catalog"]).await?;
+
+    let proxy = FaultProxy::start(server.var("INFINO_S3_ENDPOINT").unwrap_or_default()).await?;
+    proxy.add_rule(Rule {
+        method: None,
+        header: None,
+        times: usize::MAX,
+        fault: Fault::Delay(Duration::from_millis(delay_ms)),
+    });
+    let delayed: Vec<(String, String)> = server
+        .options()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if k == "aws_endpoint" {
+                proxy.endpoint()
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
+    let label = |what: &str| format!("{what} @{delay_ms}ms");
+
+    let kinds = query_kinds(&local, corpus, n).await?;
+
+    // Cold open, and each kind's cold first query on a fresh connection.
+    let mut opens = Vec::new();
+    for (kind, queries) in &kinds {
+        let mut cold = Vec::new();
+        for q in queries {
+            let conn = Connection::connect_with(&uri, delayed.clone())?;
+            let (t, open) =
+                probe(conn.store(), async { Ok(conn.open_table(TABLE).await?) }).await?;
+            opens.push(open);
+            let ((), p) = probe(conn.store(), q.run(&t, &conn)).await?;
+            cold.push(p);
+        }
+        let m = |f: fn(&Probe) -> f64| median(cold.iter().map(f).collect());
+        let name = label(&format!("{kind} cold first query"));
+        report.record(CELL, &name, "p50", m(|p| p.took.as_secs_f64() * 1e3), "ms");
+        report.record(
+            CELL,
+            &name,
+            "requests",
+            m(|p| p.requests as f64),
+            "requests",
+        );
+        report.record(CELL, &name, "bytes", m(|p| p.bytes as f64 / 1e3), "KB");
+        report.record(
+            CELL,
+            &name,
+            "bytes_pct_of_table",
+            m(|p| p.bytes as f64) * 100.0 / table_bytes.max(1) as f64,
+            "%",
+        );
+        report.record(
+            CELL,
+            &name,
+            "round_trips",
+            m(|p| p.round_trips as f64),
+            "RTs",
+        );
+        report.record(
+            CELL,
+            &name,
+            "round_trips_max",
+            cold.iter().map(|p| p.round_trips).max().unwrap_or(0) as f64,
+            "RTs",
+        );
+    }
+    let m = |f: fn(&Probe) -> f64| median(opens.iter().map(f).collect());
+    let name = label("open (cold)");
+    report.record(CELL, &name, "p50", m(|p| p.took.as_secs_f64() * 1e3), "ms");
+    report.record(
+        CELL,
+        &name,
+        "requests",
+        m(|p| p.requests as f64),
+        "requests",
+    );
+    report.record(
+        CELL,
+        &name,
+        "round_trips",
+        m(|p| p.round_trips as f64),
+        "RTs",
+    );
+    report.record(CELL, &name, "bytes", m(|p| p.bytes as f64 / 1e3), "KB");
+
+    // Warm: fill a disk cache, restart on it, and time beside local disk.
+    let cache_dir = tempfile::tempdir()?;
+    let mut cached = delayed.clone();
+    cached.push((
+        "cache_dir".to_owned(),
+        cache_dir.path().to_string_lossy().into_owned(),
+    ));
+    let filler = Connection::connect_with(&uri, cached.clone())?;
+    let t = filler.open_table(TABLE).await?;
+    for (_, queries) in &kinds {
+        for q in queries {
+            q.run(&t, &filler).await?;
+        }
+    }
+    filler.store().wait_for_cache_fills().await;
+    let restarted = Connection::connect_with(&uri, cached)?;
+    let warm_table = restarted.open_table(TABLE).await?;
+    let local_table = local.open_table(TABLE).await?;
+    for (kind, queries) in &kinds {
+        let warm = time_warm(queries, &warm_table, &restarted).await?;
+        let on_disk = time_warm(queries, &local_table, &local).await?;
+        let (mut warm, mut on_disk) = (warm, on_disk);
+        let (w, l) = (
+            percentile_ms(&mut warm, 50.0),
+            percentile_ms(&mut on_disk, 50.0),
+        );
+        report.record(
+            CELL,
+            &label(&format!("{kind} warm (disk cache)")),
+            "p50",
+            w,
+            "ms",
+        );
+        report.record(CELL, &format!("{kind} local disk"), "p50", l, "ms");
+        report.record(
+            CELL,
+            &label(&format!("{kind} warm / local")),
+            "ratio",
+            w / l.max(1e-9),
+            "x",
+        );
+    }
+    Ok(())
+}
+
+/// Each query once to warm up, then three timed runs each.
+async fn time_warm(
+    queries: &[Query],
+    table: &Table,
+    conn: &Connection,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut out = Vec::new();
+    for q in queries {
+        q.run(table, conn).await?;
+        for _ in 0..3 {
+            let t = Instant::now();
+            q.run(table, conn).await?;
+            out.push(t.elapsed());
+        }
+    }
+    Ok(out)
+}
+
+/// The query kinds, each with [`PROBES`] queries drawn from the corpus.
+async fn query_kinds(
+    local: &Connection,
+    corpus: &Corpus,
+    n: usize,
+) -> anyhow::Result<Vec<(&'static str, Vec<Query>)>> {
+    let table = local.open_table(TABLE).await?;
+    let first = &table.manifest().files[0];
+    let index = infino_superfile::Superfile::open(
+        local.store().get(&Path::from(first.path.as_str())).await?,
+        infino_superfile::OpenOptions::default(),
+    )?;
+    let classes = query_classes(index.fts("text")?, &corpus.texts, PROBES);
+    let class = |name: &str| -> Vec<String> {
+        classes
+            .iter()
+            .find(|(c, _)| *c == name)
+            .map(|(_, qs)| qs.iter().map(QuerySpec::to_infino).collect())
+            .unwrap_or_default()
+    };
+    let rare = class("single_rare");
+    let probes: Vec<Vec<f32>> = vectors(PROBES, 7)
+        .chunks(DIM)
+        .map(<[f32]>::to_vec)
+        .collect();
+    let step = (n / PROBES).max(1);
+    Ok(vec![
+        (
+            "bm25 rare term",
+            rare.iter().cloned().map(Query::Text).collect(),
+        ),
+        (
+            "bm25 2 mid terms",
+            class("or_2").into_iter().map(Query::Text).collect(),
+        ),
+        (
+            "phrase",
+            class("phrase").into_iter().map(Query::Text).collect(),
+        ),
+        (
+            "vector",
+            probes.iter().cloned().map(Query::Vector).collect(),
+        ),
+        (
+            "hybrid",
+            rare.iter()
+                .zip(&probes)
+                .map(|(q, v)| Query::Hybrid(q.clone(), v.clone()))
+                .collect(),
+        ),
+        (
+            "sql point",
+            (0..PROBES)
+                .map(|i| {
+                    let id = corpus.ids[(i * step + step / 2).min(n - 1)];
+                    Query::Sql(format!("SELECT id, text FROM {TABLE} WHERE id = {id}"))
+                })
+                .collect(),
+        ),
+        (
+            "sql range count",
+            (0..PROBES)
+                .map(|i| {
+                    let lo = corpus.ids[(i * step).min(n - 1)];
+                    Query::Sql(format!(
+                        "SELECT count(*), max(id) FROM {TABLE} WHERE id >= {lo} AND id < {}",
+                        lo + 1000
+                    ))
+                })
+                .collect(),
+        ),
+    ])
+}
