@@ -19,8 +19,6 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::TableType;
@@ -33,10 +31,9 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
-use infino_store::{Path, Store};
-use infino_table::{FileEntry, Table};
+use infino_store::Store;
+use infino_table::Table;
 use parquet::arrow::arrow_reader::RowSelection;
-use parquet::file::metadata::ParquetMetaDataReader;
 use roaring::RoaringBitmap;
 use tokio::sync::OnceCell;
 
@@ -53,7 +50,6 @@ pub(crate) struct InfinoTable {
     table: Table,
     schema: SchemaRef,
     url: ObjectStoreUrl,
-    store: Store,
     indexed: IndexedColumns,
     locator: Locator,
     row_groups: RowGroups,
@@ -77,10 +73,7 @@ impl InfinoTable {
             schema: table.file_schema(),
             indexed: IndexedColumns::of(table)?,
             locator: Locator::of(table, store.clone()),
-            readers: Arc::new(StoreReaders::new(
-                store.clone(),
-                table.manifest().files.iter().map(|f| f.path.clone()),
-            )),
+            readers: Arc::new(StoreReaders::new(store, table)),
             row_groups: table
                 .manifest()
                 .files
@@ -89,7 +82,6 @@ impl InfinoTable {
                 .collect(),
             table: table.clone(),
             url,
-            store,
         })
     }
 
@@ -103,22 +95,12 @@ impl InfinoTable {
         &self.indexed
     }
 
-    /// Rows per row group of file `i`: from the footer the manifest keeps,
-    /// else from the file's tail (one read, cached for the snapshot).
+    /// Rows per row group of file `i`, from its metadata (the manifest's
+    /// kept tail, else one read of the file's end; once per snapshot).
     async fn row_groups(&self, i: usize) -> Result<Arc<Vec<u64>>> {
-        let entry = &self.table.manifest().files[i];
         let sizes = self.row_groups[i]
             .get_or_try_init(|| async {
-                let tail = match entry.footer.as_deref().map(|f| STANDARD.decode(f)) {
-                    Some(Ok(tail)) => bytes::Bytes::from(tail),
-                    _ => read_tail(&self.store, entry).await?,
-                };
-                let footer = tail
-                    .len()
-                    .checked_sub(8)
-                    .and_then(|end| tail.get(..end))
-                    .ok_or_else(|| corrupt(entry, "footer shorter than its trailer"))?;
-                let metadata = ParquetMetaDataReader::decode_metadata(footer)?;
+                let metadata = self.readers.metadata(i).await?;
                 let sizes = metadata
                     .row_groups()
                     .iter()
@@ -200,36 +182,6 @@ fn runs(set: &RoaringBitmap, within: Range<u32>) -> impl Iterator<Item = Range<u
         }
         Some(first..last + 1)
     })
-}
-
-fn corrupt(entry: &FileEntry, reason: &str) -> DataFusionError {
-    DataFusionError::Execution(format!("superfile {}: {reason}", entry.path))
-}
-
-/// The Parquet footer and trailer of a file the manifest kept no footer
-/// for: one suffix read, and a second when the footer is longer.
-async fn read_tail(store: &Store, entry: &FileEntry) -> Result<bytes::Bytes> {
-    const SUFFIX: u64 = 64 * 1024;
-    let path = Path::from(entry.path.as_str());
-    let external = |e: infino_store::StoreError| DataFusionError::External(Box::new(e));
-    let suffix = store.get_suffix(&path, SUFFIX).await.map_err(external)?;
-    let bytes = suffix.bytes;
-    let len = bytes.len();
-    let trailer: [u8; 4] = bytes
-        .get(len.saturating_sub(8)..len.saturating_sub(4))
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| corrupt(entry, "file shorter than a Parquet trailer"))?;
-    let needed = u64::from(u32::from_le_bytes(trailer)) + 8;
-    if needed <= len as u64 {
-        return Ok(bytes.slice(len - usize::try_from(needed).unwrap_or(len)..));
-    }
-    if needed > suffix.object_size {
-        return Err(corrupt(entry, "footer longer than the file"));
-    }
-    store
-        .get_range(&path, suffix.object_size - needed..suffix.object_size)
-        .await
-        .map_err(external)
 }
 
 #[async_trait]

@@ -11,6 +11,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
@@ -19,6 +21,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use infino_store::{Path, Store, StoreError};
+use infino_table::{FileEntry, Table};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::{AsyncFileReader, MetadataFetch};
 use parquet::errors::ParquetError;
@@ -32,19 +35,84 @@ const FOOTER_HINT: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct StoreReaders {
     store: Store,
-    /// (path, loaded metadata), sorted by path.
-    files: Vec<(String, Arc<OnceCell<Arc<ParquetMetaData>>>)>,
+    table: Table,
+    /// (path, file index in the manifest), sorted by path.
+    by_path: Vec<(String, usize)>,
+    /// Each file's metadata, loaded once, by file index.
+    metadata: Vec<Arc<OnceCell<Arc<ParquetMetaData>>>>,
 }
 
 impl StoreReaders {
-    pub(crate) fn new(store: Store, paths: impl IntoIterator<Item = String>) -> Self {
-        let mut files: Vec<_> = paths
-            .into_iter()
-            .map(|p| (p, Arc::new(OnceCell::new())))
+    pub(crate) fn new(store: Store, table: &Table) -> Self {
+        let files = &table.manifest().files;
+        let mut by_path: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.clone(), i))
             .collect();
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        Self { store, files }
+        by_path.sort();
+        Self {
+            store,
+            table: table.clone(),
+            by_path,
+            metadata: files.iter().map(|_| Arc::new(OnceCell::new())).collect(),
+        }
     }
+
+    /// The Parquet metadata of file `i`, page index included when the file
+    /// has one: from the tail the manifest keeps (no request), else read
+    /// from the file once.
+    pub(crate) async fn metadata(&self, i: usize) -> Result<Arc<ParquetMetaData>> {
+        let entry = self.table.manifest().files.get(i).ok_or_else(|| {
+            datafusion::error::DataFusionError::Internal(format!("no file {i} in the snapshot"))
+        })?;
+        let fetch = Fetch {
+            store: self.store.clone(),
+            path: Path::from(entry.path.as_str()),
+        };
+        Ok(load(&self.metadata[i], entry, fetch, None).await?)
+    }
+}
+
+/// The metadata in `cell`, initialized from `entry`'s kept tail or by reading
+/// the file's end.
+async fn load(
+    cell: &OnceCell<Arc<ParquetMetaData>>,
+    entry: &FileEntry,
+    fetch: Fetch,
+    options: Option<&ArrowReaderOptions>,
+) -> parquet::errors::Result<Arc<ParquetMetaData>> {
+    let metadata = cell
+        .get_or_try_init(|| async {
+            if let Some(kept) = kept_metadata(entry) {
+                return Ok(kept);
+            }
+            // The page index always: row selections and page pruning
+            // need it, and it is loaded once.
+            let reader = ParquetMetaDataReader::new()
+                .with_metadata_options(options.map(|o| o.metadata_options().clone()))
+                .with_page_index_policy(PageIndexPolicy::Optional)
+                .with_prefetch_hint(Some(FOOTER_HINT));
+            reader
+                .load_and_finish(fetch, entry.size)
+                .await
+                .map(Arc::new)
+        })
+        .await?;
+    Ok(Arc::clone(metadata))
+}
+
+/// The metadata from the tail `entry` keeps in the manifest (footer, with
+/// the page index when it was small enough), checked against the file's
+/// checksums; `None` when nothing usable is kept.
+fn kept_metadata(entry: &FileEntry) -> Option<Arc<ParquetMetaData>> {
+    let tail = STANDARD.decode(entry.footer.as_deref()?).ok()?;
+    let options = infino_superfile::OpenOptions {
+        verify_checksums: true,
+    };
+    infino_superfile::decode_tail(entry.size, &Bytes::from(tail), options)
+        .ok()
+        .map(|(metadata, _)| Arc::new(metadata))
 }
 
 impl ParquetFileReaderFactory for StoreReaders {
@@ -56,20 +124,23 @@ impl ParquetFileReaderFactory for StoreReaders {
         _metrics: &ExecutionPlanMetricsSet,
     ) -> Result<Box<dyn AsyncFileReader + Send>> {
         let path = file.object_meta.location.clone();
-        let metadata = match self
-            .files
+        let index = self
+            .by_path
             .binary_search_by(|(p, _)| p.as_str().cmp(path.as_ref()))
-        {
-            Ok(i) => Arc::clone(&self.files[i].1),
-            Err(_) => Arc::new(OnceCell::new()),
-        };
+            .map(|at| self.by_path[at].1)
+            .map_err(|_| {
+                datafusion::error::DataFusionError::Internal(format!(
+                    "{path} is not a file of the snapshot"
+                ))
+            })?;
         Ok(Box::new(StoreReader {
             fetch: Fetch {
                 store: self.store.clone(),
                 path,
             },
-            size: file.object_meta.size,
-            metadata,
+            table: self.table.clone(),
+            index,
+            metadata: Arc::clone(&self.metadata[index]),
         }))
     }
 }
@@ -99,7 +170,8 @@ impl MetadataFetch for Fetch {
 
 struct StoreReader {
     fetch: Fetch,
-    size: u64,
+    table: Table,
+    index: usize,
     metadata: Arc<OnceCell<Arc<ParquetMetaData>>>,
 }
 
@@ -127,22 +199,8 @@ impl AsyncFileReader for StoreReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         async move {
-            let metadata = self
-                .metadata
-                .get_or_try_init(|| async {
-                    // The page index always: row selections and page
-                    // pruning need it, and it is loaded once.
-                    let reader = ParquetMetaDataReader::new()
-                        .with_metadata_options(options.map(|o| o.metadata_options().clone()))
-                        .with_page_index_policy(PageIndexPolicy::Optional)
-                        .with_prefetch_hint(Some(FOOTER_HINT));
-                    reader
-                        .load_and_finish(self.fetch.clone(), self.size)
-                        .await
-                        .map(Arc::new)
-                })
-                .await?;
-            Ok(Arc::clone(metadata))
+            let entry = &self.table.manifest().files[self.index];
+            load(&self.metadata, entry, self.fetch.clone(), options).await
         }
         .boxed()
     }

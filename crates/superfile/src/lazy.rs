@@ -21,11 +21,11 @@ use infino_vector::VectorIndex;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::AsyncFileReader;
-use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use std::ops::Range;
 
 use crate::error::{Result, SuperfileError};
-use crate::format::{Directory, PARQUET_TRAILER_LEN, RegionKind, verify_footer};
+use crate::format::{Directory, PARQUET_TRAILER_LEN, RegionKind, parse_hex, verify_footer};
 use crate::reader::{OpenOptions, plan_fetch, read_directory, verify};
 
 /// Bytes read from the end of a file to find its footer in one request.
@@ -53,33 +53,44 @@ pub struct LazySuperfile {
 
 impl LazySuperfile {
     /// Open `path` with one suffix read (two if the footer is unusually large).
+    /// When the page index lies within that read it is kept too, so row
+    /// fetches can select single pages.
     ///
     /// # Errors
     /// Storage errors, or the errors of [`Superfile::open`](crate::Superfile::open)
     /// for a damaged footer or directory.
     pub async fn open(store: &Store, path: &Path, options: OpenOptions) -> Result<Self> {
         let suffix = store.get_suffix(path, SUFFIX_READ_BYTES).await?;
+        let size = suffix.object_size;
         let footer_len = footer_len(&suffix.bytes)?;
         let needed = footer_len + PARQUET_TRAILER_LEN;
-        let tail = if needed <= suffix.bytes.len() as u64 {
-            suffix
-                .bytes
-                .slice(suffix.bytes.len() - usize::try_from(needed).unwrap_or(usize::MAX)..)
-        } else {
-            if needed > suffix.object_size {
+        if needed > suffix.bytes.len() as u64 {
+            if needed > size {
                 return Err(SuperfileError::corrupt(
                     "parquet trailer",
                     "footer longer than the file",
                 ));
             }
-            store
-                .get_range(path, suffix.object_size - needed..suffix.object_size)
-                .await?
+            let tail = store.get_range(path, size - needed..size).await?;
+            return Self::from_footer(store, path, size, tail, options);
+        }
+        // Keep the page index with the footer when the read reached it.
+        let footer = &suffix.bytes[suffix.bytes.len() - to_usize(needed)..suffix.bytes.len() - 8];
+        let metadata = ParquetMetaDataReader::decode_metadata(footer)?;
+        let directory = read_directory(&metadata, size - needed)?;
+        let suffix_start = size - suffix.bytes.len() as u64;
+        let keep_from = if directory.regions_end() >= suffix_start {
+            directory.regions_end()
+        } else {
+            size - needed
         };
-        Self::from_footer(store, path, suffix.object_size, tail, options)
+        let tail = suffix.bytes.slice(to_usize(keep_from - suffix_start)..);
+        Self::from_footer(store, path, size, tail, options)
     }
 
-    /// Open from a footer tail kept earlier (see [`LazySuperfile::footer_tail`]); sends no request.
+    /// Open from a tail kept earlier (see [`LazySuperfile::footer_tail`]);
+    /// sends no request. The tail is the footer and trailer, optionally
+    /// preceded by the page index (everything after the index regions).
     ///
     /// # Errors
     /// As [`LazySuperfile::open`], for damaged bytes.
@@ -90,20 +101,11 @@ impl LazySuperfile {
         tail: Bytes,
         options: OpenOptions,
     ) -> Result<Self> {
-        let footer_len = footer_len(&tail)?;
-        if footer_len + PARQUET_TRAILER_LEN != tail.len() as u64 || tail.len() as u64 > size {
-            return Err(SuperfileError::corrupt(
-                "footer",
-                "tail length does not match the footer length",
-            ));
-        }
-        let footer = &tail[..tail.len() - 8];
-        let metadata = ParquetMetaDataReader::decode_metadata(footer)?;
-        let directory = read_directory(&metadata, size - tail.len() as u64)?;
-        if options.verify_checksums {
-            verify_footer(&directory, footer)?;
-        }
-        let metadata = ArrowReaderMetadata::try_new(Arc::new(metadata), ArrowReaderOptions::new())?;
+        let (metadata, directory) = decode_tail(size, &tail, options)?;
+        let metadata = ArrowReaderMetadata::try_new(
+            Arc::new(metadata),
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+        )?;
         Ok(Self {
             store: store.clone(),
             path: path.clone(),
@@ -120,7 +122,8 @@ impl LazySuperfile {
         })
     }
 
-    /// The footer and trailer bytes: hand them to [`LazySuperfile::from_footer`] to reopen for free.
+    /// The kept tail (page index when read, footer, trailer): hand it to
+    /// [`LazySuperfile::from_footer`] to reopen for free.
     pub fn footer_tail(&self) -> &Bytes {
         &self.tail
     }
@@ -262,6 +265,54 @@ impl LazySuperfile {
         let batches: Vec<RecordBatch> = stream.try_collect().await?;
         Ok(arrow::compute::concat_batches(&schema, &batches)?)
     }
+}
+
+/// Decode a superfile's kept tail (the footer and trailer, optionally
+/// preceded by the page index: everything after the index regions) into
+/// its Parquet metadata, page index included when present, and its region
+/// directory. `size` is the file's size. With `verify_checksums` the footer
+/// and page index are checked against the directory's CRC32Cs.
+///
+/// # Errors
+/// [`SuperfileError::Corrupt`], [`SuperfileError::Checksum`] or Parquet
+/// errors for damaged bytes.
+pub fn decode_tail(
+    size: u64,
+    tail: &Bytes,
+    options: OpenOptions,
+) -> Result<(ParquetMetaData, Directory)> {
+    let footer_total = footer_len(tail)? + PARQUET_TRAILER_LEN;
+    if footer_total > tail.len() as u64 || tail.len() as u64 > size {
+        return Err(SuperfileError::corrupt(
+            "footer",
+            "tail length does not match the footer length",
+        ));
+    }
+    let footer_start = tail.len() - to_usize(footer_total);
+    let footer = &tail[footer_start..tail.len() - 8];
+    let mut metadata = ParquetMetaDataReader::decode_metadata(footer)?;
+    let directory = read_directory(&metadata, size - footer_total)?;
+    if options.verify_checksums {
+        verify_footer(&directory, footer)?;
+    }
+    let tail_start = size - tail.len() as u64;
+    let regions_end = directory.regions_end();
+    if tail_start <= regions_end && regions_end < size - footer_total {
+        let page_index = &tail[to_usize(regions_end - tail_start)..footer_start];
+        if options.verify_checksums {
+            let expected = parse_hex("page_index_crc32c", &directory.page_index_crc32c)?;
+            verify("page index", page_index, expected)?;
+        }
+        let mut reader = ParquetMetaDataReader::new_with_metadata(metadata)
+            .with_page_index_policy(PageIndexPolicy::Optional);
+        reader.read_page_indexes_sized(tail, size)?;
+        metadata = reader.finish()?;
+    }
+    Ok((metadata, directory))
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn footer_len(tail: &[u8]) -> Result<u64> {

@@ -29,7 +29,7 @@ pub use error::{Result, SuperfileError};
 pub use format::{
     DIRECTORY_KEY, Directory, FORMAT_MAJOR, FORMAT_MINOR, ID_COLUMN, RegionEntry, RegionKind,
 };
-pub use lazy::{LazySuperfile, SUFFIX_READ_BYTES};
+pub use lazy::{LazySuperfile, SUFFIX_READ_BYTES, decode_tail};
 pub use lazy_terms::PREFIX_READ_BYTES;
 pub use lazy_vectors::VECTOR_PREFIX_READ_BYTES;
 pub use reader::{OpenOptions, Superfile};

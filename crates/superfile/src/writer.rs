@@ -136,10 +136,27 @@ impl SuperfileWriter {
         let mut fields: Vec<Field> = vec![Field::new(ID_COLUMN, DataType::UInt64, false)];
         fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
         let file_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        let props = WriterProperties::builder()
+        // Dictionary pages only where values repeat: a long-text or vector
+        // column's dictionary would hold nearly every value, and a row fetch
+        // would have to read it whole before its one page.
+        let mut props = WriterProperties::builder().set_dictionary_enabled(false);
+        for field in schema.fields() {
+            let indexed = spec.fts.iter().any(|c| c.column == *field.name())
+                || spec.vector.iter().any(|c| c.column == *field.name());
+            if !indexed && !field.data_type().is_nested() {
+                props = props.set_column_dictionary_enabled(
+                    parquet::schema::types::ColumnPath::from(field.name().as_str()),
+                    true,
+                );
+            }
+        }
+        let props = props
             .set_compression(options.compression)
             .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
             .set_data_page_row_count_limit(options.page_rows.max(1))
+            // The page row limit is checked once per write batch: batches no
+            // larger than a page keep pages at the size asked for.
+            .set_write_batch_size(options.page_rows.clamp(1, 1024))
             .build();
         let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&file_schema), Some(props))?;
         Ok(Self {

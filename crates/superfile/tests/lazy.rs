@@ -126,3 +126,72 @@ async fn per_query_reads_fetch_only_the_query_lists() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_kept_page_index_lets_row_fetches_read_single_pages() {
+    let rows = generated_docs(3_000, 4);
+    let bytes = build(&rows, &small_groups());
+    let eager = Superfile::open(bytes.clone(), OpenOptions::default()).expect("eager");
+    let store = Store::open("memory://").expect("store");
+    let path = Path::from("t/data/p.sf.parquet");
+    store.put(&path, bytes.clone()).await.expect("put");
+    let lazy = LazySuperfile::open(&store, &path, OpenOptions::default())
+        .await
+        .expect("lazy open");
+    // The suffix read reached back past the page index, so it was kept.
+    let tail = lazy.footer_tail().clone();
+    let footer_only = {
+        let n = tail.len();
+        let footer = u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]);
+        tail.slice(n - footer as usize - 8..)
+    };
+    assert!(tail.len() > footer_only.len(), "page index kept");
+    assert_eq!(
+        tail.len() as u64,
+        lazy.size() - lazy.directory().regions_end()
+    );
+    let without = LazySuperfile::from_footer(
+        &store,
+        &path,
+        lazy.size(),
+        footer_only,
+        OpenOptions::default(),
+    )
+    .expect("footer only");
+
+    let wanted = [1_550u32];
+    let mut fetched = Vec::new();
+    for file in [&lazy, &without] {
+        let before = store.stats();
+        let batch = file
+            .fetch_rows(&wanted, Some(&["body"]))
+            .await
+            .expect("fetch");
+        fetched.push((batch, store.stats().since(&before).bytes_read));
+    }
+    let [(paged, paged_bytes), (chunked, chunk_bytes)] = <[_; 2]>::try_from(fetched).expect("two");
+    let expected = eager
+        .fetch_rows(&wanted, Some(&["body"]))
+        .expect("eager rows");
+    assert_eq!(paged, expected);
+    assert_eq!(chunked, expected);
+    // One page of 100 rows instead of the row group's whole chunk of 1,000.
+    assert!(
+        paged_bytes * 4 < chunk_bytes,
+        "page {paged_bytes} B vs chunk {chunk_bytes} B"
+    );
+
+    // A damaged page index in a kept tail is refused, never used.
+    let mut bad = tail.to_vec();
+    bad[0] ^= 0xff;
+    assert!(
+        LazySuperfile::from_footer(
+            &store,
+            &path,
+            lazy.size(),
+            bad.into(),
+            OpenOptions::default()
+        )
+        .is_err()
+    );
+}

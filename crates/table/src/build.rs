@@ -132,7 +132,8 @@ pub(crate) fn build_file(
         size: bytes.len() as u64,
         fts,
         term_blooms,
-        footer: footer_tail(&bytes).map(|tail| STANDARD.encode(tail)),
+        footer: footer_tail(&bytes, file.directory().regions_end())
+            .map(|tail| STANDARD.encode(tail)),
         max_id,
         deletes: None,
         columns,
@@ -177,15 +178,25 @@ fn term_bloom(region: &bytes::Bytes) -> Result<(TermBloom, Option<(String, Strin
     Ok((bloom, range))
 }
 
-/// Footers up to this size are kept in the manifest.
-const MAX_KEPT_FOOTER: usize = 16 * 1024;
+/// Tails (page index, footer, trailer) up to this size are kept in the
+/// manifest; beyond it the footer alone is kept when it fits.
+const MAX_KEPT_TAIL: usize = 16 * 1024;
 
-/// The footer and trailer of a superfile, if small enough to keep.
-pub(crate) fn footer_tail(file: &[u8]) -> Option<&[u8]> {
+/// What of a superfile's end the manifest keeps, so a cold reader opens it
+/// without a request: everything after the index regions (the page index,
+/// so row fetches select single pages, then the footer) when small enough,
+/// else the footer and trailer, else nothing.
+pub(crate) fn footer_tail(file: &[u8], regions_end: u64) -> Option<&[u8]> {
     let len = file.len();
     let trailer: [u8; 4] = file.get(len.checked_sub(8)?..len - 4)?.try_into().ok()?;
-    let tail = usize::try_from(u32::from_le_bytes(trailer)).ok()? + 8;
-    (tail <= MAX_KEPT_FOOTER)
-        .then(|| file.get(len.checked_sub(tail)?..))
-        .flatten()
+    let footer = usize::try_from(u32::from_le_bytes(trailer)).ok()? + 8;
+    let with_page_index = len.saturating_sub(usize::try_from(regions_end).ok()?);
+    let keep = if with_page_index <= MAX_KEPT_TAIL && with_page_index >= footer {
+        with_page_index
+    } else if footer <= MAX_KEPT_TAIL {
+        footer
+    } else {
+        return None;
+    };
+    file.get(len.checked_sub(keep)?..)
 }

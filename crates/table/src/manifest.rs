@@ -87,8 +87,11 @@ pub struct FileEntry {
     /// skipping files a query cannot match.
     #[serde(default)]
     pub term_blooms: BTreeMap<String, String>,
-    /// The file's Parquet footer and trailer (base64) when small enough, so
-    /// opening the file costs no request.
+    /// The file's tail (base64) when small enough, so opening the file
+    /// costs no request: everything after its index regions (the Parquet
+    /// page index, then footer and trailer) when that fits in 16 KiB, else
+    /// the footer and trailer alone. With the page index a cold row fetch
+    /// reads single pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
     /// The largest `_id` in the file when its ids are not the contiguous
