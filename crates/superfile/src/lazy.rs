@@ -49,6 +49,8 @@ pub struct LazySuperfile {
     pub(crate) vector_headers: Mutex<BTreeMap<String, Arc<infino_vector::IndexHeader>>>,
     /// Vector cluster blocks fetched so far, by (column, cluster).
     pub(crate) clusters: Mutex<std::collections::HashMap<(String, usize), Bytes>>,
+    /// Known lookup-prefix lengths of full-text regions, by column.
+    pub(crate) lookup_hints: BTreeMap<String, u64>,
 }
 
 impl LazySuperfile {
@@ -119,7 +121,17 @@ impl LazySuperfile {
             vectors: tokio::sync::Mutex::new(BTreeMap::new()),
             vector_headers: Mutex::new(BTreeMap::new()),
             clusters: Mutex::new(std::collections::HashMap::new()),
+            lookup_hints: BTreeMap::new(),
         })
+    }
+
+    /// Tell the reader how long each full-text region's lookup prefix is
+    /// (the table manifest records it), so the first query reads exactly
+    /// that in one request instead of guessing and reading again.
+    #[must_use]
+    pub fn with_lookup_hints(mut self, hints: BTreeMap<String, u64>) -> Self {
+        self.lookup_hints = hints;
+        self
     }
 
     /// The kept tail (page index when read, footer, trailer): hand it to

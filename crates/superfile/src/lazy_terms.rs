@@ -57,9 +57,13 @@ impl LazySuperfile {
             }
         }
         let entry = self.fts_entry(column)?;
-        let first = self
-            .read(entry, 0..entry.length.min(PREFIX_READ_BYTES))
-            .await?;
+        // The known prefix length when the manifest gave one (a wrong hint
+        // only costs the reads below), else a guess.
+        let guess = self
+            .lookup_hints
+            .get(column)
+            .map_or(PREFIX_READ_BYTES, |&hint| hint.max(1024));
+        let first = self.read(entry, 0..entry.length.min(guess)).await?;
         if first.len() as u64 == entry.length {
             if self.options.verify_checksums {
                 verify(

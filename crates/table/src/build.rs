@@ -103,6 +103,7 @@ pub(crate) fn build_file(
     let mut fts = BTreeMap::new();
     let mut term_blooms = BTreeMap::new();
     let mut term_ranges = BTreeMap::new();
+    let mut fts_lookup = BTreeMap::new();
     for col in &spec.fts {
         let index = file.fts(&col.column)?;
         let summary = FtsSummary {
@@ -119,7 +120,14 @@ pub(crate) fn build_file(
             })?;
         let start = usize::try_from(region.offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(usize::try_from(region.length).unwrap_or(0));
-        let (bloom, range) = term_bloom(&bytes.slice(start..end))?;
+        let region = bytes.slice(start..end);
+        let header = RegionLayout::header_len_of(&region, region.len() as u64)?;
+        let layout = RegionLayout::parse(
+            region.get(..header).unwrap_or_default(),
+            region.len() as u64,
+        )?;
+        fts_lookup.insert(col.column.clone(), layout.lookup_len());
+        let (bloom, range) = term_bloom(&region)?;
         term_blooms.insert(col.column.clone(), bloom.encode());
         if let Some(range) = range {
             term_ranges.insert(col.column.clone(), range);
@@ -139,6 +147,7 @@ pub(crate) fn build_file(
         columns,
         term_ranges,
         vectors,
+        fts_lookup,
     };
     Ok((bytes, entry))
 }

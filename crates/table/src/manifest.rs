@@ -113,6 +113,11 @@ pub struct FileEntry {
     /// Centroid and radius per vector column.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vectors: BTreeMap<String, VectorSummary>,
+    /// Per full-text column, the length of its region's lookup prefix
+    /// (header, dictionary, term info, norms), so a cold query reads it in
+    /// exactly one request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fts_lookup: BTreeMap<String, u64>,
 }
 
 impl FileEntry {

@@ -258,7 +258,7 @@ impl Table {
                     ),
                     None => LazySuperfile::open(store, &path, OpenOptions::default()).await,
                 }
-                .map(Arc::new)
+                .map(|file| Arc::new(file.with_lookup_hints(entry.fts_lookup.clone())))
             })
             .await?;
         Ok(Arc::clone(file))

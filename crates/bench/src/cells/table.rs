@@ -279,6 +279,7 @@ async fn manifest_open(report: &mut Report) -> anyhow::Result<()> {
             columns: Default::default(),
             term_ranges: Default::default(),
             vectors: Default::default(),
+            fts_lookup: [("text".to_owned(), 1_000_000)].into(),
         })
         .collect();
     manifest.version = 1;
