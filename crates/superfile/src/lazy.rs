@@ -13,20 +13,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, try_join_all};
 use futures::{FutureExt, TryStreamExt};
 use infino_fts::FtsIndex;
 use infino_store::{Path, Store};
 use infino_vector::VectorIndex;
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection};
 use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use std::ops::Range;
 
 use crate::error::{Result, SuperfileError};
 use crate::format::{Directory, PARQUET_TRAILER_LEN, RegionKind, parse_hex, verify_footer};
-use crate::reader::{OpenOptions, plan_fetch, read_directory, verify};
+use crate::reader::{OpenOptions, plan_fetch, read_directory, select_sorted, verify};
 
 /// Bytes read from the end of a file to find its footer in one request.
 pub const SUFFIX_READ_BYTES: u64 = 64 * 1024;
@@ -256,23 +256,73 @@ impl LazySuperfile {
     }
 
     /// Rows by ordinal, as [`Superfile::fetch_rows`](crate::Superfile::fetch_rows),
-    /// reading only the column chunks of the row groups that hold them.
+    /// reading only the pages (with a page index; else the column chunks)
+    /// of the row groups that hold them. Row groups are read concurrently:
+    /// one round trip, where Parquet's stream would read them in turn.
     ///
     /// # Errors
     /// As [`Superfile::fetch_rows`](crate::Superfile::fetch_rows), plus storage errors.
     pub async fn fetch_rows(&self, rows: &[u32], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let (selection, mask) = plan_fetch(&self.metadata, self.directory.rows, rows, columns)?;
+        let mut sorted = rows.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        // (row group, its first row, its row count, the wanted rows in it).
+        let mut groups: Vec<(usize, u64, u64, Vec<u32>)> = Vec::new();
+        let mut first = 0u64;
+        let mut wanted = sorted.iter().peekable();
+        for (g, group) in self.metadata.metadata().row_groups().iter().enumerate() {
+            let len = u64::try_from(group.num_rows()).unwrap_or(0);
+            let mut local = Vec::new();
+            while let Some(&&row) = wanted.peek() {
+                if u64::from(row) >= first + len {
+                    break;
+                }
+                local.push(u32::try_from(u64::from(row) - first).unwrap_or(u32::MAX));
+                wanted.next();
+            }
+            if !local.is_empty() {
+                groups.push((g, first, len, local));
+            }
+            first += len;
+        }
+        if groups.len() < 2 {
+            return self.read_selected(None, selection, mask, rows.len()).await;
+        }
+        let batches = try_join_all(groups.into_iter().map(|(g, _, len, local)| {
+            let selection = select_sorted(&local, len);
+            self.read_selected(Some(g), selection, mask.clone(), local.len())
+        }))
+        .await?;
+        let schema = batches
+            .first()
+            .map(RecordBatch::schema)
+            .ok_or_else(|| SuperfileError::corrupt("row groups", "no rows read"))?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    }
+
+    /// Read `selection` of row group `group` (of the whole file when `None`).
+    async fn read_selected(
+        &self,
+        group: Option<usize>,
+        selection: RowSelection,
+        mask: ProjectionMask,
+        rows: usize,
+    ) -> Result<RecordBatch> {
         let object = StoreFileReader {
             store: self.store.clone(),
             path: self.path.clone(),
             metadata: Arc::clone(self.metadata.metadata()),
         };
-        let stream =
+        let mut builder =
             ParquetRecordBatchStreamBuilder::new_with_metadata(object, self.metadata.clone())
                 .with_projection(mask)
                 .with_row_selection(selection)
-                .with_batch_size(rows.len().max(1))
-                .build()?;
+                .with_batch_size(rows.max(1));
+        if let Some(group) = group {
+            builder = builder.with_row_groups(vec![group]);
+        }
+        let stream = builder.build()?;
         let schema = stream.schema().clone();
         let batches: Vec<RecordBatch> = stream.try_collect().await?;
         Ok(arrow::compute::concat_batches(&schema, &batches)?)

@@ -203,24 +203,8 @@ impl Superfile {
     }
 }
 
-/// Row selection and projection for fetching `rows` of `columns`.
-pub(crate) fn plan_fetch(
-    metadata: &ArrowReaderMetadata,
-    total_rows: u64,
-    rows: &[u32],
-    columns: Option<&[&str]>,
-) -> Result<(RowSelection, ProjectionMask)> {
-    let mut sorted = rows.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    if let Some(&last) = sorted.last()
-        && u64::from(last) >= total_rows
-    {
-        return Err(SuperfileError::RowOutOfRange {
-            row: last,
-            rows: total_rows,
-        });
-    }
+/// The selection of `sorted` (ascending, distinct) rows out of `total_rows`.
+pub(crate) fn select_sorted(sorted: &[u32], total_rows: u64) -> RowSelection {
     let mut selectors = Vec::new();
     let mut cursor: u64 = 0;
     let mut i = 0;
@@ -241,6 +225,28 @@ pub(crate) fn plan_fetch(
     if cursor < total_rows {
         selectors.push(RowSelector::skip(to_usize(total_rows - cursor)));
     }
+    RowSelection::from(selectors)
+}
+
+/// Row selection and projection for fetching `rows` of `columns`.
+pub(crate) fn plan_fetch(
+    metadata: &ArrowReaderMetadata,
+    total_rows: u64,
+    rows: &[u32],
+    columns: Option<&[&str]>,
+) -> Result<(RowSelection, ProjectionMask)> {
+    let mut sorted = rows.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if let Some(&last) = sorted.last()
+        && u64::from(last) >= total_rows
+    {
+        return Err(SuperfileError::RowOutOfRange {
+            row: last,
+            rows: total_rows,
+        });
+    }
+    let selection = select_sorted(&sorted, total_rows);
     let schema = metadata.schema();
     let mask = match columns {
         None => ProjectionMask::all(),
@@ -259,7 +265,7 @@ pub(crate) fn plan_fetch(
             ProjectionMask::roots(metadata.parquet_schema(), indices)
         }
     };
-    Ok((RowSelection::from(selectors), mask))
+    Ok((selection, mask))
 }
 
 fn to_usize(n: u64) -> usize {

@@ -191,7 +191,7 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
         .collect();
     let label = |what: &str| format!("{what} @{delay_ms}ms");
 
-    let kinds = query_kinds(&local, corpus, n).await?;
+    let kinds = query_kinds(&local, corpus, &vecs).await?;
 
     // Cold open, and each kind's cold first query on a fresh connection.
     let mut opens = Vec::new();
@@ -324,8 +324,9 @@ async fn time_warm(queries: &[Query], handle: &Handle) -> anyhow::Result<Vec<Dur
 async fn query_kinds(
     local: &Connection,
     corpus: &Corpus,
-    n: usize,
+    vecs: &[f32],
 ) -> anyhow::Result<Vec<(&'static str, Vec<Query>)>> {
+    let n = corpus.texts.len();
     let table = local.open_table(TABLE).await?;
     let first = &table.manifest().files[0];
     let index = infino_superfile::Superfile::open(
@@ -341,11 +342,18 @@ async fn query_kinds(
             .unwrap_or_default()
     };
     let rare = class("single_rare");
-    let probes: Vec<Vec<f32>> = vectors(PROBES, 7)
-        .chunks(DIM)
-        .map(<[f32]>::to_vec)
-        .collect();
     let step = (n / PROBES).max(1);
+    // Queries like the data: stored vectors, slightly moved.
+    let probes: Vec<Vec<f32>> = (0..PROBES)
+        .map(|i| {
+            let row = (i * step + step / 3).min(n - 1);
+            vecs[row * DIM..(row + 1) * DIM]
+                .iter()
+                .enumerate()
+                .map(|(d, x)| x + if d % 2 == 0 { 0.05 } else { -0.05 })
+                .collect()
+        })
+        .collect();
     Ok(vec![
         (
             "bm25 rare term",
