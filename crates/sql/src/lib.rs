@@ -14,6 +14,11 @@
 //!
 //! Files the manifest's min/max/null summaries rule out are never opened.
 //!
+//! [`SqlContext::sql_with_cost`] runs a query with its own counters and an
+//! optional [`Budget`](infino_store::Budget): it reports exactly what the
+//! query sent to the object store, and a request past the budget is refused
+//! before it is sent ([`SqlError::BudgetExceeded`]).
+//!
 //! Search is SQL too: `bm25_search(table, column, query, k)`,
 //! `vector_search(table, column, vector, k [, nprobe])`,
 //! `hybrid_search(table, text_column, query, vector_column, vector, k)`,
@@ -41,6 +46,7 @@
 //! ```
 
 mod args;
+mod cost;
 mod functions;
 mod locate;
 mod matching;
@@ -59,6 +65,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
+use infino_store::{BudgetExceeded, QueryCost};
 use infino_table::{Connection, Table, TableError};
 
 /// Errors from SQL: DataFusion's (syntax, planning, unknown table or
@@ -72,6 +79,17 @@ pub enum SqlError {
     /// Reading the catalog or a manifest failed.
     #[error(transparent)]
     Table(Box<TableError>),
+    /// A request would have taken the query past its
+    /// [`Budget`](infino_store::Budget) ([`SqlContext::sql_with_cost`]); it
+    /// was refused before it was sent.
+    #[error("SQL query refused: {exceeded}")]
+    BudgetExceeded {
+        /// Which limit, and by how much.
+        #[source]
+        exceeded: BudgetExceeded,
+        /// What the query had cost when it was stopped.
+        cost: QueryCost,
+    },
 }
 
 impl From<DataFusionError> for SqlError {

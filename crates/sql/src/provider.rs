@@ -37,6 +37,7 @@ use parquet::arrow::arrow_reader::RowSelection;
 use roaring::RoaringBitmap;
 use tokio::sync::OnceCell;
 
+use crate::cost::QueryStore;
 use crate::locate::Locator;
 use crate::prune;
 use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
@@ -95,12 +96,21 @@ impl InfinoTable {
         &self.indexed
     }
 
+    /// The readers a scan planned in `state` uses: through the query's own
+    /// store handle when it has one ([`QueryStore`]), else the context's.
+    fn readers_for(&self, state: &dyn Session) -> Arc<StoreReaders> {
+        match state.config().get_extension::<QueryStore>() {
+            Some(query) => Arc::new(self.readers.through(query.store().clone())),
+            None => Arc::clone(&self.readers),
+        }
+    }
+
     /// Rows per row group of file `i`, from its metadata (the manifest's
-    /// kept tail, else one read of the file's end; once per snapshot).
-    async fn row_groups(&self, i: usize) -> Result<Arc<Vec<u64>>> {
+    /// kept tail, else one read of `readers`' file end; once per snapshot).
+    async fn row_groups(&self, i: usize, readers: &StoreReaders) -> Result<Arc<Vec<u64>>> {
         let sizes = self.row_groups[i]
             .get_or_try_init(|| async {
-                let metadata = self.readers.metadata(i).await?;
+                let metadata = readers.metadata(i).await?;
                 let sizes = metadata
                     .row_groups()
                     .iter()
@@ -118,6 +128,7 @@ impl InfinoTable {
         &self,
         i: usize,
         candidates: Option<RoaringBitmap>,
+        readers: &StoreReaders,
     ) -> Result<Option<Option<ParquetAccessPlan>>> {
         let deleted = self
             .table
@@ -138,7 +149,7 @@ impl InfinoTable {
         if keep.is_empty() {
             return Ok(None);
         }
-        let sizes = self.row_groups(i).await?;
+        let sizes = self.row_groups(i, readers).await?;
         Ok(Some(Some(plan_for(&keep, &sizes))))
     }
 }
@@ -224,6 +235,7 @@ impl TableProvider for InfinoTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let files = &self.table.manifest().files;
+        let readers = self.readers_for(state);
         let narrowing: Vec<IndexExpr> = filters
             .iter()
             .filter_map(|f| self.indexed.narrow(f))
@@ -248,7 +260,7 @@ impl TableProvider for InfinoTable {
             if !keep.get(i).copied().unwrap_or(true) {
                 continue;
             }
-            let Some(plan) = self.access_plan(i, rows).await? else {
+            let Some(plan) = self.access_plan(i, rows, &readers).await? else {
                 continue;
             };
             let entry = &files[i];
@@ -272,7 +284,7 @@ impl TableProvider for InfinoTable {
         }
         let source = ParquetSource::new(Arc::clone(&self.schema))
             .with_table_parquet_options(state.table_options().parquet.clone())
-            .with_parquet_file_reader_factory(Arc::clone(&self.readers) as _);
+            .with_parquet_file_reader_factory(readers as _);
         let config = FileScanConfigBuilder::new(self.url.clone(), Arc::new(source))
             .with_file_groups(file_groups.into_iter().map(FileGroup::new).collect())
             .with_projection_indices(projection.cloned())?

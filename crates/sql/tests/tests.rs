@@ -8,6 +8,7 @@
 )]
 
 mod common;
+mod cost;
 mod differential;
 mod functions;
 mod pushdown;
