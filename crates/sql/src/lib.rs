@@ -20,7 +20,7 @@
 //! before it is sent ([`SqlError::BudgetExceeded`]).
 //!
 //! Search is SQL too: `bm25_search(table, column, query, k)`,
-//! `vector_search(table, column, vector, k [, nprobe])`,
+//! `vector_search(table, column, vector, k [, nprobe] [, filter])`,
 //! `hybrid_search(table, text_column, query, vector_column, vector, k)`,
 //! `highlight(table, column, query, k)`, `exact_match(table, column, value)`
 //! and `token_match(table, column, text, 'any'|'all')` are table functions
@@ -45,6 +45,7 @@
 //! # }).unwrap();
 //! ```
 
+mod allow;
 mod args;
 mod cost;
 mod functions;

@@ -10,5 +10,6 @@
 mod common;
 mod cost;
 mod differential;
+mod filtered_vectors;
 mod functions;
 mod pushdown;
