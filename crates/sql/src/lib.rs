@@ -48,6 +48,7 @@
 mod allow;
 mod args;
 mod cost;
+mod explain;
 mod functions;
 mod locate;
 mod matching;

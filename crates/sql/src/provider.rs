@@ -38,6 +38,7 @@ use roaring::RoaringBitmap;
 use tokio::sync::OnceCell;
 
 use crate::cost::QueryStore;
+use crate::explain::{LabeledScan, ScanLabel};
 use crate::locate::Locator;
 use crate::prune;
 use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
@@ -123,13 +124,14 @@ impl InfinoTable {
     }
 
     /// The access plan of file `i`: the rows `candidates` keeps (all when
-    /// `None`) less its deleted rows. `None` when no row is left.
+    /// `None`) less its deleted rows, and how many those are. `None` when no
+    /// row is left.
     async fn access_plan(
         &self,
         i: usize,
         candidates: Option<RoaringBitmap>,
         readers: &StoreReaders,
-    ) -> Result<Option<Option<ParquetAccessPlan>>> {
+    ) -> Result<Option<Option<(ParquetAccessPlan, u64)>>> {
         let deleted = self
             .table
             .deleted_rows(i)
@@ -150,7 +152,7 @@ impl InfinoTable {
             return Ok(None);
         }
         let sizes = self.row_groups(i, readers).await?;
-        Ok(Some(Some(plan_for(&keep, &sizes))))
+        Ok(Some(Some((plan_for(&keep, &sizes), keep.len()))))
     }
 }
 
@@ -236,10 +238,19 @@ impl TableProvider for InfinoTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let files = &self.table.manifest().files;
         let readers = self.readers_for(state);
-        let narrowing: Vec<IndexExpr> = filters
-            .iter()
-            .filter_map(|f| self.indexed.narrow(f))
-            .collect();
+        let mut label = ScanLabel {
+            table: self.table.name().to_owned(),
+            version: self.table.version(),
+            files: files.len(),
+            ..ScanLabel::default()
+        };
+        let mut narrowing: Vec<IndexExpr> = Vec::new();
+        for f in filters {
+            if let Some(narrow) = self.indexed.narrow(f) {
+                narrowing.push(narrow);
+                label.fts_pushdown.push(f.to_string());
+            }
+        }
         let candidates: Candidates = match narrowing.len() {
             0 => vec![None; files.len()],
             1 => pushdown::evaluate(&self.table, &self.locator, &narrowing[0]).await?,
@@ -258,15 +269,19 @@ impl TableProvider for InfinoTable {
         let mut scanned = Vec::new();
         for (i, rows) in candidates.into_iter().enumerate() {
             if !keep.get(i).copied().unwrap_or(true) {
+                label.pruned_by_manifest += 1;
                 continue;
             }
             let Some(plan) = self.access_plan(i, rows, &readers).await? else {
+                label.no_candidates += 1;
                 continue;
             };
             let entry = &files[i];
             let mut file = PartitionedFile::new(entry.path.clone(), entry.size);
-            if let Some(plan) = plan {
+            if let Some((plan, rows)) = plan {
                 file = file.with_extension(plan);
+                label.selected_files += 1;
+                label.selected_rows += rows;
             }
             scanned.push(file);
         }
@@ -290,7 +305,10 @@ impl TableProvider for InfinoTable {
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        Ok(DataSourceExec::from_data_source(config))
+        Ok(DataSourceExec::from_data_source(LabeledScan::new(
+            Arc::new(config),
+            label,
+        )))
     }
 }
 

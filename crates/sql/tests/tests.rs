@@ -10,6 +10,7 @@
 mod common;
 mod cost;
 mod differential;
+mod explain;
 mod filtered_vectors;
 mod functions;
 mod pushdown;
