@@ -152,6 +152,30 @@ impl Connection {
         let rt = runtime()?;
         rt.block_on(async { infino_sql::SqlContext::new(&self.0).await?.sql(sql).await })
     }
+
+    /// [`Connection::sql`] with the query's exact cost, limited by `budget`
+    /// (see [`infino_sql::SqlContext::sql_with_cost`]). The cost is the
+    /// query's: reading the catalog to plan it (a listing and each table's
+    /// manifest, as for every call of [`Connection::sql`]) is not included
+    /// and not limited.
+    ///
+    /// # Errors
+    /// [`infino_sql::SqlError::BudgetExceeded`] when the budget is hit,
+    /// otherwise as [`Connection::sql`].
+    pub fn sql_with_cost(
+        &self,
+        sql: &str,
+        budget: infino_store::Budget,
+        prices: infino_store::PriceTable,
+    ) -> Result<(Vec<RecordBatch>, infino_store::QueryCost), infino_sql::SqlError> {
+        let rt = runtime()?;
+        rt.block_on(async {
+            infino_sql::SqlContext::new(&self.0)
+                .await?
+                .sql_with_cost(sql, budget, prices)
+                .await
+        })
+    }
 }
 
 /// A blocking [`infino_table::Table`]: one pinned version.

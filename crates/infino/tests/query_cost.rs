@@ -75,3 +75,45 @@ async fn a_table_search_reports_its_exact_cost_and_then_hits_the_cache() -> anyh
     assert_eq!(store.stats().since(&before).total_requests(), 0);
     Ok(())
 }
+
+/// The blocking facade's SQL reports the query's cost and obeys a budget.
+#[test]
+fn blocking_sql_reports_its_cost_and_obeys_a_budget() -> anyhow::Result<()> {
+    use infino::{Budget, PriceTable, SqlError};
+
+    let db = infino::blocking::connect("memory://")?;
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+    let mut table = db.create_table("numbers", schema.clone(), &IndexSpec::default())?;
+    for part in [0..100_i64, 100..200] {
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from_iter_values(part))],
+        )?;
+        table = table.append(&[batch])?;
+    }
+    let query = "SELECT sum(x) AS s FROM numbers WHERE x % 2 = 0";
+    let before = db.0.store().stats();
+    let (out, cost) = db.sql_with_cost(query, Budget::UNLIMITED, PriceTable::default())?;
+    let seen = db.0.store().stats().since(&before);
+    assert_eq!(out, db.sql(query)?);
+    // Both files' pages; the catalog reads are the call's, not the query's.
+    assert!(cost.io.requests(RequestKind::Get) >= 2, "{cost}");
+    assert!(
+        cost.io.total_requests() < seen.total_requests(),
+        "{cost} vs {seen}"
+    );
+    let (_, again) = db.sql_with_cost(query, Budget::UNLIMITED, PriceTable::default())?;
+    assert_eq!(again.io, cost.io);
+
+    let short = Budget {
+        max_requests: Some(cost.io.total_requests() - 1),
+        max_bytes: None,
+    };
+    match db.sql_with_cost(query, short, PriceTable::default()) {
+        Err(SqlError::BudgetExceeded { exceeded, .. }) => {
+            assert_eq!(exceeded.max, cost.io.total_requests() - 1);
+        }
+        other => panic!("expected a budget error, got {other:?}"),
+    }
+    Ok(())
+}

@@ -55,6 +55,19 @@ impl<'a> Args<'a> {
         i < self.exprs.len()
     }
 
+    /// Whether argument `i` is a string literal.
+    pub(crate) fn is_string(&self, i: usize) -> bool {
+        matches!(
+            self.exprs.get(i),
+            Some(Expr::Literal(
+                ScalarValue::Utf8(Some(_))
+                    | ScalarValue::LargeUtf8(Some(_))
+                    | ScalarValue::Utf8View(Some(_)),
+                _
+            ))
+        )
+    }
+
     /// A name: a string literal, or a bare identifier (`orders`).
     pub(crate) fn name(&self, i: usize, what: &str) -> Result<String> {
         if let Some(Expr::Column(column)) = self.exprs.get(i)

@@ -21,12 +21,14 @@ use datafusion::common::plan_err;
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use infino_fts::HighlightOptions;
-use infino_table::{Fusion, Table, VectorQuery};
+use infino_table::{Fusion, RowFilter, Table, VectorQuery};
 
 use crate::Tables;
+use crate::allow;
 use crate::args::Args;
 
 /// Which search a function runs.
@@ -79,6 +81,8 @@ enum Search {
         vector: Vec<f32>,
         k: usize,
         nprobe: Option<usize>,
+        /// The `filter` argument, over `_id` and the table's columns.
+        filter: Option<Expr>,
     },
     Hybrid {
         text_column: String,
@@ -99,7 +103,13 @@ impl TableFunctionImpl for SearchFunction {
             }
             Kind::Exact => Args::new(name, exprs, 3, 3, "(table, column, value)")?,
             Kind::Tokens => Args::new(name, exprs, 4, 4, "(table, column, text, mode)")?,
-            Kind::Vector => Args::new(name, exprs, 4, 5, "(table, column, vector, k [, nprobe])")?,
+            Kind::Vector => Args::new(
+                name,
+                exprs,
+                4,
+                6,
+                "(table, column, vector, k [, nprobe] [, filter])",
+            )?,
             Kind::Hybrid => Args::new(
                 name,
                 exprs,
@@ -124,16 +134,30 @@ impl TableFunctionImpl for SearchFunction {
                 query: args.string(2, "query")?,
                 k: args.count(3, "k")?,
             },
-            Kind::Vector => Search::Vector {
-                column: indexed(&table, name, &args.name(1, "column")?, false)?,
-                vector: args.vector(2, "vector")?,
-                k: args.count(3, "k")?,
-                nprobe: if args.has(4) {
-                    Some(args.count(4, "nprobe")?)
-                } else {
-                    None
-                },
-            },
+            Kind::Vector => {
+                // `nprobe` and `filter` are both optional: a string fifth
+                // argument is the filter.
+                let filter_at = if args.is_string(4) { 4 } else { 5 };
+                if filter_at == 4 && args.has(5) {
+                    return plan_err!("{name}: the filter must be the last argument");
+                }
+                Search::Vector {
+                    column: indexed(&table, name, &args.name(1, "column")?, false)?,
+                    vector: args.vector(2, "vector")?,
+                    k: args.count(3, "k")?,
+                    nprobe: if args.has(4) && filter_at == 5 {
+                        Some(args.count(4, "nprobe")?)
+                    } else {
+                        None
+                    },
+                    filter: if args.has(filter_at) {
+                        let sql = args.string(filter_at, "filter")?;
+                        Some(allow::parse(name, &table, &sql)?)
+                    } else {
+                        None
+                    },
+                }
+            }
             Kind::Hybrid => Search::Hybrid {
                 text_column: indexed(&table, name, &args.name(1, "text_column")?, true)?,
                 query: args.string(2, "query")?,
@@ -220,12 +244,52 @@ impl SearchTable {
         Some((column, queries))
     }
 
+    /// The filters on a vector search that run as row predicates, building
+    /// its allow set ([`allow`]). Other searches take none.
+    fn row_filters<'e>(&self, filters: &[&'e Expr]) -> Vec<&'e Expr> {
+        filters
+            .iter()
+            .copied()
+            .filter(|f| self.is_row_filter(f))
+            .collect()
+    }
+
+    /// Whether `filter` joins a vector search's allow set.
+    fn is_row_filter(&self, filter: &Expr) -> bool {
+        matches!(self.search, Search::Vector { .. }) && allow::is_row_predicate(filter, &self.table)
+    }
+
+    /// The `_id`s a vector search may return: the live rows where its
+    /// `filter` argument and the row predicates pushed onto it all hold;
+    /// `None` when it has neither.
+    async fn allowed_ids(&self, filters: &[&Expr]) -> Result<Option<Vec<u64>>> {
+        let Search::Vector { filter, .. } = &self.search else {
+            return Ok(None);
+        };
+        let mut predicates = Vec::new();
+        predicates.extend(filter.clone());
+        for f in self.row_filters(filters) {
+            predicates.push(allow::unqualified(f.clone())?);
+        }
+        let Some(predicate) = conjunction(predicates) else {
+            return Ok(None);
+        };
+        let ids = self
+            .table
+            .ids_matching(RowFilter::Expr(predicate))
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(Some(ids))
+    }
+
     /// The table method's batch: `_id`, `_score`, then `columns`; a vector
-    /// search restricted to the rows `filter` (column, query) matches.
+    /// search restricted to the rows `filter` (column, query) matches and,
+    /// when given, to the `_id`s in `ids`.
     async fn run(
         &self,
         columns: &[&str],
         filter: Option<(&str, &str)>,
+        ids: Option<&[u64]>,
     ) -> infino_table::Result<RecordBatch> {
         match &self.search {
             Search::Bm25 { column, query, k } => {
@@ -254,10 +318,12 @@ impl SearchTable {
                 vector,
                 k,
                 nprobe,
+                filter: _,
             } => {
                 let query = VectorQuery {
                     nprobe: *nprobe,
                     filter,
+                    ids,
                     ..VectorQuery::new(column, vector, *k)
                 };
                 self.table.vector_search(&query, columns).await
@@ -289,9 +355,10 @@ impl TableProvider for SearchTable {
     }
 
     /// A vector search takes `matches(column, 'query')` on a full-text
-    /// column into the search itself — the allow-set path: the `k` nearest
-    /// of the matching rows, not the matching rows among the `k` nearest.
-    /// Every other filter stays above the function.
+    /// column, and any predicate over `_id` and the table's columns, into
+    /// the search itself — the allow-set path: the `k` nearest of the
+    /// matching rows, not the matching rows among the `k` nearest. Every
+    /// other filter (on `_score`, say) stays above the function.
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
@@ -303,6 +370,7 @@ impl TableProvider for SearchTable {
                 (Some(pushed), Some((column, _))) if column == pushed => {
                     TableProviderFilterPushDown::Exact
                 }
+                _ if self.is_row_filter(f) => TableProviderFilterPushDown::Exact,
                 _ => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
@@ -324,6 +392,8 @@ impl TableProvider for SearchTable {
             (column, query)
         });
         let filter = text_filter.as_ref().map(|(c, q)| (*c, q.as_str()));
+        let ids = self.allowed_ids(&filters).await?;
+        let ids = ids.as_deref();
         let projection: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
@@ -340,12 +410,12 @@ impl TableProvider for SearchTable {
             .filter(|&&i| i >= first)
             .map(|&i| self.schema.field(i).name().as_str())
             .collect();
-        let batch = match self.run(&columns, filter).await {
+        let batch = match self.run(&columns, filter, ids).await {
             Ok(batch) => batch,
             // `Table::resolve` cannot gather columns for zero hits (Arrow's
             // interleave wants at least one source): ask again without
             // columns, and an empty answer becomes an empty batch.
-            Err(e) => match self.run(&[], filter).await {
+            Err(e) => match self.run(&[], filter, ids).await {
                 Ok(ids) if ids.num_rows() == 0 => {
                     let wanted: Vec<usize> = (0..first)
                         .chain(projection.iter().copied().filter(|&i| i >= first))

@@ -14,8 +14,13 @@
 //!
 //! Files the manifest's min/max/null summaries rule out are never opened.
 //!
+//! [`SqlContext::sql_with_cost`] runs a query with its own counters and an
+//! optional [`Budget`](infino_store::Budget): it reports exactly what the
+//! query sent to the object store, and a request past the budget is refused
+//! before it is sent ([`SqlError::BudgetExceeded`]).
+//!
 //! Search is SQL too: `bm25_search(table, column, query, k)`,
-//! `vector_search(table, column, vector, k [, nprobe])`,
+//! `vector_search(table, column, vector, k [, nprobe] [, filter])`,
 //! `hybrid_search(table, text_column, query, vector_column, vector, k)`,
 //! `highlight(table, column, query, k)`, `exact_match(table, column, value)`
 //! and `token_match(table, column, text, 'any'|'all')` are table functions
@@ -40,7 +45,10 @@
 //! # }).unwrap();
 //! ```
 
+mod allow;
 mod args;
+mod cost;
+mod explain;
 mod functions;
 mod locate;
 mod matching;
@@ -59,6 +67,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
+use infino_store::{BudgetExceeded, QueryCost};
 use infino_table::{Connection, Table, TableError};
 
 /// Errors from SQL: DataFusion's (syntax, planning, unknown table or
@@ -72,6 +81,17 @@ pub enum SqlError {
     /// Reading the catalog or a manifest failed.
     #[error(transparent)]
     Table(Box<TableError>),
+    /// A request would have taken the query past its
+    /// [`Budget`](infino_store::Budget) ([`SqlContext::sql_with_cost`]); it
+    /// was refused before it was sent.
+    #[error("SQL query refused: {exceeded}")]
+    BudgetExceeded {
+        /// Which limit, and by how much.
+        #[source]
+        exceeded: BudgetExceeded,
+        /// What the query had cost when it was stopped.
+        cost: QueryCost,
+    },
 }
 
 impl From<DataFusionError> for SqlError {

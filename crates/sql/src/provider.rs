@@ -37,6 +37,8 @@ use parquet::arrow::arrow_reader::RowSelection;
 use roaring::RoaringBitmap;
 use tokio::sync::OnceCell;
 
+use crate::cost::QueryStore;
+use crate::explain::{LabeledScan, ScanLabel};
 use crate::locate::Locator;
 use crate::prune;
 use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
@@ -95,12 +97,21 @@ impl InfinoTable {
         &self.indexed
     }
 
+    /// The readers a scan planned in `state` uses: through the query's own
+    /// store handle when it has one ([`QueryStore`]), else the context's.
+    fn readers_for(&self, state: &dyn Session) -> Arc<StoreReaders> {
+        match state.config().get_extension::<QueryStore>() {
+            Some(query) => Arc::new(self.readers.through(query.store().clone())),
+            None => Arc::clone(&self.readers),
+        }
+    }
+
     /// Rows per row group of file `i`, from its metadata (the manifest's
-    /// kept tail, else one read of the file's end; once per snapshot).
-    async fn row_groups(&self, i: usize) -> Result<Arc<Vec<u64>>> {
+    /// kept tail, else one read of `readers`' file end; once per snapshot).
+    async fn row_groups(&self, i: usize, readers: &StoreReaders) -> Result<Arc<Vec<u64>>> {
         let sizes = self.row_groups[i]
             .get_or_try_init(|| async {
-                let metadata = self.readers.metadata(i).await?;
+                let metadata = readers.metadata(i).await?;
                 let sizes = metadata
                     .row_groups()
                     .iter()
@@ -113,12 +124,14 @@ impl InfinoTable {
     }
 
     /// The access plan of file `i`: the rows `candidates` keeps (all when
-    /// `None`) less its deleted rows. `None` when no row is left.
+    /// `None`) less its deleted rows, and how many those are. `None` when no
+    /// row is left.
     async fn access_plan(
         &self,
         i: usize,
         candidates: Option<RoaringBitmap>,
-    ) -> Result<Option<Option<ParquetAccessPlan>>> {
+        readers: &StoreReaders,
+    ) -> Result<Option<Option<(ParquetAccessPlan, u64)>>> {
         let deleted = self
             .table
             .deleted_rows(i)
@@ -138,8 +151,8 @@ impl InfinoTable {
         if keep.is_empty() {
             return Ok(None);
         }
-        let sizes = self.row_groups(i).await?;
-        Ok(Some(Some(plan_for(&keep, &sizes))))
+        let sizes = self.row_groups(i, readers).await?;
+        Ok(Some(Some((plan_for(&keep, &sizes), keep.len()))))
     }
 }
 
@@ -224,10 +237,20 @@ impl TableProvider for InfinoTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let files = &self.table.manifest().files;
-        let narrowing: Vec<IndexExpr> = filters
-            .iter()
-            .filter_map(|f| self.indexed.narrow(f))
-            .collect();
+        let readers = self.readers_for(state);
+        let mut label = ScanLabel {
+            table: self.table.name().to_owned(),
+            version: self.table.version(),
+            files: files.len(),
+            ..ScanLabel::default()
+        };
+        let mut narrowing: Vec<IndexExpr> = Vec::new();
+        for f in filters {
+            if let Some(narrow) = self.indexed.narrow(f) {
+                narrowing.push(narrow);
+                label.fts_pushdown.push(f.to_string());
+            }
+        }
         let candidates: Candidates = match narrowing.len() {
             0 => vec![None; files.len()],
             1 => pushdown::evaluate(&self.table, &self.locator, &narrowing[0]).await?,
@@ -246,15 +269,19 @@ impl TableProvider for InfinoTable {
         let mut scanned = Vec::new();
         for (i, rows) in candidates.into_iter().enumerate() {
             if !keep.get(i).copied().unwrap_or(true) {
+                label.pruned_by_manifest += 1;
                 continue;
             }
-            let Some(plan) = self.access_plan(i, rows).await? else {
+            let Some(plan) = self.access_plan(i, rows, &readers).await? else {
+                label.no_candidates += 1;
                 continue;
             };
             let entry = &files[i];
             let mut file = PartitionedFile::new(entry.path.clone(), entry.size);
-            if let Some(plan) = plan {
+            if let Some((plan, rows)) = plan {
                 file = file.with_extension(plan);
+                label.selected_files += 1;
+                label.selected_rows += rows;
             }
             scanned.push(file);
         }
@@ -272,13 +299,16 @@ impl TableProvider for InfinoTable {
         }
         let source = ParquetSource::new(Arc::clone(&self.schema))
             .with_table_parquet_options(state.table_options().parquet.clone())
-            .with_parquet_file_reader_factory(Arc::clone(&self.readers) as _);
+            .with_parquet_file_reader_factory(readers as _);
         let config = FileScanConfigBuilder::new(self.url.clone(), Arc::new(source))
             .with_file_groups(file_groups.into_iter().map(FileGroup::new).collect())
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        Ok(DataSourceExec::from_data_source(config))
+        Ok(DataSourceExec::from_data_source(LabeledScan::new(
+            Arc::new(config),
+            label,
+        )))
     }
 }
 

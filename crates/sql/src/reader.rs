@@ -32,9 +32,16 @@ use tokio::sync::OnceCell;
 const FOOTER_HINT: usize = 64 * 1024;
 
 /// Readers over `Store` for the files of one snapshot, by path.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct StoreReaders {
     store: Store,
+    snapshot: Arc<Snapshot>,
+}
+
+/// What every reader of one snapshot shares, whichever store handle it
+/// reads through.
+#[derive(Debug)]
+struct Snapshot {
     table: Table,
     /// (path, file index in the manifest), sorted by path.
     by_path: Vec<(String, usize)>,
@@ -53,9 +60,22 @@ impl StoreReaders {
         by_path.sort();
         Self {
             store,
-            table: table.clone(),
-            by_path,
-            metadata: files.iter().map(|_| Arc::new(OnceCell::new())).collect(),
+            snapshot: Arc::new(Snapshot {
+                table: table.clone(),
+                by_path,
+                metadata: files.iter().map(|_| Arc::new(OnceCell::new())).collect(),
+            }),
+        }
+    }
+
+    /// The same readers sending their requests through `store` (one query's
+    /// scoped handle), still sharing the snapshot's loaded metadata: a
+    /// query's partitions run on tasks of their own, so its cost and budget
+    /// must travel with the handle rather than with the task.
+    pub(crate) fn through(&self, store: Store) -> Self {
+        Self {
+            store,
+            snapshot: Arc::clone(&self.snapshot),
         }
     }
 
@@ -63,14 +83,14 @@ impl StoreReaders {
     /// has one: from the tail the manifest keeps (no request), else read
     /// from the file once.
     pub(crate) async fn metadata(&self, i: usize) -> Result<Arc<ParquetMetaData>> {
-        let entry = self.table.manifest().files.get(i).ok_or_else(|| {
+        let entry = self.snapshot.table.manifest().files.get(i).ok_or_else(|| {
             datafusion::error::DataFusionError::Internal(format!("no file {i} in the snapshot"))
         })?;
         let fetch = Fetch {
             store: self.store.clone(),
             path: Path::from(entry.path.as_str()),
         };
-        Ok(load(&self.metadata[i], entry, fetch, None).await?)
+        Ok(load(&self.snapshot.metadata[i], entry, fetch, None).await?)
     }
 }
 
@@ -124,10 +144,11 @@ impl ParquetFileReaderFactory for StoreReaders {
         _metrics: &ExecutionPlanMetricsSet,
     ) -> Result<Box<dyn AsyncFileReader + Send>> {
         let path = file.object_meta.location.clone();
-        let index = self
+        let snapshot = &self.snapshot;
+        let index = snapshot
             .by_path
             .binary_search_by(|(p, _)| p.as_str().cmp(path.as_ref()))
-            .map(|at| self.by_path[at].1)
+            .map(|at| snapshot.by_path[at].1)
             .map_err(|_| {
                 datafusion::error::DataFusionError::Internal(format!(
                     "{path} is not a file of the snapshot"
@@ -138,9 +159,9 @@ impl ParquetFileReaderFactory for StoreReaders {
                 store: self.store.clone(),
                 path,
             },
-            table: self.table.clone(),
+            table: snapshot.table.clone(),
             index,
-            metadata: Arc::clone(&self.metadata[index]),
+            metadata: Arc::clone(&snapshot.metadata[index]),
         }))
     }
 }

@@ -8,6 +8,9 @@
 )]
 
 mod common;
+mod cost;
 mod differential;
+mod explain;
+mod filtered_vectors;
 mod functions;
 mod pushdown;

@@ -12,7 +12,6 @@
 //! again.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type, UInt64Type};
@@ -23,7 +22,6 @@ use crate::deletes;
 use crate::error::{Result, TableError};
 use crate::manifest::{Deletes, FileEntry, FtsSummary, Manifest};
 use crate::predicate::{Compiled, CompiledValue, RowFilter};
-use crate::pruning::FileStatistics;
 use crate::table::Table;
 use crate::versions;
 
@@ -207,35 +205,18 @@ impl Table {
         filter: &RowFilter,
         compiled: Option<&Compiled>,
     ) -> Result<BTreeMap<usize, Removal>> {
+        let matched = match (filter, compiled) {
+            (RowFilter::Ids(ids), _) => self.rows_of_ids(ids).await?,
+            (_, Some(compiled)) => self
+                .rows_matching(compiled)
+                .await?
+                .into_iter()
+                .map(|(file, rows, _)| (file, rows))
+                .collect(),
+            (_, None) => BTreeMap::new(),
+        };
         let mut out = BTreeMap::new();
-        let by_id = match filter {
-            RowFilter::Ids(ids) => self.rows_of_ids(ids).await?,
-            _ => BTreeMap::new(),
-        };
-        // Files whose column bounds rule the predicate out are not read.
-        let keep = match compiled {
-            Some(c) => FileStatistics::new(self, Arc::clone(&c.schema)).keep(&c.expr),
-            None => vec![true; self.manifest().files.len()],
-        };
-        for file in 0..self.manifest().files.len() {
-            if !keep.get(file).copied().unwrap_or(true) {
-                continue;
-            }
-            let rows = match (filter, compiled) {
-                (RowFilter::Ids(_), _) => by_id.get(&file).cloned().unwrap_or_default(),
-                (_, Some(compiled)) => {
-                    let live = self.live_ordinals(file).await?;
-                    let names: Vec<&str> = compiled.columns.iter().map(String::as_str).collect();
-                    let batch = self.fetch_columns(file, &live, Some(&names)).await?;
-                    let batch = batch.project(&projection(&batch, &compiled.columns)?)?;
-                    compiled
-                        .matching(&batch)?
-                        .iter()
-                        .filter_map(|i| live.get(i as usize).copied())
-                        .collect()
-                }
-                (_, None) => RoaringBitmap::new(),
-            };
+        for (file, rows) in matched {
             if !rows.is_empty() {
                 out.insert(file, self.removal(file, rows).await?);
             }
@@ -501,7 +482,7 @@ fn compile(table: &Table, filter: &RowFilter) -> Result<Option<Compiled>> {
 }
 
 /// Indexes of `names` in `batch`'s schema.
-fn projection(batch: &RecordBatch, names: &[String]) -> Result<Vec<usize>> {
+pub(crate) fn projection(batch: &RecordBatch, names: &[String]) -> Result<Vec<usize>> {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     projection_names(batch, &names)
 }

@@ -4,20 +4,27 @@
 //! or a DataFusion [`Expr`]. It is planned once against the file schema
 //! (`_id` plus the table's columns): unknown columns, type errors and
 //! non-boolean expressions fail here, before any row is read or anything
-//! committed. Evaluation reads only the columns the predicate names.
+//! committed. Evaluation reads only the columns the predicate names, of the
+//! live rows of the files the manifest's bounds cannot rule out; the same
+//! evaluation resolves a mutation's rows and a filtered search's allow set
+//! ([`Table::ids_matching`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanArray, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
 use roaring::RoaringBitmap;
 
 use crate::error::{Result, TableError};
+use crate::mutate::projection;
+use crate::pruning::FileStatistics;
+use crate::table::Table;
 
 /// Which rows a delete or update applies to.
 #[derive(Debug, Clone)]
@@ -42,13 +49,124 @@ impl From<Expr> for RowFilter {
     }
 }
 
-impl crate::table::Table {
+/// Files whose predicate columns are read at once: enough to overlap the
+/// round trips of a cold evaluation without a request per file in flight.
+const CONCURRENT_FILES: usize = 8;
+
+impl Table {
     /// The schema of this table's superfiles: `_id: UInt64` first, then the
     /// table's columns (what SQL, predicates and pruning see).
     pub fn file_schema(&self) -> SchemaRef {
         let mut fields = vec![Field::new("_id", DataType::UInt64, false)];
         fields.extend(self.schema().fields().iter().map(|f| f.as_ref().clone()));
         Arc::new(Schema::new(fields))
+    }
+
+    /// The `_id`s of the live rows of this version where `filter` holds
+    /// (SQL text over the columns and `_id`, a DataFusion `Expr`, or
+    /// [`RowFilter::Ids`]), ascending. This is the allow set a filtered
+    /// search takes ([`VectorQuery::ids`](crate::VectorQuery::ids)): the
+    /// search then returns the nearest rows *among* these, not the matching
+    /// rows among the nearest.
+    ///
+    /// Files the manifest's column bounds rule out are not read; the others
+    /// read only the columns the predicate names, for their live rows.
+    ///
+    /// # Errors
+    /// [`TableError::InvalidPredicate`] (unknown column, syntax, type, not a
+    /// boolean) before anything is read; storage errors.
+    pub async fn ids_matching(&self, filter: impl Into<RowFilter>) -> Result<Vec<u64>> {
+        let mut ids = match filter.into() {
+            RowFilter::Ids(ids) => {
+                let mut live = Vec::new();
+                for (file, rows) in self.rows_of_ids(&ids).await? {
+                    let rows = match self.live_rows(file).await? {
+                        Some(alive) => rows & alive.as_ref(),
+                        None => rows,
+                    };
+                    let rows: Vec<u32> = rows.iter().collect();
+                    live.extend(self.row_ids(file, &rows).await?);
+                }
+                live
+            }
+            filter => {
+                let compiled = Compiled::new(&self.file_schema(), &filter)?;
+                self.rows_matching(&compiled)
+                    .await?
+                    .into_iter()
+                    .flat_map(|(_, _, ids)| ids)
+                    .collect()
+            }
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Check `filter` as [`Table::ids_matching`] and [`Table::delete`] would,
+    /// without reading anything: for callers that plan a query before
+    /// running it (SQL).
+    ///
+    /// # Errors
+    /// [`TableError::InvalidPredicate`].
+    pub fn check_filter(&self, filter: &RowFilter) -> Result<()> {
+        match filter {
+            RowFilter::Ids(_) => Ok(()),
+            other => Compiled::new(&self.file_schema(), other).map(|_| ()),
+        }
+    }
+
+    /// Per file (ascending) the live rows where `compiled` holds, and their
+    /// `_id`s; files without such rows are left out. Files the manifest's
+    /// bounds rule out are not read.
+    pub(crate) async fn rows_matching(
+        &self,
+        compiled: &Compiled,
+    ) -> Result<Vec<(usize, RoaringBitmap, Vec<u64>)>> {
+        let keep = FileStatistics::new(self, Arc::clone(&compiled.schema)).keep(&compiled.expr);
+        let files: Vec<usize> = (0..self.manifest().files.len())
+            .filter(|&file| keep.get(file).copied().unwrap_or(true))
+            .collect();
+        let per_file: Vec<_> = futures::stream::iter(files)
+            .map(|file| self.matching_in_file(compiled, file))
+            .buffered(CONCURRENT_FILES)
+            .try_collect()
+            .await?;
+        Ok(per_file
+            .into_iter()
+            .filter(|(_, rows, _)| !rows.is_empty())
+            .collect())
+    }
+
+    /// The live rows of `file` where `compiled` holds, and their `_id`s.
+    async fn matching_in_file(
+        &self,
+        compiled: &Compiled,
+        file: usize,
+    ) -> Result<(usize, RoaringBitmap, Vec<u64>)> {
+        let live = self.live_ordinals(file).await?;
+        let names: Vec<&str> = compiled.columns.iter().map(String::as_str).collect();
+        // `_id` comes first whatever the predicate names.
+        let batch = self.fetch_columns(file, &live, Some(&names)).await?;
+        let all_ids = batch
+            .column(0)
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| TableError::Schema {
+                column: "_id".into(),
+                reason: "is not UInt64".into(),
+            })?
+            .clone();
+        let batch = batch.project(&projection(&batch, &compiled.columns)?)?;
+        let matched = compiled.matching(&batch)?;
+        let mut rows = RoaringBitmap::new();
+        let mut ids = Vec::with_capacity(usize::try_from(matched.len()).unwrap_or(0));
+        for i in matched {
+            if let Some(&row) = live.get(i as usize) {
+                rows.insert(row);
+                ids.push(all_ids.value(i as usize));
+            }
+        }
+        Ok((file, rows, ids))
     }
 }
 

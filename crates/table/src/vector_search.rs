@@ -2,8 +2,9 @@
 //!
 //! Each file answers from its own vector region (IVF probe, RaBitQ first
 //! pass, rerank), optionally restricted to the rows a full-text query
-//! matches (the allow-set path: `min(k, allowed)` rows, not a thinned
-//! global top k); the per-file answers merge by similarity.
+//! matches or to an id allow set (such as [`Table::ids_matching`] gives for
+//! a SQL predicate) — the allow-set path: `min(k, allowed)` rows, not a
+//! thinned global top k; the per-file answers merge by similarity.
 
 use arrow::array::RecordBatch;
 use futures::future::try_join_all;
@@ -119,7 +120,11 @@ impl Table {
         // at once: a cold search costs the same few round trips (index
         // header, probed clusters, rows) however many files it reads.
         let unfiltered = filter.is_none() && by_id.is_none();
-        let candidates = self.vector_candidates(query, metric, unfiltered);
+        let mut candidates = self.vector_candidates(query, metric, unfiltered);
+        // An id allow set names its files: no other file is opened.
+        if let Some(by_id) = &by_id {
+            candidates.retain(|i| by_id.contains_key(i));
+        }
         let filter = filter.as_ref();
         let by_id = by_id.as_ref();
         let jobs = try_join_all(
