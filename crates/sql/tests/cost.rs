@@ -101,7 +101,19 @@ async fn check(conn: &Connection) {
                 "{query}: {kind:?}"
             );
         }
-        assert_eq!(cost.io, seen, "{query}");
+        // Bytes and cache counts too; round trips are timing (the scope's
+        // layer wraps the store-wide one, so it can only see more overlap).
+        assert_eq!(
+            (cost.io.bytes_read, cost.io.bytes_written),
+            (seen.bytes_read, seen.bytes_written),
+            "{query}"
+        );
+        assert_eq!(
+            (cost.io.cache_hits, cost.io.cache_misses),
+            (seen.cache_hits, seen.cache_misses),
+            "{query}"
+        );
+        assert!(cost.io.round_trips <= seen.round_trips, "{query}");
         assert_eq!(
             cost.estimated_usd,
             PriceTable::default().estimate(&seen),
