@@ -46,6 +46,8 @@ enum Cell {
     Peers,
     /// Cold and warm reads of a table on the S3 server through a delaying proxy.
     Cold,
+    /// Vector recall@10 against latency and cold bytes, per probe count.
+    Vectors,
 }
 
 #[derive(Debug, Parser)]
@@ -154,6 +156,12 @@ fn main() -> anyhow::Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
                 runtime.block_on(cells::cold::run(&mut report, corpus, args.delay_ms))?;
+            }
+            Cell::Vectors => {
+                let corpus = corpus
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
+                runtime.block_on(cells::vectors::run(&mut report, corpus))?;
             }
             Cell::Quality => {
                 let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {

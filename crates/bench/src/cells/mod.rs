@@ -11,3 +11,4 @@ pub(crate) mod sql;
 pub(crate) mod storage;
 pub(crate) mod table;
 mod tantivy_peer;
+pub(crate) mod vectors;
