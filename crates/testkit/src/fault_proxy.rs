@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
@@ -37,6 +38,11 @@ pub enum Fault {
     StatusAfterForward(u16),
     /// Forward, then hold the answer this long.
     Delay(Duration),
+    /// Hold the request this long, then forward it and stream the answer
+    /// back as it arrives: a model of object-storage latency (the delay is
+    /// paid once per request, the body is not buffered), the way the peers'
+    /// cold-path proxy adds it.
+    Latency(Duration),
     /// Forward, then answer with only the first `n` body bytes, with a
     /// matching `Content-Length` and every other header unchanged: a server
     /// that returns less than the range it claims.
@@ -92,6 +98,13 @@ pub struct FaultProxy {
 }
 
 type ProxyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An answer's body: buffered (faults that rewrite it) or streamed.
+type ProxyBody = BoxBody<Bytes, ProxyError>;
+
+fn buffered(bytes: Bytes) -> ProxyBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
 
 impl FaultProxy {
     /// Start a proxy to `upstream` (`http://127.0.0.1:PORT`) on a free loopback port.
@@ -187,7 +200,7 @@ async fn forward(
     state: Arc<State>,
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: Arc<str>,
-) -> Result<Response<Full<Bytes>>, ProxyError> {
+) -> Result<Response<ProxyBody>, ProxyError> {
     state.requests.fetch_add(1, Ordering::SeqCst);
     state
         .log
@@ -197,6 +210,9 @@ async fn forward(
     let fault = state.take_fault(req.method(), req.headers());
     if let Some(Fault::Status(code)) = fault {
         return Ok(status_response(code));
+    }
+    if let Some(Fault::Latency(d)) = fault {
+        tokio::time::sleep(d).await;
     }
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
@@ -211,6 +227,14 @@ async fn forward(
     }
     let response = client.request(upstream_req.body(Full::new(body))?).await?;
     let (mut head, body) = response.into_parts();
+    if let Some(Fault::Latency(_)) = fault {
+        // Stream the answer through, framing headers untouched.
+        head.headers.remove(CONNECTION);
+        return Ok(Response::from_parts(
+            head,
+            body.map_err(ProxyError::from).boxed(),
+        ));
+    }
     let body = body.collect().await?.to_bytes();
     match fault {
         Some(Fault::DropAfterForward) => Err("fault: connection dropped after forwarding".into()),
@@ -219,23 +243,23 @@ async fn forward(
             let cut = body.slice(..n.min(body.len()));
             head.headers.remove(TRANSFER_ENCODING);
             head.headers.insert(CONTENT_LENGTH, cut.len().into());
-            Ok(Response::from_parts(head, Full::new(cut)))
+            Ok(Response::from_parts(head, buffered(cut)))
         }
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             head.headers.remove(TRANSFER_ENCODING);
-            Ok(Response::from_parts(head, Full::new(body)))
+            Ok(Response::from_parts(head, buffered(body)))
         }
         _ => {
             head.headers.remove(TRANSFER_ENCODING);
             head.headers.remove(CONNECTION);
-            Ok(Response::from_parts(head, Full::new(body)))
+            Ok(Response::from_parts(head, buffered(body)))
         }
     }
 }
 
-fn status_response(code: u16) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(b"injected fault")));
+fn status_response(code: u16) -> Response<ProxyBody> {
+    let mut response = Response::new(buffered(Bytes::from_static(b"injected fault")));
     *response.status_mut() =
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response

@@ -1,6 +1,7 @@
 //! The cold cell: a table on the S3 server on loopback, read through a
-//! proxy that holds every answer a fixed delay (a model of object-storage
-//! latency). Per query kind (selective BM25, phrase, vector, hybrid, SQL
+//! proxy that holds every request a fixed delay before forwarding it and
+//! streams the answer back (a model of object-storage latency, the same
+//! the peers' cold-path proxy adds). Per query kind (selective BM25, phrase, vector, hybrid, SQL
 //! point lookup and range aggregate): the cold first query on a fresh
 //! connection (latency, requests, bytes, sequential round trips), the warm
 //! latency after a restart on a filled disk cache, and the warm latency of
@@ -175,7 +176,7 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
         method: None,
         header: None,
         times: usize::MAX,
-        fault: Fault::Delay(Duration::from_millis(delay_ms)),
+        fault: Fault::Latency(Duration::from_millis(delay_ms)),
     });
     let delayed: Vec<(String, String)> = server
         .options()

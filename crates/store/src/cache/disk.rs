@@ -152,6 +152,12 @@ impl DiskCache {
         if let Some(cache) = open.get(&dir).and_then(Weak::upgrade) {
             return Ok(cache);
         }
+        // A handle of this process whose last reference is being dropped on
+        // another thread (a background fill ending) still holds the lock
+        // for a moment: wait for it rather than report the directory busy.
+        let releasing = open
+            .get(&dir)
+            .is_some_and(|cache| cache.strong_count() == 0);
         open.retain(|_, cache| cache.strong_count() > 0);
         let lock_path = dir.join(".lock");
         let lock = File::options()
@@ -160,10 +166,15 @@ impl DiskCache {
             .write(true)
             .open(&lock_path)
             .map_err(io("open cache lock", &lock_path))?;
-        if lock.try_lock().is_err() {
-            return Err(StoreError::CacheDirInUse {
-                dir: dir.display().to_string(),
-            });
+        let mut waits = if releasing { 200 } else { 0 };
+        while lock.try_lock().is_err() {
+            if waits == 0 {
+                return Err(StoreError::CacheDirInUse {
+                    dir: dir.display().to_string(),
+                });
+            }
+            waits -= 1;
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let (index, restored) = scan(&dir, config.disk_budget);
         let cache = Arc::new(DiskCache {

@@ -170,7 +170,7 @@ async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
     let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
         return;
     };
-    // Through a proxy that holds every answer 20 ms, like real object
+    // Through a proxy that holds every request 100 ms, like slow object
     // storage: requests issued together then overlap however the local
     // cache lookups before them are scheduled, so they are one round trip.
     let proxy = infino_testkit::fault_proxy::FaultProxy::start(
@@ -182,7 +182,7 @@ async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
         method: None,
         header: None,
         times: usize::MAX,
-        fault: infino_testkit::fault_proxy::Fault::Delay(std::time::Duration::from_millis(20)),
+        fault: infino_testkit::fault_proxy::Fault::Latency(std::time::Duration::from_millis(100)),
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let mut options: Vec<(String, String)> = server
