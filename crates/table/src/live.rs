@@ -13,6 +13,7 @@ use arrow::array::{Array, UInt64Array};
 use roaring::RoaringBitmap;
 use tokio::sync::OnceCell;
 
+use crate::bloom::TermBloom;
 use crate::deletes;
 use crate::error::{Result, TableError};
 use crate::table::Table;
@@ -27,6 +28,9 @@ pub(crate) struct FileState {
     /// subtract from the term's document frequency. Computed once per
     /// snapshot, since intersecting a long postings list is not free.
     pub(crate) deleted_df: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+    /// The manifest's term bloom filters, decoded once per snapshot rather
+    /// than from base64 on every query.
+    pub(crate) blooms: std::sync::OnceLock<std::collections::BTreeMap<String, TermBloom>>,
 }
 
 impl Table {

@@ -467,11 +467,14 @@ impl Table {
         let prunable = positive_tokens(parsed.root(), &analyzer, &mut tokens) && !tokens.is_empty();
         let (mut keep, mut pruned) = (Vec::new(), Vec::new());
         for (i, entry) in self.inner.manifest.files.iter().enumerate() {
-            let bloom = entry
-                .term_blooms
-                .get(column)
-                .and_then(|b| TermBloom::decode(b));
-            match bloom {
+            let blooms = self.inner.state[i].blooms.get_or_init(|| {
+                entry
+                    .term_blooms
+                    .iter()
+                    .filter_map(|(c, b)| Some((c.clone(), TermBloom::decode(b)?)))
+                    .collect()
+            });
+            match blooms.get(column) {
                 Some(bloom)
                     if prunable && !tokens.iter().any(|t| bloom.may_contain(t.as_bytes())) =>
                 {
