@@ -50,7 +50,6 @@ mod args;
 mod cost;
 mod explain;
 mod functions;
-mod locate;
 mod matching;
 mod provider;
 mod prune;

@@ -39,7 +39,6 @@ use tokio::sync::OnceCell;
 
 use crate::cost::QueryStore;
 use crate::explain::{LabeledScan, ScanLabel};
-use crate::locate::Locator;
 use crate::prune;
 use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
 use crate::reader::StoreReaders;
@@ -53,7 +52,6 @@ pub(crate) struct InfinoTable {
     schema: SchemaRef,
     url: ObjectStoreUrl,
     indexed: IndexedColumns,
-    locator: Locator,
     row_groups: RowGroups,
     readers: Arc<StoreReaders>,
 }
@@ -74,7 +72,6 @@ impl InfinoTable {
         Ok(Self {
             schema: table.file_schema(),
             indexed: IndexedColumns::of(table)?,
-            locator: Locator::of(table, store.clone()),
             readers: Arc::new(StoreReaders::new(store, table)),
             row_groups: table
                 .manifest()
@@ -253,8 +250,8 @@ impl TableProvider for InfinoTable {
         }
         let candidates: Candidates = match narrowing.len() {
             0 => vec![None; files.len()],
-            1 => pushdown::evaluate(&self.table, &self.locator, &narrowing[0]).await?,
-            _ => pushdown::evaluate(&self.table, &self.locator, &IndexExpr::And(narrowing)).await?,
+            1 => pushdown::evaluate(&self.table, &narrowing[0]).await?,
+            _ => pushdown::evaluate(&self.table, &IndexExpr::And(narrowing)).await?,
         };
         // Files the manifest's min/max/null summaries rule out are not
         // opened. Pruning only ever saves work: if it cannot be planned,

@@ -24,7 +24,6 @@ use datafusion::logical_expr::{
 use infino_fts::Analyzer;
 use infino_table::Table;
 
-use crate::locate::Locator;
 use roaring::RoaringBitmap;
 
 /// The name of the full-text predicate function.
@@ -186,26 +185,20 @@ fn string(value: &ScalarValue) -> Option<&str> {
 }
 
 /// The candidate rows of `expr` in each file of `table`.
-pub(crate) async fn evaluate(
-    table: &Table,
-    locator: &Locator,
-    expr: &IndexExpr,
-) -> Result<Candidates> {
+pub(crate) async fn evaluate(table: &Table, expr: &IndexExpr) -> Result<Candidates> {
     let files = table.manifest().files.len();
     match expr {
         IndexExpr::Leaf { column, query } => {
-            let k = usize::try_from(table.manifest().files.iter().map(|f| f.rows).sum::<u64>())
-                .unwrap_or(usize::MAX);
-            let hits = table
-                .search_hits(column, query, k)
+            // The match set straight from the postings, as row ordinals per
+            // file (live rows only): no scoring, no `_id` round trip.
+            let matched = table
+                .matching_rows(column, query)
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             let mut out: Candidates = vec![Some(RoaringBitmap::new()); files];
-            for hit in hits {
-                if let Some((file, row)) = locator.locate(hit.id).await?
-                    && let Some(rows) = &mut out[file]
-                {
-                    rows.insert(row);
+            for (file, rows) in matched {
+                if let Some(slot) = out.get_mut(file) {
+                    *slot = Some(rows);
                 }
             }
             Ok(out)
@@ -214,7 +207,7 @@ pub(crate) async fn evaluate(
             let and = matches!(expr, IndexExpr::And(_));
             let mut acc: Option<Candidates> = None;
             for part in parts {
-                let next = Box::pin(evaluate(table, locator, part)).await?;
+                let next = Box::pin(evaluate(table, part)).await?;
                 acc = Some(match acc {
                     None => next,
                     Some(prev) => prev
