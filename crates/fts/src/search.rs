@@ -457,8 +457,14 @@ fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<
     }
 }
 
-/// Leapfrog intersection; a document containing every term is collected
-/// if `verify` (called with the cursors on it) accepts it.
+/// Leapfrog intersection driven by the rarest term (the *lead*); a
+/// document containing every term is collected if `verify` (called with
+/// the cursors on it) accepts it.
+///
+/// Before the other lists are sought, a lead document must be able to beat
+/// the threshold with the lead's exact contribution plus the other terms'
+/// block bounds: seeking a frequent term usually decodes one of its blocks,
+/// and once the top-k is full most lead documents fail this cheap test.
 fn conjunction(
     cursors: &mut [TermCursor<'_>],
     out: &mut DocScorer<'_>,
@@ -471,56 +477,65 @@ fn conjunction(
     let total_bound: f32 = cursors.iter().map(|c| c.max_score).sum();
     let mut candidate = cursors[0].postings.doc();
     // The block window last checked: documents up to `end` can beat
-    // `threshold` only if `can_beat`.
-    let mut window: Option<(u32, bool)> = None;
+    // `threshold` only if `can_beat`, and the terms other than the lead
+    // contribute at most `rest` to them.
+    let mut window: Option<(u32, bool, f32)> = None;
     'candidates: while candidate != TERMINATED {
         let threshold = out.top.threshold();
         if !beats(total_bound, threshold) {
             return Ok(());
         }
+        if !out.allows(candidate) {
+            candidate = cursors[0].postings.next_doc()?;
+            continue;
+        }
         if threshold.is_some() {
-            let (end, can_beat) = match window {
+            let (end, can_beat, rest) = match window {
                 // Thresholds only rise (see `max_score`).
-                Some((end, can_beat)) if candidate <= end => (end, can_beat),
+                Some((end, can_beat, rest)) if candidate <= end => (end, can_beat, rest),
                 _ => {
-                    let mut block_bound = 0.0;
+                    let mut lead_bound = 0.0;
+                    let mut rest = 0.0;
                     let mut block_end = TERMINATED;
-                    for cursor in cursors.iter_mut() {
+                    for (i, cursor) in cursors.iter_mut().enumerate() {
                         if !cursor.postings.shallow_seek(candidate)? {
                             return Ok(());
                         }
-                        block_bound += cursor.block_bound();
+                        if i == 0 {
+                            lead_bound = cursor.block_bound();
+                        } else {
+                            rest += cursor.block_bound();
+                        }
                         block_end = block_end.min(cursor.postings.block_last_doc());
                     }
-                    let can_beat = beats(block_bound, threshold);
-                    window = Some((block_end, can_beat));
-                    (block_end, can_beat)
+                    let can_beat = beats(lead_bound + rest, threshold);
+                    window = Some((block_end, can_beat, rest));
+                    (block_end, can_beat, rest)
                 }
             };
             if !can_beat {
                 candidate = cursors[0].postings.seek(end.saturating_add(1))?;
                 continue;
             }
+            let lead = cursors[0].score(out.norm(candidate))?;
+            if !beats(lead + rest, threshold) {
+                candidate = cursors[0].postings.next_doc()?;
+                continue;
+            }
         }
-        for i in 0..cursors.len() {
+        for i in 1..cursors.len() {
             let doc = cursors[i].postings.seek(candidate)?;
             if doc != candidate {
-                candidate = if i == 0 {
-                    doc
-                } else {
-                    cursors[0].postings.seek(doc)?
-                };
+                candidate = cursors[0].postings.seek(doc)?;
                 continue 'candidates;
             }
         }
         // Verification (a phrase's positions) costs more than scoring, so
         // only a document that would enter the top-k is verified. Documents
         // arrive in increasing order: one tying the threshold cannot enter.
-        if out.allows(candidate) {
-            let score = out.score(candidate, cursors.iter())?;
-            if beats_exact(score, out.top.threshold()) && verify(cursors)? {
-                out.top.push(candidate, score);
-            }
+        let score = out.score(candidate, cursors.iter())?;
+        if beats_exact(score, out.top.threshold()) && verify(cursors)? {
+            out.top.push(candidate, score);
         }
         candidate = cursors[0].postings.next_doc()?;
     }
