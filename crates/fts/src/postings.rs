@@ -271,7 +271,7 @@ impl<'a> Postings<'a> {
             *slot = low;
             next = doc + 1;
         }
-        if next - 1 >= u64::from(TERMINATED) {
+        if next > u64::from(TERMINATED) {
             return Err(self.corrupt(h.body.0, "block last doc mismatch"));
         }
         self.tf_codes = (h.body.0 + tfs_at, h.body.1);
