@@ -260,18 +260,19 @@ impl<'a> Postings<'a> {
         if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
             return Err(self.corrupt(h.body.0, "bad block body"));
         }
-        // The last document is base + Σ gaps + n − 1; checked in u64 first,
-        // so the prefix sums below cannot overflow and strictly increase.
-        let gaps: u64 = self.docs[..h.n].iter().map(|&g| u64::from(g)).sum();
-        let last = u64::from(self.shallow_base) + gaps + (h.n as u64 - 1);
-        if last >= u64::from(TERMINATED) {
-            return Err(self.corrupt(h.body.0, "block last doc mismatch"));
-        }
-        let mut next = self.shallow_base;
+        // Prefix sums in u64 (128 gaps below 2^32 cannot overflow it), in
+        // one pass: the sums strictly increase, so when the last one is
+        // below TERMINATED every one fits in u32 unchanged.
+        let mut next = u64::from(self.shallow_base);
         for slot in &mut self.docs[..h.n] {
-            let doc = next + *slot;
-            *slot = doc;
+            let doc = next + u64::from(*slot);
+            #[expect(clippy::cast_possible_truncation, reason = "checked below")]
+            let low = doc as u32;
+            *slot = low;
             next = doc + 1;
+        }
+        if next > u64::from(TERMINATED) {
+            return Err(self.corrupt(h.body.0, "block last doc mismatch"));
         }
         self.tf_codes = (h.body.0 + tfs_at, h.body.1);
         self.tfs_block = usize::MAX;
@@ -386,18 +387,6 @@ impl<'a> Postings<'a> {
         Ok(())
     }
 
-    /// Moves the shallow pointer to the next block; false when none is left.
-    fn advance_shallow(&mut self) -> Result<bool> {
-        if self.shallow_idx + 1 >= self.blocks {
-            return Ok(false);
-        }
-        let base = self.shallow.last_doc + 1;
-        self.shallow = self.read_entry(self.shallow_idx + 1, base)?;
-        self.shallow_idx += 1;
-        self.shallow_base = base;
-        Ok(true)
-    }
-
     /// The current document, or [`TERMINATED`].
     pub fn doc(&self) -> u32 {
         self.doc
@@ -446,11 +435,39 @@ impl<'a> Postings<'a> {
     /// # Errors
     /// [`FtsError::Corrupt`] on malformed skip entries.
     pub fn shallow_seek(&mut self, target: u32) -> Result<bool> {
-        while self.shallow.last_doc < target {
-            if !self.advance_shallow()? {
-                return Ok(false);
-            }
+        if self.shallow.last_doc >= target {
+            return Ok(true);
         }
+        // Skipped entries are passed over by their last-document field
+        // alone; only the entry landed on is parsed and checked, against
+        // the previous entry's last document. Documents still only
+        // increase: the landed block starts after a last document below
+        // `target`, and `next_doc` checks consecutive entries in full.
+        let data = self.src.data;
+        let mut b = self.shallow_idx + 1;
+        while b < self.blocks {
+            let at = b * SKIP_ENTRY_LEN;
+            let last = format::read_u32(data, at)
+                .ok_or_else(|| self.corrupt(at, "truncated skip entry"))?;
+            if last >= target {
+                break;
+            }
+            b += 1;
+        }
+        if b >= self.blocks {
+            return Ok(false);
+        }
+        let base = if b == self.shallow_idx + 1 {
+            self.shallow.last_doc + 1
+        } else {
+            let at = (b - 1) * SKIP_ENTRY_LEN;
+            format::read_u32(data, at)
+                .and_then(|last| last.checked_add(1))
+                .ok_or_else(|| self.corrupt(at, "bad block bounds"))?
+        };
+        self.shallow = self.read_entry(b, base)?;
+        self.shallow_idx = b;
+        self.shallow_base = base;
         Ok(true)
     }
 

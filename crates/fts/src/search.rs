@@ -49,6 +49,14 @@ impl TermCursor<'_> {
         Ok(self.scorer.score(self.postings.checked_tf(norm)?, norm))
     }
 
+    /// [`score`](Self::score), decoding the block's term frequencies at
+    /// once first: for a cursor whose documents are scored one after
+    /// another, one vectorized unpack beats an extraction per entry.
+    fn score_decoding(&mut self, norm: u8) -> Result<f32> {
+        self.postings.decode_tfs()?;
+        self.score(norm)
+    }
+
     fn block_bound(&self) -> f32 {
         let scorer = self.scorer;
         self.postings.block_bound(|tf, norm| scorer.score(tf, norm))
@@ -347,118 +355,14 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
     Ok(())
 }
 
-/// MaxScore: terms sorted by their bound; the longest prefix whose summed
-/// bounds cannot beat the threshold is *non-essential* — a document holding
-/// only those terms cannot enter the top-k — so candidates come from the
-/// essential terms alone, and the non-essential ones are looked up per
-/// candidate (highest bound first, block bounds before decoding) only while
-/// the candidate can still beat the threshold.
-fn max_score(cursors: &mut [TermCursor<'_>], out: &mut DocScorer<'_>) -> Result<()> {
-    cursors.sort_by(|a, b| a.max_score.total_cmp(&b.max_score));
-    let n = cursors.len();
-    // bounds[i]: the summed bounds of the first i terms.
-    let mut bounds = Vec::with_capacity(n + 1);
-    bounds.push(0.0f32);
-    for cursor in cursors.iter() {
-        bounds.push(bounds[bounds.len() - 1] + cursor.max_score);
-    }
-    let mut threshold = out.top.threshold();
-    let mut essential = 0;
-    while essential < n && !beats(bounds[essential + 1], threshold) {
-        essential += 1;
-    }
-    // The block window last checked over the essential cursors: documents
-    // up to `end` can beat `threshold` only if `can_beat`.
-    let mut window: Option<(u32, usize, bool)> = None;
-    loop {
-        let mut doc = TERMINATED;
-        for cursor in &cursors[essential..] {
-            doc = doc.min(cursor.postings.doc());
-        }
-        if doc == TERMINATED {
-            return Ok(());
-        }
-        if threshold.is_some() {
-            let (end, can_beat) = match window {
-                // The threshold only rises: a window that could not beat it
-                // still cannot, and one that could is merely conservative.
-                Some((end, ess, can_beat)) if doc <= end && ess == essential => (end, can_beat),
-                _ => {
-                    // Until the first essential block ends, a document
-                    // scores at most the essential blocks' bounds plus
-                    // every non-essential term's bound.
-                    let mut bound = bounds[essential];
-                    let mut end = TERMINATED;
-                    for cursor in &mut cursors[essential..] {
-                        if cursor.postings.doc() != TERMINATED
-                            && cursor.postings.shallow_seek(doc)?
-                        {
-                            bound += cursor.block_bound();
-                            end = end.min(cursor.postings.block_last_doc());
-                        }
-                    }
-                    let can_beat = beats(bound, threshold);
-                    window = Some((end, essential, can_beat));
-                    (end, can_beat)
-                }
-            };
-            if !can_beat {
-                let next = end.saturating_add(1);
-                for cursor in &mut cursors[essential..] {
-                    cursor.postings.seek(next)?;
-                }
-                continue;
-            }
-        }
-        if out.allows(doc) {
-            // Counted once any of its score is computed.
-            out.scored += 1;
-            let norm = out.norm(doc);
-            out.contributions.fill(0.0);
-            let mut bound = bounds[essential];
-            for cursor in &cursors[essential..] {
-                if cursor.postings.doc() == doc {
-                    let score = cursor.score(norm)?;
-                    out.contributions[cursor.slot] = score;
-                    bound += score;
-                }
-            }
-            let mut alive = beats(bound, threshold);
-            for cursor in cursors[..essential].iter_mut().rev() {
-                if !alive {
-                    break;
-                }
-                bound -= cursor.max_score;
-                if cursor.postings.shallow_seek(doc)?
-                    && beats(bound + cursor.block_bound(), threshold)
-                    && cursor.postings.seek(doc)? == doc
-                {
-                    let score = cursor.score(norm)?;
-                    out.contributions[cursor.slot] = score;
-                    bound += score;
-                }
-                alive = beats(bound, threshold);
-            }
-            if alive {
-                // Summed in slot order, as `DocScorer::score` does.
-                let score = out.contributions.iter().sum();
-                out.top.push(doc, score);
-                threshold = out.top.threshold();
-            }
-        }
-        for cursor in &mut cursors[essential..] {
-            if cursor.postings.doc() == doc {
-                cursor.postings.next_doc()?;
-            }
-        }
-        while essential < n && !beats(bounds[essential + 1], threshold) {
-            essential += 1;
-        }
-    }
-}
-
-/// Leapfrog intersection; a document containing every term is collected
-/// if `verify` (called with the cursors on it) accepts it.
+/// Leapfrog intersection driven by the rarest term (the *lead*); a
+/// document containing every term is collected if `verify` (called with
+/// the cursors on it) accepts it.
+///
+/// Before the other lists are sought, a lead document must be able to beat
+/// the threshold with the lead's exact contribution plus the other terms'
+/// block bounds: seeking a frequent term usually decodes one of its blocks,
+/// and once the top-k is full most lead documents fail this cheap test.
 fn conjunction(
     cursors: &mut [TermCursor<'_>],
     out: &mut DocScorer<'_>,
@@ -471,61 +375,74 @@ fn conjunction(
     let total_bound: f32 = cursors.iter().map(|c| c.max_score).sum();
     let mut candidate = cursors[0].postings.doc();
     // The block window last checked: documents up to `end` can beat
-    // `threshold` only if `can_beat`.
-    let mut window: Option<(u32, bool)> = None;
+    // `threshold` only if `can_beat`, and the terms other than the lead
+    // contribute at most `rest` to them.
+    let mut window: Option<(u32, bool, f32)> = None;
     'candidates: while candidate != TERMINATED {
         let threshold = out.top.threshold();
         if !beats(total_bound, threshold) {
             return Ok(());
         }
+        if !out.allows(candidate) {
+            candidate = cursors[0].postings.next_doc()?;
+            continue;
+        }
         if threshold.is_some() {
-            let (end, can_beat) = match window {
+            let (end, can_beat, rest) = match window {
                 // Thresholds only rise (see `max_score`).
-                Some((end, can_beat)) if candidate <= end => (end, can_beat),
+                Some((end, can_beat, rest)) if candidate <= end => (end, can_beat, rest),
                 _ => {
-                    let mut block_bound = 0.0;
+                    let mut lead_bound = 0.0;
+                    let mut rest = 0.0;
                     let mut block_end = TERMINATED;
-                    for cursor in cursors.iter_mut() {
+                    for (i, cursor) in cursors.iter_mut().enumerate() {
                         if !cursor.postings.shallow_seek(candidate)? {
                             return Ok(());
                         }
-                        block_bound += cursor.block_bound();
+                        if i == 0 {
+                            lead_bound = cursor.block_bound();
+                        } else {
+                            rest += cursor.block_bound();
+                        }
                         block_end = block_end.min(cursor.postings.block_last_doc());
                     }
-                    let can_beat = beats(block_bound, threshold);
-                    window = Some((block_end, can_beat));
-                    (block_end, can_beat)
+                    let can_beat = beats(lead_bound + rest, threshold);
+                    window = Some((block_end, can_beat, rest));
+                    (block_end, can_beat, rest)
                 }
             };
             if !can_beat {
                 candidate = cursors[0].postings.seek(end.saturating_add(1))?;
                 continue;
             }
+            let lead = cursors[0].score(out.norm(candidate))?;
+            if !beats(lead + rest, threshold) {
+                candidate = cursors[0].postings.next_doc()?;
+                continue;
+            }
         }
-        for i in 0..cursors.len() {
+        for i in 1..cursors.len() {
             let doc = cursors[i].postings.seek(candidate)?;
             if doc != candidate {
-                candidate = if i == 0 {
-                    doc
-                } else {
-                    cursors[0].postings.seek(doc)?
-                };
+                candidate = cursors[0].postings.seek(doc)?;
                 continue 'candidates;
             }
         }
         // Verification (a phrase's positions) costs more than scoring, so
         // only a document that would enter the top-k is verified. Documents
         // arrive in increasing order: one tying the threshold cannot enter.
-        if out.allows(candidate) {
-            let score = out.score(candidate, cursors.iter())?;
-            if beats_exact(score, out.top.threshold()) && verify(cursors)? {
-                out.top.push(candidate, score);
-            }
+        let score = out.score(candidate, cursors.iter())?;
+        if beats_exact(score, out.top.threshold()) && verify(cursors)? {
+            out.top.push(candidate, score);
         }
         candidate = cursors[0].postings.next_doc()?;
     }
     Ok(())
 }
+
+mod disjunction;
+
+use disjunction::max_score;
 
 #[cfg(test)]
 mod tests;

@@ -64,12 +64,16 @@ pub(crate) fn unpack(bytes: &[u8], width: u8, out: &mut [u32; LANE_BLOCK]) -> Op
     Some(())
 }
 
-/// Lane words `k` of all four lanes.
+/// Lane words `k` of all four lanes: one bounds check and one 16-byte
+/// load (a closure per lane was left uninlined in the hot decode loop).
+#[inline(always)]
 fn word(bytes: &[u8], k: usize) -> [u32; 4] {
-    std::array::from_fn(|lane| {
-        let at = 16 * k + 4 * lane;
-        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-    })
+    let chunk = &bytes[16 * k..16 * k + 16];
+    let mut out = [0u32; 4];
+    for (slot, b) in out.iter_mut().zip(chunk.chunks_exact(4)) {
+        *slot = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    out
 }
 
 /// The unrolled decoder for one width: every shift below is a constant.
