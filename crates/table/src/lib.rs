@@ -14,6 +14,7 @@ mod build;
 mod connection;
 mod deletes;
 mod error;
+mod fts_plan;
 mod gc;
 mod hybrid;
 mod ids;
