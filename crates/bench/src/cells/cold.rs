@@ -13,8 +13,11 @@
 //! previous finished, the way the peers' cold analysis counts RTTs.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow::array::{FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use infino_sql::SqlContext;
 use infino_store::{Path, Store};
 use infino_table::{Connection, Fusion, Table, VectorQuery};
@@ -22,7 +25,7 @@ use infino_testkit::fault_proxy::{Fault, FaultProxy, Rule};
 use infino_testkit::server::{ObjectStoreServer, ServerKind};
 
 use crate::cells::queries::{QuerySpec, query_classes};
-use crate::cells::table::{DIM, batch, schema, spec, vectors};
+use crate::cells::table::{DIM, spec, vectors};
 use crate::corpus::Corpus;
 use crate::report::{Report, percentile_ms};
 
@@ -59,6 +62,45 @@ where
             round_trips: io.round_trips,
         },
     ))
+}
+
+/// `id`, `text` and an `embedding` of `dim` floats.
+fn docs_schema(dim: usize) -> anyhow::Result<SchemaRef> {
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    Ok(Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new(
+            "embedding",
+            DataType::FixedSizeList(item, i32::try_from(dim)?),
+            false,
+        ),
+    ])))
+}
+
+/// Rows `range` of the corpus with their vectors.
+fn docs_batch(
+    corpus: &Corpus,
+    vecs: &[f32],
+    dim: usize,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<RecordBatch> {
+    let list = FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::Float32, false)),
+        i32::try_from(dim)?,
+        Arc::new(Float32Array::from(
+            vecs[range.start * dim..range.end * dim].to_vec(),
+        )),
+        None,
+    )?;
+    Ok(RecordBatch::try_new(
+        docs_schema(dim)?,
+        vec![
+            Arc::new(Int64Array::from(corpus.ids[range.clone()].to_vec())),
+            Arc::new(StringArray::from_iter_values(&corpus.texts[range])),
+            Arc::new(list),
+        ],
+    )?)
 }
 
 /// One query of a kind, runnable on any handle of the table.
@@ -146,12 +188,24 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
 
     // Build: eight appends, so the table has several superfiles.
     let n = corpus.texts.len();
-    let vecs = vectors(n, 1);
+    // The corpus's own embeddings when it has them (like for like with a
+    // peer on the same corpus), else clustered synthetic vectors.
+    let (dim, vecs) = match &corpus.embeddings {
+        Some((dim, data)) => (*dim, data.clone()),
+        None => (DIM, vectors(n, 1)),
+    };
     let started = Instant::now();
-    let mut table = direct.create_table(TABLE, schema(), &spec()).await?;
+    let mut table = direct
+        .create_table(TABLE, docs_schema(dim)?, &spec())
+        .await?;
     for part in 0..8 {
         table = table
-            .append(&[batch(corpus, &vecs, part * n / 8..(part + 1) * n / 8)?])
+            .append(&[docs_batch(
+                corpus,
+                &vecs,
+                dim,
+                part * n / 8..(part + 1) * n / 8,
+            )?])
             .await?;
     }
     let files = table.manifest().files.len();
@@ -192,7 +246,7 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
         .collect();
     let label = |what: &str| format!("{what} @{delay_ms}ms");
 
-    let kinds = query_kinds(&local, corpus, &vecs).await?;
+    let kinds = query_kinds(&local, corpus, &vecs, dim).await?;
 
     // Cold open, and each kind's cold first query on a fresh connection.
     let mut opens = Vec::new();
@@ -326,6 +380,7 @@ async fn query_kinds(
     local: &Connection,
     corpus: &Corpus,
     vecs: &[f32],
+    dim: usize,
 ) -> anyhow::Result<Vec<(&'static str, Vec<Query>)>> {
     let n = corpus.texts.len();
     let table = local.open_table(TABLE).await?;
@@ -348,7 +403,7 @@ async fn query_kinds(
     let probes: Vec<Vec<f32>> = (0..PROBES)
         .map(|i| {
             let row = (i * step + step / 3).min(n - 1);
-            vecs[row * DIM..(row + 1) * DIM]
+            vecs[row * dim..(row + 1) * dim]
                 .iter()
                 .enumerate()
                 .map(|(d, x)| x + if d % 2 == 0 { 0.05 } else { -0.05 })
