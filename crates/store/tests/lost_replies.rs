@@ -10,12 +10,7 @@ use infino_testkit::server::{ObjectStoreServer, ServerKind};
 
 /// A store that talks to `server` through `proxy`, retrying quickly.
 fn through(proxy: &FaultProxy, server: &ObjectStoreServer, prefix: &str) -> Store {
-    let mut options = server.options();
-    for (key, value) in &mut options {
-        if key == "aws_endpoint" {
-            *value = proxy.endpoint();
-        }
-    }
+    let mut options = server.options_through(&proxy.endpoint());
     options.extend(
         [
             ("max_retries", "3"),

@@ -18,7 +18,7 @@ use infino_fts::FtsConfig;
 use infino_store::{CostScope, QueryCost};
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table, VectorQuery};
-use infino_testkit::fault_proxy::{Fault, FaultProxy, Rule};
+use infino_testkit::fault_proxy::FaultProxy;
 use infino_testkit::server::{ObjectStoreServer, ServerKind};
 use infino_vector::{BuildParams, Metric};
 use rand::rngs::StdRng;
@@ -133,25 +133,10 @@ async fn cold_queries_read_only_what_they_need_in_few_round_trips() {
 
     // Read through the delaying proxy.
     let endpoint = server.var("INFINO_S3_ENDPOINT").expect("endpoint");
-    let proxy = FaultProxy::start(endpoint).await.expect("proxy");
-    proxy.add_rule(Rule {
-        method: None,
-        header: None,
-        times: usize::MAX,
-        fault: Fault::Latency(DELAY),
-    });
-    let options: Vec<(String, String)> = server
-        .options()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = if k == "aws_endpoint" {
-                proxy.endpoint()
-            } else {
-                v
-            };
-            (k, v)
-        })
-        .collect();
+    let proxy = FaultProxy::with_latency(endpoint, DELAY)
+        .await
+        .expect("proxy");
+    let options = server.options_through(&proxy.endpoint());
     let cold = || Connection::connect_with(&uri, options.clone()).expect("connect");
 
     // Cold open: the latest manifest, found without listing, and nothing else.

@@ -146,6 +146,22 @@ impl FaultProxy {
         Ok(Self { addr, state, task })
     }
 
+    /// A proxy to `upstream` that holds every request `delay` before
+    /// forwarding it ([`Fault::Latency`]): a model of object-storage latency.
+    ///
+    /// # Errors
+    /// When no loopback port can be bound.
+    pub async fn with_latency(upstream: &str, delay: Duration) -> std::io::Result<Self> {
+        let proxy = Self::start(upstream).await?;
+        proxy.add_rule(Rule {
+            method: None,
+            header: None,
+            times: usize::MAX,
+            fault: Fault::Latency(delay),
+        });
+        Ok(proxy)
+    }
+
     /// The proxy's base URL, to use as the client's endpoint.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)

@@ -116,6 +116,23 @@ impl ObjectStoreServer {
         }
     }
 
+    /// [`options`](Self::options) with the endpoint replaced by `endpoint`,
+    /// e.g. a [`FaultProxy`](crate::fault_proxy::FaultProxy) in front of the
+    /// server (signatures still verify: the proxy keeps the Host header).
+    pub fn options_through(&self, endpoint: &str) -> Vec<(String, String)> {
+        let key = match self.kind {
+            ServerKind::SeaweedFs => "aws_endpoint",
+            ServerKind::Azurite => "azure_storage_endpoint",
+        };
+        let mut options = self.options();
+        for (k, v) in &mut options {
+            if k == key {
+                endpoint.clone_into(v);
+            }
+        }
+        options
+    }
+
     /// Storage options (object_store keys) that reach this server.
     pub fn options(&self) -> Vec<(String, String)> {
         let pairs: Vec<(&str, String)> = match self.kind {

@@ -21,7 +21,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use infino_sql::SqlContext;
 use infino_store::{Path, Store};
 use infino_table::{Connection, Fusion, Table, VectorQuery};
-use infino_testkit::fault_proxy::{Fault, FaultProxy, Rule};
+use infino_testkit::fault_proxy::FaultProxy;
 use infino_testkit::server::{ObjectStoreServer, ServerKind};
 
 use crate::cells::queries::{QuerySpec, query_classes};
@@ -166,6 +166,21 @@ impl Query {
     }
 }
 
+/// Medians of `probes` under `name`: latency, requests, bytes, round trips.
+fn record_probes(report: &mut Report, name: &str, probes: &[Probe]) {
+    let m = |f: fn(&Probe) -> f64| median(probes.iter().map(f).collect());
+    report.record(CELL, name, "p50", m(|p| p.took.as_secs_f64() * 1e3), "ms");
+    report.record(CELL, name, "requests", m(|p| p.requests as f64), "requests");
+    report.record(CELL, name, "bytes", m(|p| p.bytes as f64 / 1e3), "KB");
+    report.record(
+        CELL,
+        name,
+        "round_trips",
+        m(|p| p.round_trips as f64),
+        "RTs",
+    );
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
@@ -225,25 +240,12 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
     let local = Connection::connect(&local_uri)?;
     copy_objects(direct.store(), local.store(), &[TABLE, "_catalog"]).await?;
 
-    let proxy = FaultProxy::start(server.var("INFINO_S3_ENDPOINT").unwrap_or_default()).await?;
-    proxy.add_rule(Rule {
-        method: None,
-        header: None,
-        times: usize::MAX,
-        fault: Fault::Latency(Duration::from_millis(delay_ms)),
-    });
-    let delayed: Vec<(String, String)> = server
-        .options()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = if k == "aws_endpoint" {
-                proxy.endpoint()
-            } else {
-                v
-            };
-            (k, v)
-        })
-        .collect();
+    let proxy = FaultProxy::with_latency(
+        server.var("INFINO_S3_ENDPOINT").unwrap_or_default(),
+        Duration::from_millis(delay_ms),
+    )
+    .await?;
+    let delayed = server.options_through(&proxy.endpoint());
     let label = |what: &str| format!("{what} @{delay_ms}ms");
 
     let kinds = query_kinds(&local, corpus, &vecs, dim).await?;
@@ -261,30 +263,15 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
             let ((), p) = probe(&store, q.run(&handle)).await?;
             cold.push(p);
         }
-        let m = |f: fn(&Probe) -> f64| median(cold.iter().map(f).collect());
         let name = label(&format!("{kind} cold first query"));
-        report.record(CELL, &name, "p50", m(|p| p.took.as_secs_f64() * 1e3), "ms");
-        report.record(
-            CELL,
-            &name,
-            "requests",
-            m(|p| p.requests as f64),
-            "requests",
-        );
-        report.record(CELL, &name, "bytes", m(|p| p.bytes as f64 / 1e3), "KB");
+        record_probes(report, &name, &cold);
+        let bytes = median(cold.iter().map(|p| p.bytes as f64).collect());
         report.record(
             CELL,
             &name,
             "bytes_pct_of_table",
-            m(|p| p.bytes as f64) * 100.0 / table_bytes.max(1) as f64,
+            bytes * 100.0 / table_bytes.max(1) as f64,
             "%",
-        );
-        report.record(
-            CELL,
-            &name,
-            "round_trips",
-            m(|p| p.round_trips as f64),
-            "RTs",
         );
         report.record(
             CELL,
@@ -294,24 +281,7 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
             "RTs",
         );
     }
-    let m = |f: fn(&Probe) -> f64| median(opens.iter().map(f).collect());
-    let name = label("open (cold)");
-    report.record(CELL, &name, "p50", m(|p| p.took.as_secs_f64() * 1e3), "ms");
-    report.record(
-        CELL,
-        &name,
-        "requests",
-        m(|p| p.requests as f64),
-        "requests",
-    );
-    report.record(
-        CELL,
-        &name,
-        "round_trips",
-        m(|p| p.round_trips as f64),
-        "RTs",
-    );
-    report.record(CELL, &name, "bytes", m(|p| p.bytes as f64 / 1e3), "KB");
+    record_probes(report, &label("open (cold)"), &opens);
 
     // Warm: fill a disk cache, restart on it, and time beside local disk.
     let cache_dir = tempfile::tempdir()?;
@@ -335,9 +305,8 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
     let t = local.open_table(TABLE).await?;
     let local_handle = Handle::new(local, t);
     for (kind, queries) in &kinds {
-        let warm = time_warm(queries, &warm_handle).await?;
-        let on_disk = time_warm(queries, &local_handle).await?;
-        let (mut warm, mut on_disk) = (warm, on_disk);
+        let mut warm = time_warm(queries, &warm_handle).await?;
+        let mut on_disk = time_warm(queries, &local_handle).await?;
         let (w, l) = (
             percentile_ms(&mut warm, 50.0),
             percentile_ms(&mut on_disk, 50.0),

@@ -103,12 +103,7 @@ async fn restart_keeps_intact_entries_and_cleans_leftovers() {
 
 /// A store over S3 through `proxy`, with a disk cache in `dir`.
 fn through_proxy(server: &ObjectStoreServer, proxy: &FaultProxy, dir: &FsPath) -> Store {
-    let mut options = server.options();
-    for (key, value) in &mut options {
-        if key == "aws_endpoint" {
-            *value = proxy.endpoint();
-        }
-    }
+    let mut options = server.options_through(&proxy.endpoint());
     options.extend(
         [
             ("max_retries", "1"),

@@ -173,30 +173,14 @@ async fn sixteen_cold_readers_share_one_fill_and_cost_matches_on_s3() {
     // Through a proxy that holds every request 100 ms, like slow object
     // storage: requests issued together then overlap however the local
     // cache lookups before them are scheduled, so they are one round trip.
-    let proxy = infino_testkit::fault_proxy::FaultProxy::start(
+    let proxy = infino_testkit::fault_proxy::FaultProxy::with_latency(
         server.var("INFINO_S3_ENDPOINT").expect("endpoint"),
+        std::time::Duration::from_millis(100),
     )
     .await
     .expect("proxy");
-    proxy.add_rule(infino_testkit::fault_proxy::Rule {
-        method: None,
-        header: None,
-        times: usize::MAX,
-        fault: infino_testkit::fault_proxy::Fault::Latency(std::time::Duration::from_millis(100)),
-    });
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut options: Vec<(String, String)> = server
-        .options()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = if k == "aws_endpoint" {
-                proxy.endpoint()
-            } else {
-                v
-            };
-            (k, v)
-        })
-        .collect();
+    let mut options = server.options_through(&proxy.endpoint());
     options.push(("cache_dir".to_owned(), dir.path().display().to_string()));
     let store = Store::open_with(&server.uri("shared-fill"), options).expect("open");
     let size = 1 << 20;
