@@ -321,6 +321,13 @@ impl DocScorer<'_> {
         Ok(range)
     }
 
+    /// `cursor`'s score on its current document, from its block's scores
+    /// (computed for the rest of the block at the first call on it).
+    fn current_block_score(&mut self, cursor: &mut TermCursor<'_>) -> Result<f32> {
+        self.block_scores(cursor)?;
+        Ok(self.block_scores[cursor.postings.block_position().0])
+    }
+
     /// The score of `doc` from the cursors positioned on it, summed in
     /// slot order.
     fn score<'c, 'a: 'c>(
@@ -444,7 +451,7 @@ fn conjunction(
                 candidate = cursors[0].postings.seek(end.saturating_add(1))?;
                 continue;
             }
-            let lead = cursors[0].score(out.norm(candidate))?;
+            let lead = out.current_block_score(&mut cursors[0])?;
             if !beats(lead + rest, threshold) {
                 candidate = cursors[0].postings.next_doc()?;
                 continue;
@@ -458,11 +465,21 @@ fn conjunction(
             }
         }
         // Verification (a phrase's positions) costs more than scoring, so
-        // only a document that would enter the top-k is verified. Documents
-        // arrive in increasing order: one tying the threshold cannot enter.
-        let score = out.score(candidate, cursors.iter())?;
-        if beats_exact(score, out.top.threshold()) && verify(cursors)? {
-            out.top.push(candidate, score);
+        // once the top-k is full only a document that would enter it is
+        // verified; until then every one would, and only those verified
+        // are scored. Documents arrive in increasing order: one tying the
+        // threshold cannot enter.
+        let threshold = out.top.threshold();
+        if threshold.is_none() {
+            if verify(cursors)? {
+                let score = out.score(candidate, cursors.iter())?;
+                out.top.push(candidate, score);
+            }
+        } else {
+            let score = out.score(candidate, cursors.iter())?;
+            if beats_exact(score, threshold) && verify(cursors)? {
+                out.top.push(candidate, score);
+            }
         }
         candidate = cursors[0].postings.next_doc()?;
     }
