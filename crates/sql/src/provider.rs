@@ -17,7 +17,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNode;
@@ -70,7 +70,7 @@ impl InfinoTable {
     /// `table` read through `store`, registered in the session under `url`.
     pub(crate) fn new(table: &Table, store: Store, url: ObjectStoreUrl) -> Result<Self> {
         Ok(Self {
-            schema: table.file_schema(),
+            schema: with_view_types(&table.file_schema()),
             indexed: IndexedColumns::of(table)?,
             readers: Arc::new(StoreReaders::new(store, table)),
             row_groups: table
@@ -307,6 +307,26 @@ impl TableProvider for InfinoTable {
             label,
         )))
     }
+}
+
+/// `schema` with its strings and binaries as view types: the Parquet
+/// reader then points into the decoded pages instead of copying every
+/// value into one contiguous buffer (a third of a string-grouping
+/// scan's time), as DataFusion does for plain Parquet by default.
+fn with_view_types(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let view = match field.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+                DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+                other => other.clone(),
+            };
+            field.as_ref().clone().with_data_type(view)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// Whether `expr` calls `matches` anywhere.
