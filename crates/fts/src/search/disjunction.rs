@@ -148,28 +148,7 @@ fn one_essential(cursors: &mut [TermCursor<'_>], rest: f32, out: &mut DocScorer<
             essential.postings.seek(next)?;
             continue;
         }
-        let (from, entries) = out.block_scores(essential)?;
-        for i in from..entries {
-            let doc = essential.postings.doc_at(i);
-            if !out.allows(doc) {
-                continue;
-            }
-            out.scored += 1;
-            let own = out.block_scores[i];
-            let threshold = out.top.threshold();
-            let bound = rest + own;
-            if !beats(bound, threshold) {
-                continue;
-            }
-            let norm = out.norm(doc);
-            out.contributions.fill(0.0);
-            out.contributions[essential.slot] = own;
-            if add_non_essential(others, doc, norm, bound, threshold, &mut out.contributions)? {
-                // Summed in slot order, as `DocScorer::score` does.
-                let score = out.contributions.iter().sum();
-                out.top.push(doc, score);
-            }
-        }
+        score_block(essential, others, rest, u32::MAX, out)?;
         essential.postings.next_block()?;
     }
 }
@@ -243,6 +222,24 @@ fn lone_run(
     limit: u32,
     out: &mut DocScorer<'_>,
 ) -> Result<()> {
+    let last = score_block(cursor, others, rest, limit, out)?;
+    cursor.postings.seek(last.saturating_add(1))?;
+    Ok(())
+}
+
+/// Scores the documents of `cursor`'s decoded block from its current one
+/// up to `limit` from block scores, looking the non-essential terms up only
+/// for documents that can beat the threshold with every non-essential bound
+/// (`rest`) added. Returns the last document looked at; `cursor` is not
+/// moved.
+#[inline]
+fn score_block(
+    cursor: &mut TermCursor<'_>,
+    others: &mut [TermCursor<'_>],
+    rest: f32,
+    limit: u32,
+    out: &mut DocScorer<'_>,
+) -> Result<u32> {
     let (from, entries) = out.block_scores(cursor)?;
     let mut last = cursor.postings.doc();
     for i in from..entries {
@@ -270,6 +267,5 @@ fn lone_run(
             out.top.push(doc, score);
         }
     }
-    cursor.postings.seek(last.saturating_add(1))?;
-    Ok(())
+    Ok(last)
 }
