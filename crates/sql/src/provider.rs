@@ -17,14 +17,16 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::DataSourceExec;
-use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
+use datafusion::datasource::physical_plan::parquet::{
+    ParquetAccessPlan, RowGroupAccess, transform_schema_to_view,
+};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -70,7 +72,11 @@ impl InfinoTable {
     /// `table` read through `store`, registered in the session under `url`.
     pub(crate) fn new(table: &Table, store: Store, url: ObjectStoreUrl) -> Result<Self> {
         Ok(Self {
-            schema: with_view_types(&table.file_schema()),
+            // Strings and binaries as view types, as DataFusion reads plain
+            // Parquet by default: the decoder points into the pages instead
+            // of copying every value into one buffer (a third of a
+            // string-grouping scan's time).
+            schema: Arc::new(transform_schema_to_view(&table.file_schema())),
             indexed: IndexedColumns::of(table)?,
             readers: Arc::new(StoreReaders::new(store, table)),
             row_groups: table
@@ -307,26 +313,6 @@ impl TableProvider for InfinoTable {
             label,
         )))
     }
-}
-
-/// `schema` with its strings and binaries as view types: the Parquet
-/// reader then points into the decoded pages instead of copying every
-/// value into one contiguous buffer (a third of a string-grouping
-/// scan's time), as DataFusion does for plain Parquet by default.
-fn with_view_types(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let view = match field.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
-                DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
-                other => other.clone(),
-            };
-            field.as_ref().clone().with_data_type(view)
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// Whether `expr` calls `matches` anywhere.

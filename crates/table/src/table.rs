@@ -205,8 +205,8 @@ impl Table {
     }
 
     /// Check `batches` against the schema, reserve their ids and write them
-    /// as new superfiles (in parallel, at most [`TARGET_ROWS_PER_FILE`] rows
-    /// each). Nothing is committed: the entries are for a commit to publish.
+    /// as new superfiles (in parallel, in equal shards within the table's targets).
+    /// Nothing is committed: the entries are for a commit to publish.
     pub(crate) async fn write_rows(&self, batches: &[RecordBatch]) -> Result<Vec<FileEntry>> {
         let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if total == 0 {
