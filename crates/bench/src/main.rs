@@ -132,7 +132,8 @@ fn main() -> anyhow::Result<()> {
                 let corpus = corpus
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
-                runtime.block_on(cells::sql::run(&mut report, corpus))?;
+                let python = peers_python(&args.peers_python)?;
+                runtime.block_on(cells::sql::run(&mut report, corpus, &python))?;
             }
             Cell::Peers => {
                 let Some(dir) = args.corpus.as_ref() else {
@@ -140,12 +141,8 @@ fn main() -> anyhow::Result<()> {
                         "the peers cell needs --corpus DIR (docs.parquet, queries.parquet)"
                     );
                 };
-                let python = match args.peers_python.strip_prefix("~/") {
-                    Some(rest) => PathBuf::from(std::env::var("HOME")?).join(rest),
-                    None => PathBuf::from(&args.peers_python),
-                };
                 let setup = cells::peers::PeerSetup {
-                    python,
+                    python: peers_python(&args.peers_python)?,
                     driver: args.peers_driver.clone(),
                     engines: args.peers.clone(),
                 };
@@ -180,4 +177,12 @@ fn main() -> anyhow::Result<()> {
     report.append_jsonl(&args.results)?;
     println!("appended to {}", args.results.display());
     Ok(())
+}
+
+/// The peers' Python, `~/` expanded.
+fn peers_python(arg: &str) -> anyhow::Result<PathBuf> {
+    Ok(match arg.strip_prefix("~/") {
+        Some(rest) => PathBuf::from(std::env::var("HOME")?).join(rest),
+        None => PathBuf::from(arg),
+    })
 }

@@ -4,13 +4,16 @@
 //! - an indexed text equality at 0.1 % selectivity against the same query
 //!   on an unindexed copy of the column (a full scan) — goal ≥ 10× faster;
 //! - filter + GROUP BY over infino against DataFusion over the same rows as
-//!   plain Parquet on the same disk — goal ratio ≤ 1.1;
+//!   plain Parquet on the same disk — goal ratio ≤ 1.1 — and against DuckDB
+//!   (from the peers' Python venv, when it is there) over that same file;
 //! - hybrid retrieval joined to a second table and aggregated.
 //!
 //! Both engines read local files from one temporary directory, written
 //! with the same Parquet layout, so the comparison is the engines, not the
 //! media or the encoding.
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,7 +98,7 @@ async fn median(
     Ok(percentile_ms(&mut samples, 50.0))
 }
 
-pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<()> {
+pub(crate) async fn run(report: &mut Report, corpus: &Corpus, python: &Path) -> anyhow::Result<()> {
     let n = corpus.texts.len();
     let dir = tempfile::tempdir()?;
     let root = dir.path().join("infino");
@@ -189,6 +192,22 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<
         "ms",
     );
     report.record(CELL, "filter+group by", "ratio", ours_ms / theirs_ms, "x");
+    match duckdb_median(python, &plain_path, &grouped)? {
+        Some(duck_ms) => {
+            report.record(CELL, "filter+group by (duckdb)", "p50", duck_ms, "ms");
+            report.record(
+                CELL,
+                "filter+group by vs duckdb",
+                "ratio",
+                ours_ms / duck_ms,
+                "x",
+            );
+        }
+        None => println!(
+            "  (no DuckDB: {} is not the peers' venv; see shared/peers/README.md)",
+            python.display()
+        ),
+    }
 
     // Hybrid retrieval joined to the events and aggregated.
     // A word of each of the first documents, letters and digits only (no
@@ -230,4 +249,41 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<
         "ms",
     );
     Ok(())
+}
+
+/// DuckDB's median over `queries` (a view `events` over the plain Parquet
+/// file), timed like [`median`]: one warm-up, then five runs each. `None`
+/// when `python` is absent.
+fn duckdb_median(python: &Path, parquet: &Path, queries: &[String]) -> anyhow::Result<Option<f64>> {
+    if !python.exists() {
+        return Ok(None);
+    }
+    const SCRIPT: &str = r#"
+import statistics, sys, time
+import duckdb
+con = duckdb.connect()
+path = sys.argv[1].replace("'", "''")
+con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{path}')")
+samples = []
+for q in sys.argv[2:]:
+    con.execute(q).fetchall()
+    for _ in range(5):
+        t = time.perf_counter()
+        con.execute(q).fetchall()
+        samples.append((time.perf_counter() - t) * 1e3)
+print(statistics.median(samples))
+"#;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(parquet)
+        .args(queries)
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "duckdb run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(Some(String::from_utf8(out.stdout)?.trim().parse()?))
 }
