@@ -82,7 +82,15 @@ pub struct Postings<'a> {
     decoded_idx: usize,
     decoded: BlockMeta,
     decoded_base: u32,
+    /// The decoded block's documents: entries from the current one up to
+    /// `summed` are document ids, later ones still the stored gaps, and
+    /// earlier ones unspecified (a seek may skip gaps without summing them). Sums are taken as the cursor
+    /// reaches them, so a seek into a block pays for the entries up to its
+    /// target (one serial add each, which is also the search), not for the
+    /// whole block — a rare term seeking a common one lands in a fresh
+    /// block nearly every time.
     docs: [u32; BLOCK_SIZE],
+    summed: usize,
     /// Byte range in `src.data` of the decoded block's packed `tf − 1`
     /// codes, read one entry at a time on demand (most entries of a block
     /// a conjunction decodes are never scored).
@@ -111,6 +119,7 @@ impl<'a> Postings<'a> {
             decoded: BlockMeta::default(),
             decoded_base: 0,
             docs: [0; BLOCK_SIZE],
+            summed: 0,
             tf_codes: (0, 0),
             tfs: [0; BLOCK_SIZE],
             tfs_block: usize::MAX,
@@ -139,6 +148,7 @@ impl<'a> Postings<'a> {
                 };
                 cursor.decoded = cursor.shallow;
                 cursor.docs[0] = doc;
+                cursor.summed = 1;
                 cursor.n = 1;
                 cursor.doc = doc;
             }
@@ -261,23 +271,26 @@ impl<'a> Postings<'a> {
         if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
             return Err(self.corrupt(h.body.0, "bad block body"));
         }
-        // Prefix sums in u64 (128 gaps below 2^32 cannot overflow it), in
-        // one pass: the sums strictly increase, so when the last one is
-        // below TERMINATED every one fits in u32 unchanged.
-        let mut next = u64::from(self.shallow_base);
-        for slot in &mut self.docs[..h.n] {
-            let doc = next + u64::from(*slot);
-            #[expect(clippy::cast_possible_truncation, reason = "checked below")]
-            let low = doc as u32;
-            *slot = low;
-            next = doc + 1;
-        }
-        if next > u64::from(TERMINATED) {
-            return Err(self.corrupt(h.body.0, "block last doc mismatch"));
-        }
+        // The last document from the sum of the gaps: checked here, once,
+        // so the sums taken later in u32 are exact — each is at most the
+        // last, which is below TERMINATED. When the width bounds the sum
+        // below 2^32 (nearly always) it is taken in u32 lanes, else in u64
+        // (where 128 gaps below 2^32 cannot overflow).
+        let gaps = if (h.n as u64) << h.doc_bits <= u64::from(u32::MAX) {
+            let sum = self.docs[..h.n]
+                .iter()
+                .fold(0u32, |acc, &gap| acc.wrapping_add(gap));
+            u64::from(sum)
+        } else {
+            self.docs[..h.n].iter().map(|&g| u64::from(g)).sum()
+        };
+        let last = u64::from(self.shallow_base) + gaps + (h.n as u64 - 1);
+        let last = u32::try_from(last)
+            .ok()
+            .filter(|&last| last != TERMINATED)
+            .ok_or_else(|| self.corrupt(h.body.0, "block last doc mismatch"))?;
         self.tf_codes = (h.body.0 + tfs_at, h.body.1);
         self.tfs_block = usize::MAX;
-        let last = self.docs[h.n - 1];
         let single = matches!(self.src.shape, Shape::Single { .. });
         if !single && last != h.last_doc {
             return Err(self.corrupt(h.body.0, "block last doc mismatch"));
@@ -293,8 +306,34 @@ impl<'a> Postings<'a> {
         self.decoded_base = self.shallow_base;
         self.n = h.n;
         self.idx = 0;
+        // Cannot wrap: at most the checked last document.
+        self.docs[0] = self.docs[0].wrapping_add(self.shallow_base);
+        self.summed = 1;
         self.doc = self.docs[0];
         Ok(())
+    }
+
+    /// Turns the gaps of entries `summed..upto` into documents.
+    #[inline]
+    fn sum_to(&mut self, upto: usize) {
+        let upto = upto.min(self.n);
+        if self.summed >= upto {
+            return;
+        }
+        let mut prev = self.docs[self.summed - 1];
+        for slot in &mut self.docs[self.summed..upto] {
+            // Exact: every sum is at most the block's checked last document.
+            prev = prev.wrapping_add(*slot).wrapping_add(1);
+            *slot = prev;
+        }
+        self.summed = upto;
+    }
+
+    /// Sums every entry of the decoded block from the current one on, for
+    /// passes over the rest of it.
+    #[inline]
+    pub(crate) fn sum_block(&mut self) {
+        self.sum_to(self.n);
     }
 
     /// Index of the current document within the decoded block and the
@@ -309,10 +348,20 @@ impl<'a> Postings<'a> {
         self.decoded_idx
     }
 
-    /// Document `i` of the decoded block (`i` below the entry count).
+    /// Document `i` of the decoded block, for `i` from the current entry
+    /// to below the entry count. Cheap once the entry is summed (see
+    /// [`sum_block`](Self::sum_block)); otherwise summed here without being
+    /// kept.
     #[inline]
     pub(crate) fn doc_at(&self, i: usize) -> u32 {
-        self.docs[i]
+        if i < self.summed {
+            return self.docs[i];
+        }
+        let mut doc = self.docs[self.summed - 1];
+        for &gap in &self.docs[self.summed..=i] {
+            doc = doc.wrapping_add(gap).wrapping_add(1);
+        }
+        doc
     }
 
     /// Moves to the first document after the decoded block.
@@ -420,6 +469,7 @@ impl<'a> Postings<'a> {
         }
         if self.idx + 1 < self.n {
             self.idx += 1;
+            self.sum_to(self.idx + 1);
             self.doc = self.docs[self.idx];
             return Ok(self.doc);
         }
@@ -521,16 +571,49 @@ impl<'a> Postings<'a> {
             self.decode_shallow()?;
         }
         // The block's last doc is ≥ target, so the answer lies inside it.
-        // Targets are usually a few entries ahead (a conjunction seeks a
-        // frequent term to a rarer one's documents): gallop in steps of 8,
-        // then scan.
+        // Among the summed entries, targets are usually a few ahead (a
+        // conjunction seeks a frequent term to a rarer one's documents):
+        // gallop in steps of 8, then scan. Past them, runs of 8 gaps whose
+        // end is still below the target are skipped by their sum (eight
+        // independent loads and one dependent add, where a running sum
+        // would chain eight), and the run holding the target summed entry
+        // by entry. Skipped entries are left as gaps: they lie before the
+        // new current document, and nothing reads behind that.
         let last = self.n - 1;
         let mut i = self.idx;
-        while i + 8 <= last && self.docs[i + 8] < target {
-            i += 8;
-        }
-        while i < last && self.docs[i] < target {
-            i += 1;
+        if self.docs[self.summed - 1] >= target {
+            while i + 8 < self.summed && self.docs[i + 8] < target {
+                i += 8;
+            }
+            while i < last && self.docs[i] < target {
+                i += 1;
+            }
+        } else {
+            let mut prev = self.docs[self.summed - 1];
+            i = self.summed;
+            while i + 8 <= last {
+                let run: u32 = self.docs[i..i + 8]
+                    .iter()
+                    .fold(0u32, |acc, &gap| acc.wrapping_add(gap));
+                let end = prev.wrapping_add(run).wrapping_add(8);
+                if end >= target {
+                    break;
+                }
+                prev = end;
+                i += 8;
+            }
+            while i < last {
+                prev = prev.wrapping_add(self.docs[i]).wrapping_add(1);
+                self.docs[i] = prev;
+                if prev >= target {
+                    break;
+                }
+                i += 1;
+            }
+            if i == last {
+                self.docs[i] = prev.wrapping_add(self.docs[i]).wrapping_add(1);
+            }
+            self.summed = i + 1;
         }
         self.idx = i;
         self.doc = self.docs[self.idx];
