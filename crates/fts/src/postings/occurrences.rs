@@ -60,18 +60,12 @@ impl Postings<'_> {
             .occurrences
             .as_ref()
             .is_none_or(|state| state.block != block);
-        if fresh {
-            // Every tf before the current document is summed: decode them
-            // all at once (a block with bad tf codes keeps per-entry reads).
-            let _ = self.decode_tfs();
-        }
-        let tfs: [u32; BLOCK_SIZE] = if !fresh {
-            [0; BLOCK_SIZE]
-        } else if self.tfs_block == self.decoded_idx {
-            self.tfs
-        } else {
-            std::array::from_fn(|i| if i < n { self.tf_at(i) } else { 0 })
-        };
+        // Every tf before the current document is summed: decode them all
+        // at once (a block with bad tf codes keeps per-entry reads, into a
+        // copy; the decoded array is read in place, as this runs once per
+        // verified document).
+        let fallback: Option<[u32; BLOCK_SIZE]> = (fresh && self.decode_tfs().is_err())
+            .then(|| std::array::from_fn(|i| if i < n { self.tf_at(i) } else { 0 }));
         let state = self.occurrences.get_or_insert_with(|| {
             Box::new(OccurrenceState {
                 block: usize::MAX,
@@ -82,6 +76,7 @@ impl Postings<'_> {
         });
         if state.block != block {
             state.block = block;
+            let tfs = fallback.as_ref().unwrap_or(&self.tfs);
             let mut sum = 0u64;
             for (start, &tf) in state.starts[1..=n].iter_mut().zip(&tfs[..n]) {
                 sum += u64::from(tf);
