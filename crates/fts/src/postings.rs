@@ -12,7 +12,7 @@
 use crate::codec::bitpack;
 use crate::codec::bound::{Bound, MAX_PAIRS};
 use crate::error::{FtsError, Result, Section};
-use crate::format::{self, BLOCK_SIZE, SKIP_ENTRY_LEN};
+use crate::format::{self, BLOCK_SIZE, skip_entry_len};
 use crate::terminfo::Shape;
 
 mod occurrences;
@@ -74,6 +74,10 @@ pub(crate) struct PostingsSource<'a> {
 pub struct Postings<'a> {
     src: PostingsSource<'a>,
     blocks: usize,
+    /// Streams the region stores (postings, positions, offsets) and so the
+    /// skip entry's u32 ends, and the entry length.
+    streams: usize,
+    entry_len: usize,
     // Shallow state: block `shallow_idx`.
     shallow_idx: usize,
     shallow: BlockMeta,
@@ -109,9 +113,13 @@ pub struct Postings<'a> {
 impl<'a> Postings<'a> {
     pub(crate) fn new(src: PostingsSource<'a>) -> Result<Postings<'a>> {
         let blocks = (src.doc_freq as usize).div_ceil(BLOCK_SIZE);
+        let stored = |s: Stored<'_>| usize::from(!matches!(s, Stored::Absent));
+        let streams = 1 + stored(src.positions) + stored(src.offsets);
         let mut cursor = Postings {
             src,
             blocks,
+            streams,
+            entry_len: skip_entry_len(streams),
             shallow_idx: 0,
             shallow: BlockMeta::default(),
             shallow_base: 0,
@@ -173,7 +181,7 @@ impl<'a> Postings<'a> {
                 cursor.decode_shallow()?;
             }
             Shape::Multi { .. } => {
-                if blocks * SKIP_ENTRY_LEN > cursor.src.data.len() {
+                if blocks * cursor.entry_len > cursor.src.data.len() {
                     return Err(cursor.corrupt(0, "truncated skip table"));
                 }
                 cursor.shallow = cursor.read_entry(0, 0)?;
@@ -218,24 +226,34 @@ impl<'a> Postings<'a> {
     /// Skip entry `b` of a multi-block term, whose documents are `≥ base`.
     fn read_entry(&self, b: usize, base: u32) -> Result<BlockMeta> {
         let data = self.src.data;
-        let at = b * SKIP_ENTRY_LEN;
+        let len = self.entry_len;
+        let at = b * len;
         let truncated = || self.corrupt(at, "truncated skip entry");
-        let entry = data.get(at..at + SKIP_ENTRY_LEN).ok_or_else(truncated)?;
+        let entry = data.get(at..at + len).ok_or_else(truncated)?;
         let u32_at = |bytes: &[u8], i| format::read_u32(bytes, i).map(|v| v as usize);
         let ends = |i: usize| -> Option<(usize, usize)> {
             let end = u32_at(entry, 4 + 4 * i)?;
             let start = if b == 0 {
                 0
             } else {
-                u32_at(data, at - SKIP_ENTRY_LEN + 4 + 4 * i)?
+                u32_at(data, at - len + 4 + 4 * i)?
             };
             Some((start, end))
         };
-        let bodies_at = self.blocks * SKIP_ENTRY_LEN;
+        let bodies_at = self.blocks * len;
         let body = ends(0).ok_or_else(truncated)?;
+        // Ends of streams the region does not store are absent (empty).
+        let stream = |i: usize| -> Option<(usize, usize)> {
+            if i < self.streams {
+                ends(i)
+            } else {
+                Some((0, 0))
+            }
+        };
+        let widths_at = 4 + 4 * self.streams;
         let mut codes = [(0u8, 0u8); MAX_PAIRS];
         for (i, slot) in codes.iter_mut().enumerate() {
-            *slot = (entry[18 + 2 * i], entry[19 + 2 * i]);
+            *slot = (entry[widths_at + 2 + 2 * i], entry[widths_at + 3 + 2 * i]);
         }
         let n = if b + 1 == self.blocks {
             self.src.doc_freq as usize - b * BLOCK_SIZE
@@ -245,11 +263,11 @@ impl<'a> Postings<'a> {
         let meta = BlockMeta {
             last_doc: format::read_u32(entry, 0).ok_or_else(truncated)?,
             body: (bodies_at + body.0, bodies_at + body.1),
-            positions: ends(1).ok_or_else(truncated)?,
-            offsets: ends(2).ok_or_else(truncated)?,
+            positions: stream(1).ok_or_else(truncated)?,
+            offsets: stream(2).ok_or_else(truncated)?,
             n,
-            doc_bits: entry[16],
-            tf_bits: entry[17],
+            doc_bits: entry[widths_at],
+            tf_bits: entry[widths_at + 1],
             bound: Bound::from_codes(&codes).ok_or_else(truncated)?,
         };
         self.check_body(&meta, at)?;
@@ -509,7 +527,7 @@ impl<'a> Postings<'a> {
         let data = self.src.data;
         let mut b = self.shallow_idx + 1;
         while b < self.blocks {
-            let at = b * SKIP_ENTRY_LEN;
+            let at = b * self.entry_len;
             let last = format::read_u32(data, at)
                 .ok_or_else(|| self.corrupt(at, "truncated skip entry"))?;
             if last >= target {
@@ -523,7 +541,7 @@ impl<'a> Postings<'a> {
         let base = if b == self.shallow_idx + 1 {
             self.shallow.last_doc + 1
         } else {
-            let at = (b - 1) * SKIP_ENTRY_LEN;
+            let at = (b - 1) * self.entry_len;
             format::read_u32(data, at)
                 .and_then(|last| last.checked_add(1))
                 .ok_or_else(|| self.corrupt(at, "bad block bounds"))?
