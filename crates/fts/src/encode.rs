@@ -7,7 +7,7 @@ use crate::bm25::TermScorer;
 use crate::codec::bound::{Bound, MAX_PAIRS, dominating_codes};
 use crate::codec::{bitpack, groups};
 use crate::error::{FtsError, Result};
-use crate::format::{BLOCK_SIZE, SKIP_ENTRY_LEN};
+use crate::format::{BLOCK_SIZE, skip_entry_len};
 use crate::terminfo::{Record, Shape};
 
 /// The postings, positions and offsets sections being built.
@@ -50,10 +50,11 @@ pub(crate) fn write_term(
     let doc_freq = u32::try_from(df).map_err(|_| too_large("documents per term"))?;
     let block_count = df.div_ceil(BLOCK_SIZE);
     let multi = block_count > 1;
+    let streams = 1 + usize::from(positions) + usize::from(positions && offsets);
+    let entry_len = skip_entry_len(streams);
     let skip_at = out.postings.len();
     if multi {
-        out.postings
-            .resize(skip_at + block_count * SKIP_ENTRY_LEN, 0);
+        out.postings.resize(skip_at + block_count * entry_len, 0);
     }
     let bodies_at = out.postings.len();
     let score = |tf: u32, norm: u8| rank.score(tf, norm);
@@ -112,7 +113,7 @@ pub(crate) fn write_term(
         );
         let rel =
             |now: usize, from: usize, what| u32::try_from(now - from).map_err(|_| too_large(what));
-        let mut entry = [0u8; SKIP_ENTRY_LEN];
+        let mut entry = [0u8; skip_entry_len(3)];
         entry[0..4].copy_from_slice(&last_doc.to_le_bytes());
         let ends = [
             rel(out.postings.len(), bodies_at, "postings per term")?,
@@ -123,18 +124,19 @@ pub(crate) fn write_term(
             )?,
             rel(out.offsets.len(), to_usize(starts[2]), "offsets per term")?,
         ];
-        for (i, end) in ends.iter().enumerate() {
+        for (i, end) in ends.iter().take(streams).enumerate() {
             entry[4 + 4 * i..8 + 4 * i].copy_from_slice(&end.to_le_bytes());
         }
-        entry[16] = doc_bits;
-        entry[17] = tf_bits;
+        let widths_at = 4 + 4 * streams;
+        entry[widths_at] = doc_bits;
+        entry[widths_at + 1] = tf_bits;
         for slot in 0..MAX_PAIRS {
             let (tf, norm) = pairs.get(slot).or(pairs.first()).copied().unwrap_or((0, 0));
-            entry[18 + 2 * slot] = tf;
-            entry[19 + 2 * slot] = norm;
+            entry[widths_at + 2 + 2 * slot] = tf;
+            entry[widths_at + 3 + 2 * slot] = norm;
         }
-        let at = skip_at + block * SKIP_ENTRY_LEN;
-        out.postings[at..at + SKIP_ENTRY_LEN].copy_from_slice(&entry);
+        let at = skip_at + block * entry_len;
+        out.postings[at..at + entry_len].copy_from_slice(&entry[..entry_len]);
     }
     let shape = if df == 1 {
         Shape::Inline {

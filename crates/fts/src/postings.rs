@@ -12,7 +12,7 @@
 use crate::codec::bitpack;
 use crate::codec::bound::{Bound, MAX_PAIRS};
 use crate::error::{FtsError, Result, Section};
-use crate::format::{self, BLOCK_SIZE, SKIP_ENTRY_LEN};
+use crate::format::{self, BLOCK_SIZE, skip_entry_len};
 use crate::terminfo::Shape;
 
 mod occurrences;
@@ -74,6 +74,10 @@ pub(crate) struct PostingsSource<'a> {
 pub struct Postings<'a> {
     src: PostingsSource<'a>,
     blocks: usize,
+    /// Streams the region stores (postings, positions, offsets) and so the
+    /// skip entry's u32 ends, and the entry length.
+    streams: usize,
+    entry_len: usize,
     // Shallow state: block `shallow_idx`.
     shallow_idx: usize,
     shallow: BlockMeta,
@@ -82,7 +86,15 @@ pub struct Postings<'a> {
     decoded_idx: usize,
     decoded: BlockMeta,
     decoded_base: u32,
+    /// The decoded block's documents: entries from the current one up to
+    /// `summed` are document ids, later ones still the stored gaps, and
+    /// earlier ones unspecified (a seek may skip gaps without summing them). Sums are taken as the cursor
+    /// reaches them, so a seek into a block pays for the entries up to its
+    /// target (one serial add each, which is also the search), not for the
+    /// whole block — a rare term seeking a common one lands in a fresh
+    /// block nearly every time.
     docs: [u32; BLOCK_SIZE],
+    summed: usize,
     /// Byte range in `src.data` of the decoded block's packed `tf − 1`
     /// codes, read one entry at a time on demand (most entries of a block
     /// a conjunction decodes are never scored).
@@ -101,9 +113,13 @@ pub struct Postings<'a> {
 impl<'a> Postings<'a> {
     pub(crate) fn new(src: PostingsSource<'a>) -> Result<Postings<'a>> {
         let blocks = (src.doc_freq as usize).div_ceil(BLOCK_SIZE);
+        let stored = |s: Stored<'_>| usize::from(!matches!(s, Stored::Absent));
+        let streams = 1 + stored(src.positions) + stored(src.offsets);
         let mut cursor = Postings {
             src,
             blocks,
+            streams,
+            entry_len: skip_entry_len(streams),
             shallow_idx: 0,
             shallow: BlockMeta::default(),
             shallow_base: 0,
@@ -111,6 +127,7 @@ impl<'a> Postings<'a> {
             decoded: BlockMeta::default(),
             decoded_base: 0,
             docs: [0; BLOCK_SIZE],
+            summed: 0,
             tf_codes: (0, 0),
             tfs: [0; BLOCK_SIZE],
             tfs_block: usize::MAX,
@@ -139,6 +156,7 @@ impl<'a> Postings<'a> {
                 };
                 cursor.decoded = cursor.shallow;
                 cursor.docs[0] = doc;
+                cursor.summed = 1;
                 cursor.n = 1;
                 cursor.doc = doc;
             }
@@ -163,7 +181,7 @@ impl<'a> Postings<'a> {
                 cursor.decode_shallow()?;
             }
             Shape::Multi { .. } => {
-                if blocks * SKIP_ENTRY_LEN > cursor.src.data.len() {
+                if blocks * cursor.entry_len > cursor.src.data.len() {
                     return Err(cursor.corrupt(0, "truncated skip table"));
                 }
                 cursor.shallow = cursor.read_entry(0, 0)?;
@@ -208,24 +226,34 @@ impl<'a> Postings<'a> {
     /// Skip entry `b` of a multi-block term, whose documents are `≥ base`.
     fn read_entry(&self, b: usize, base: u32) -> Result<BlockMeta> {
         let data = self.src.data;
-        let at = b * SKIP_ENTRY_LEN;
+        let len = self.entry_len;
+        let at = b * len;
         let truncated = || self.corrupt(at, "truncated skip entry");
-        let entry = data.get(at..at + SKIP_ENTRY_LEN).ok_or_else(truncated)?;
+        let entry = data.get(at..at + len).ok_or_else(truncated)?;
         let u32_at = |bytes: &[u8], i| format::read_u32(bytes, i).map(|v| v as usize);
         let ends = |i: usize| -> Option<(usize, usize)> {
             let end = u32_at(entry, 4 + 4 * i)?;
             let start = if b == 0 {
                 0
             } else {
-                u32_at(data, at - SKIP_ENTRY_LEN + 4 + 4 * i)?
+                u32_at(data, at - len + 4 + 4 * i)?
             };
             Some((start, end))
         };
-        let bodies_at = self.blocks * SKIP_ENTRY_LEN;
+        let bodies_at = self.blocks * len;
         let body = ends(0).ok_or_else(truncated)?;
+        // Ends of streams the region does not store are absent (empty).
+        let stream = |i: usize| -> Option<(usize, usize)> {
+            if i < self.streams {
+                ends(i)
+            } else {
+                Some((0, 0))
+            }
+        };
+        let widths_at = 4 + 4 * self.streams;
         let mut codes = [(0u8, 0u8); MAX_PAIRS];
         for (i, slot) in codes.iter_mut().enumerate() {
-            *slot = (entry[18 + 2 * i], entry[19 + 2 * i]);
+            *slot = (entry[widths_at + 2 + 2 * i], entry[widths_at + 3 + 2 * i]);
         }
         let n = if b + 1 == self.blocks {
             self.src.doc_freq as usize - b * BLOCK_SIZE
@@ -235,11 +263,11 @@ impl<'a> Postings<'a> {
         let meta = BlockMeta {
             last_doc: format::read_u32(entry, 0).ok_or_else(truncated)?,
             body: (bodies_at + body.0, bodies_at + body.1),
-            positions: ends(1).ok_or_else(truncated)?,
-            offsets: ends(2).ok_or_else(truncated)?,
+            positions: stream(1).ok_or_else(truncated)?,
+            offsets: stream(2).ok_or_else(truncated)?,
             n,
-            doc_bits: entry[16],
-            tf_bits: entry[17],
+            doc_bits: entry[widths_at],
+            tf_bits: entry[widths_at + 1],
             bound: Bound::from_codes(&codes).ok_or_else(truncated)?,
         };
         self.check_body(&meta, at)?;
@@ -261,23 +289,26 @@ impl<'a> Postings<'a> {
         if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
             return Err(self.corrupt(h.body.0, "bad block body"));
         }
-        // Prefix sums in u64 (128 gaps below 2^32 cannot overflow it), in
-        // one pass: the sums strictly increase, so when the last one is
-        // below TERMINATED every one fits in u32 unchanged.
-        let mut next = u64::from(self.shallow_base);
-        for slot in &mut self.docs[..h.n] {
-            let doc = next + u64::from(*slot);
-            #[expect(clippy::cast_possible_truncation, reason = "checked below")]
-            let low = doc as u32;
-            *slot = low;
-            next = doc + 1;
-        }
-        if next > u64::from(TERMINATED) {
-            return Err(self.corrupt(h.body.0, "block last doc mismatch"));
-        }
+        // The last document from the sum of the gaps: checked here, once,
+        // so the sums taken later in u32 are exact — each is at most the
+        // last, which is below TERMINATED. When the width bounds the sum
+        // below 2^32 (nearly always) it is taken in u32 lanes, else in u64
+        // (where 128 gaps below 2^32 cannot overflow).
+        let gaps = if (h.n as u64) << h.doc_bits <= u64::from(u32::MAX) {
+            let sum = self.docs[..h.n]
+                .iter()
+                .fold(0u32, |acc, &gap| acc.wrapping_add(gap));
+            u64::from(sum)
+        } else {
+            self.docs[..h.n].iter().map(|&g| u64::from(g)).sum()
+        };
+        let last = u64::from(self.shallow_base) + gaps + (h.n as u64 - 1);
+        let last = u32::try_from(last)
+            .ok()
+            .filter(|&last| last != TERMINATED)
+            .ok_or_else(|| self.corrupt(h.body.0, "block last doc mismatch"))?;
         self.tf_codes = (h.body.0 + tfs_at, h.body.1);
         self.tfs_block = usize::MAX;
-        let last = self.docs[h.n - 1];
         let single = matches!(self.src.shape, Shape::Single { .. });
         if !single && last != h.last_doc {
             return Err(self.corrupt(h.body.0, "block last doc mismatch"));
@@ -293,8 +324,34 @@ impl<'a> Postings<'a> {
         self.decoded_base = self.shallow_base;
         self.n = h.n;
         self.idx = 0;
+        // Cannot wrap: at most the checked last document.
+        self.docs[0] = self.docs[0].wrapping_add(self.shallow_base);
+        self.summed = 1;
         self.doc = self.docs[0];
         Ok(())
+    }
+
+    /// Turns the gaps of entries `summed..upto` into documents.
+    #[inline]
+    fn sum_to(&mut self, upto: usize) {
+        let upto = upto.min(self.n);
+        if self.summed >= upto {
+            return;
+        }
+        let mut prev = self.docs[self.summed - 1];
+        for slot in &mut self.docs[self.summed..upto] {
+            // Exact: every sum is at most the block's checked last document.
+            prev = prev.wrapping_add(*slot).wrapping_add(1);
+            *slot = prev;
+        }
+        self.summed = upto;
+    }
+
+    /// Sums every entry of the decoded block from the current one on, for
+    /// passes over the rest of it.
+    #[inline]
+    pub(crate) fn sum_block(&mut self) {
+        self.sum_to(self.n);
     }
 
     /// Index of the current document within the decoded block and the
@@ -309,10 +366,20 @@ impl<'a> Postings<'a> {
         self.decoded_idx
     }
 
-    /// Document `i` of the decoded block (`i` below the entry count).
+    /// Document `i` of the decoded block, for `i` from the current entry
+    /// to below the entry count. Cheap once the entry is summed (see
+    /// [`sum_block`](Self::sum_block)); otherwise summed here without being
+    /// kept.
     #[inline]
     pub(crate) fn doc_at(&self, i: usize) -> u32 {
-        self.docs[i]
+        if i < self.summed {
+            return self.docs[i];
+        }
+        let mut doc = self.docs[self.summed - 1];
+        for &gap in &self.docs[self.summed..=i] {
+            doc = doc.wrapping_add(gap).wrapping_add(1);
+        }
+        doc
     }
 
     /// Moves to the first document after the decoded block.
@@ -420,6 +487,7 @@ impl<'a> Postings<'a> {
         }
         if self.idx + 1 < self.n {
             self.idx += 1;
+            self.sum_to(self.idx + 1);
             self.doc = self.docs[self.idx];
             return Ok(self.doc);
         }
@@ -459,7 +527,7 @@ impl<'a> Postings<'a> {
         let data = self.src.data;
         let mut b = self.shallow_idx + 1;
         while b < self.blocks {
-            let at = b * SKIP_ENTRY_LEN;
+            let at = b * self.entry_len;
             let last = format::read_u32(data, at)
                 .ok_or_else(|| self.corrupt(at, "truncated skip entry"))?;
             if last >= target {
@@ -473,7 +541,7 @@ impl<'a> Postings<'a> {
         let base = if b == self.shallow_idx + 1 {
             self.shallow.last_doc + 1
         } else {
-            let at = (b - 1) * SKIP_ENTRY_LEN;
+            let at = (b - 1) * self.entry_len;
             format::read_u32(data, at)
                 .and_then(|last| last.checked_add(1))
                 .ok_or_else(|| self.corrupt(at, "bad block bounds"))?
@@ -521,16 +589,49 @@ impl<'a> Postings<'a> {
             self.decode_shallow()?;
         }
         // The block's last doc is ≥ target, so the answer lies inside it.
-        // Targets are usually a few entries ahead (a conjunction seeks a
-        // frequent term to a rarer one's documents): gallop in steps of 8,
-        // then scan.
+        // Among the summed entries, targets are usually a few ahead (a
+        // conjunction seeks a frequent term to a rarer one's documents):
+        // gallop in steps of 8, then scan. Past them, runs of 8 gaps whose
+        // end is still below the target are skipped by their sum (eight
+        // independent loads and one dependent add, where a running sum
+        // would chain eight), and the run holding the target summed entry
+        // by entry. Skipped entries are left as gaps: they lie before the
+        // new current document, and nothing reads behind that.
         let last = self.n - 1;
         let mut i = self.idx;
-        while i + 8 <= last && self.docs[i + 8] < target {
-            i += 8;
-        }
-        while i < last && self.docs[i] < target {
-            i += 1;
+        if self.docs[self.summed - 1] >= target {
+            while i + 8 < self.summed && self.docs[i + 8] < target {
+                i += 8;
+            }
+            while i < last && self.docs[i] < target {
+                i += 1;
+            }
+        } else {
+            let mut prev = self.docs[self.summed - 1];
+            i = self.summed;
+            while i + 8 <= last {
+                let run: u32 = self.docs[i..i + 8]
+                    .iter()
+                    .fold(0u32, |acc, &gap| acc.wrapping_add(gap));
+                let end = prev.wrapping_add(run).wrapping_add(8);
+                if end >= target {
+                    break;
+                }
+                prev = end;
+                i += 8;
+            }
+            while i < last {
+                prev = prev.wrapping_add(self.docs[i]).wrapping_add(1);
+                self.docs[i] = prev;
+                if prev >= target {
+                    break;
+                }
+                i += 1;
+            }
+            if i == last {
+                self.docs[i] = prev.wrapping_add(self.docs[i]).wrapping_add(1);
+            }
+            self.summed = i + 1;
         }
         self.idx = i;
         self.doc = self.docs[self.idx];

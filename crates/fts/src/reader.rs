@@ -353,7 +353,10 @@ impl FtsIndex {
             self.section(TERM_INFO),
             self.header.term_count,
             ordinal,
-            self.has_positions(),
+            terminfo::Streams {
+                positions: self.has_positions(),
+                offsets: self.has_offsets(),
+            },
         )
         .ok_or_else(|| corrupt("malformed term record"))?;
         let extent = |i: usize| Extent {

@@ -55,12 +55,16 @@ pub(crate) struct TermTableWriter {
     records: Vec<u8>,
     count: usize,
     has_positions: bool,
+    has_offsets: bool,
 }
 
 impl TermTableWriter {
-    pub(crate) fn new(has_positions: bool) -> Self {
+    /// A writer for a region storing positions and offsets as given
+    /// (offsets only with positions).
+    pub(crate) fn new(has_positions: bool, has_offsets: bool) -> Self {
         TermTableWriter {
             has_positions,
+            has_offsets: has_positions && has_offsets,
             ..TermTableWriter::default()
         }
     }
@@ -93,6 +97,8 @@ impl TermTableWriter {
         }
         if self.has_positions {
             varint::write_u64(record.lens[1], out);
+        }
+        if self.has_offsets {
             varint::write_u64(record.lens[2], out);
         }
     }
@@ -108,6 +114,15 @@ pub(crate) fn directory_len(term_count: u32) -> usize {
     (term_count as usize).div_ceil(TERM_CHUNK) * CHUNK_ENTRY_LEN
 }
 
+/// Which streams a region stores besides postings: positions (flag bit 0)
+/// and offsets (flag bit 1, only with positions). A record carries the
+/// length of each stored stream only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Streams {
+    pub(crate) positions: bool,
+    pub(crate) offsets: bool,
+}
+
 /// The record of term `ordinal` and the absolute starts of its bytes
 /// (relative to their sections), or `None` if the section is malformed.
 /// `ordinal` must be below `term_count`.
@@ -115,7 +130,7 @@ pub(crate) fn lookup(
     section: &[u8],
     term_count: u32,
     ordinal: u32,
-    has_positions: bool,
+    streams: Streams,
 ) -> Option<(Record, [u64; 3])> {
     let chunk = ordinal as usize / TERM_CHUNK;
     let entry = chunk * CHUNK_ENTRY_LEN;
@@ -128,15 +143,45 @@ pub(crate) fn lookup(
         *start = format::read_u64(section, entry + 8 + 8 * i)?;
     }
     for _ in 0..ordinal as usize % TERM_CHUNK {
-        let record = read_record(section, &mut at, has_positions)?;
-        for (start, len) in starts.iter_mut().zip(record.lens) {
+        let lens = skip_record(section, &mut at, streams)?;
+        for (start, len) in starts.iter_mut().zip(lens) {
             *start = start.checked_add(len)?;
         }
     }
-    Some((read_record(section, &mut at, has_positions)?, starts))
+    Some((read_record(section, &mut at, streams)?, starts))
 }
 
-fn read_record(bytes: &[u8], at: &mut usize, has_positions: bool) -> Option<Record> {
+/// The lengths of the record at `at`, moving past it: what a lookup needs
+/// of the records before its term. The bound pairs are stepped over, not
+/// decoded (they are checked when their own term is read).
+fn skip_record(bytes: &[u8], at: &mut usize, streams: Streams) -> Option<[u64; 3]> {
+    let doc_freq = varint::read_u32(bytes, at)?;
+    varint::read_u64(bytes, at)?;
+    let mut lens = [0u64; 3];
+    match doc_freq {
+        0 => return None,
+        1 => {
+            varint::read_u32(bytes, at)?;
+        }
+        _ => {
+            lens[0] = varint::read_u64(bytes, at)?;
+            let count = usize::from(*bytes.get(*at)?);
+            if count == 0 || count > MAX_PAIRS {
+                return None;
+            }
+            *at += 1 + 2 * count;
+        }
+    }
+    if streams.positions {
+        lens[1] = varint::read_u64(bytes, at)?;
+    }
+    if streams.positions && streams.offsets {
+        lens[2] = varint::read_u64(bytes, at)?;
+    }
+    Some(lens)
+}
+
+fn read_record(bytes: &[u8], at: &mut usize, streams: Streams) -> Option<Record> {
     let doc_freq = varint::read_u32(bytes, at)?;
     let total_tf = varint::read_u64(bytes, at)?.checked_add(u64::from(doc_freq))?;
     let mut lens = [0u64; 3];
@@ -167,8 +212,10 @@ fn read_record(bytes: &[u8], at: &mut usize, has_positions: bool) -> Option<Reco
             }
         }
     };
-    if has_positions {
+    if streams.positions {
         lens[1] = varint::read_u64(bytes, at)?;
+    }
+    if streams.positions && streams.offsets {
         lens[2] = varint::read_u64(bytes, at)?;
     }
     Some(Record {
@@ -188,8 +235,10 @@ mod tests {
         fn records_round_trip(
             terms in proptest::collection::vec((1u32..1000, 0u64..5000, 0u32..100_000, 1u64..9999, 0u64..9999), 1..300),
             positions in proptest::bool::ANY,
+            offsets in proptest::bool::ANY,
         ) {
-            let mut writer = TermTableWriter::new(positions);
+            let offsets = positions && offsets;
+            let mut writer = TermTableWriter::new(positions, offsets);
             let mut starts = [0u64; 3];
             let mut expected = Vec::new();
             for &(df, extra, doc, plen, poslen) in &terms {
@@ -198,7 +247,7 @@ mod tests {
                     2..=128 => Shape::Single { bound: Bound::from_codes(&[(40, 3), (7, 1)]).expect("pairs") },
                     _ => Shape::Multi { bound: Bound::from_codes(&[(9, 0)]).expect("pairs") },
                 };
-                let lens = [if df == 1 { 0 } else { plen }, if positions { poslen } else { 0 }, if positions { poslen / 2 } else { 0 }];
+                let lens = [if df == 1 { 0 } else { plen }, if positions { poslen } else { 0 }, if offsets { poslen / 2 } else { 0 }];
                 let record = Record { doc_freq: df, total_tf: u64::from(df) + extra, shape, lens };
                 writer.push(&record, starts);
                 expected.push((record, starts));
@@ -209,7 +258,8 @@ mod tests {
             let bytes = writer.finish();
             let count = u32::try_from(terms.len()).expect("small");
             for (ordinal, want) in expected.iter().enumerate() {
-                let got = lookup(&bytes, count, u32::try_from(ordinal).expect("small"), positions);
+                let streams = Streams { positions, offsets };
+                let got = lookup(&bytes, count, u32::try_from(ordinal).expect("small"), streams);
                 proptest::prop_assert_eq!(got, Some(*want));
             }
         }

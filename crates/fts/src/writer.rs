@@ -198,7 +198,7 @@ impl FtsIndexBuilder {
         })?;
 
         let mut dict = fst::MapBuilder::memory();
-        let mut table = TermTableWriter::new(self.config.positions);
+        let mut table = TermTableWriter::new(self.config.positions, self.offsets);
         let mut lists = TermLists::default();
         // Bound pairs are chosen to be tightest under default parameters
         // and this file's average length; any choice stays a valid bound.

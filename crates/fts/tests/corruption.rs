@@ -131,22 +131,22 @@ fn header_errors_are_typed() {
         })
     ));
     let mut newer = region.clone();
-    newer[4..6].copy_from_slice(&3u16.to_le_bytes());
+    newer[4..6].copy_from_slice(&4u16.to_le_bytes());
     assert!(matches!(
         FtsIndex::open(Bytes::from(newer)),
         Err(FtsError::UnsupportedVersion {
-            found_major: 3,
-            supported: 2,
+            found_major: 4,
+            supported: 3,
             ..
         })
     ));
     let mut older = region.clone();
-    older[4..6].copy_from_slice(&1u16.to_le_bytes());
+    older[4..6].copy_from_slice(&2u16.to_le_bytes());
     assert!(matches!(
         FtsIndex::open(Bytes::from(older)),
         Err(FtsError::UnsupportedVersion {
-            found_major: 1,
-            supported: 2,
+            found_major: 2,
+            supported: 3,
             ..
         })
     ));

@@ -3,7 +3,6 @@
 
 use crate::codec::groups::GroupReader;
 use crate::error::{FtsError, QueryErrorKind, Result, Section};
-use crate::format::BLOCK_SIZE;
 use crate::postings::{Occurrence, Postings, TERMINATED};
 
 /// A term's positions or offsets bytes, as far as the index has them.
@@ -44,8 +43,12 @@ impl<'a> Stored<'a> {
 pub(super) struct OccurrenceState {
     /// The block the state describes.
     block: usize,
-    /// `starts[i]`: index of document `i`'s first occurrence in the block.
-    starts: [u64; BLOCK_SIZE + 1],
+    /// Index in the block of entry `at`'s first occurrence (`start`): each
+    /// verified document sums only the tfs since the last one — a phrase
+    /// verifies a few documents per block of a common term, where a table
+    /// of every entry's start was a serial pass over the whole block.
+    at: usize,
+    start: u64,
     positions: GroupReader<1>,
     offsets: GroupReader<2>,
 }
@@ -56,41 +59,44 @@ impl Postings<'_> {
     fn occurrence_state(&mut self) -> &mut OccurrenceState {
         let block = self.decoded_idx;
         let n = self.n;
-        let fresh = self
-            .occurrences
-            .as_ref()
-            .is_none_or(|state| state.block != block);
-        if fresh {
-            // Every tf before the current document is summed: decode them
-            // all at once (a block with bad tf codes keeps per-entry reads).
-            let _ = self.decode_tfs();
-        }
-        let tfs: [u32; BLOCK_SIZE] = if !fresh {
-            [0; BLOCK_SIZE]
-        } else if self.tfs_block == self.decoded_idx {
-            self.tfs
-        } else {
-            std::array::from_fn(|i| if i < n { self.tf_at(i) } else { 0 })
-        };
-        let state = self.occurrences.get_or_insert_with(|| {
+        let idx = self.idx;
+        let mut state = self.occurrences.take().unwrap_or_else(|| {
             Box::new(OccurrenceState {
                 block: usize::MAX,
-                starts: [0; BLOCK_SIZE + 1],
+                at: 0,
+                start: 0,
                 positions: GroupReader::new(),
                 offsets: GroupReader::new(),
             })
         });
         if state.block != block {
+            // The block's tfs are decoded at once (a block with bad tf
+            // codes keeps per-entry reads).
+            let _ = self.decode_tfs();
+            let total = self.tf_sum(0, n);
             state.block = block;
-            let mut sum = 0u64;
-            for (start, &tf) in state.starts[1..=n].iter_mut().zip(&tfs[..n]) {
-                sum += u64::from(tf);
-                *start = sum;
-            }
-            state.positions.reset(state.starts[n]);
-            state.offsets.reset(state.starts[n]);
+            state.at = 0;
+            state.start = 0;
+            state.positions.reset(total);
+            state.offsets.reset(total);
         }
-        state
+        // The cursor never moves back within a block: the start moves on
+        // by the tfs in between.
+        if idx > state.at {
+            state.start += self.tf_sum(state.at, idx);
+            state.at = idx;
+        }
+        self.occurrences.insert(state)
+    }
+
+    /// The sum of the decoded block's tfs of entries `from..to`: a
+    /// reduction the compiler vectorizes, once they are decoded.
+    fn tf_sum(&self, from: usize, to: usize) -> u64 {
+        if self.tfs_block == self.decoded_idx {
+            self.tfs[from..to].iter().map(|&tf| u64::from(tf)).sum()
+        } else {
+            (from..to).map(|i| u64::from(self.tf_at(i))).sum()
+        }
     }
 
     /// Replaces `out` with the term's positions in the current document, in
@@ -116,9 +122,9 @@ impl Postings<'_> {
             .get(from..to)
             .filter(|_| from <= to)
             .ok_or_else(corrupt)?;
-        let (idx, tf) = (self.idx, self.tf_at(self.idx));
+        let tf = self.tf_at(self.idx);
         let state = self.occurrence_state();
-        let first = state.starts[idx];
+        let first = state.start;
         // The stored gaps are copied a group slice at a time, then summed
         // in place (each gap is one less than the distance it encodes).
         state
@@ -158,9 +164,8 @@ impl Postings<'_> {
             .get(from..to)
             .filter(|_| from <= to)
             .ok_or_else(corrupt)?;
-        let idx = self.idx;
         let state = self.occurrence_state();
-        let first = state.starts[idx];
+        let first = state.start;
         let mut out = Vec::with_capacity(positions.len());
         let mut end = 0u32;
         for (j, position) in (0u64..).zip(positions) {
