@@ -34,4 +34,4 @@ pub use lazy_terms::PREFIX_READ_BYTES;
 pub use lazy_vectors::VECTOR_PREFIX_READ_BYTES;
 pub use reader::{OpenOptions, Superfile};
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
-pub use writer::{SuperfileWriter, WriterOptions};
+pub use writer::{DICTIONARY_PAGE_LIMIT, SuperfileWriter, WriterOptions};

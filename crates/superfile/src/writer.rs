@@ -33,7 +33,7 @@ use crate::vector_column::VectorColumnBuilder;
 
 /// Bytes a column's dictionary page may reach before the column falls back
 /// to plain pages: what a row fetch of one value pays for the dictionary.
-const DICTIONARY_PAGE_LIMIT: usize = 16 * 1024;
+pub const DICTIONARY_PAGE_LIMIT: usize = 16 * 1024;
 
 /// Knobs of the Parquet part.
 #[derive(Debug, Clone)]
