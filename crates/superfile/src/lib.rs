@@ -15,6 +15,7 @@
 //! [`Superfile`] over bytes in memory or [`LazySuperfile`] over a [`Store`](infino_store::Store),
 //! which fetches the footer with one suffix read and regions on demand.
 
+mod dictionary;
 mod error;
 mod format;
 mod lazy;
@@ -25,6 +26,7 @@ mod spec;
 mod vector_column;
 mod writer;
 
+pub use dictionary::{DICTIONARY_PAGE_LIMIT, REPEATING_DICTIONARY_LIMIT};
 pub use error::{Result, SuperfileError};
 pub use format::{
     DIRECTORY_KEY, Directory, FORMAT_MAJOR, FORMAT_MINOR, ID_COLUMN, RegionEntry, RegionKind,
@@ -34,4 +36,4 @@ pub use lazy_terms::PREFIX_READ_BYTES;
 pub use lazy_vectors::VECTOR_PREFIX_READ_BYTES;
 pub use reader::{OpenOptions, Superfile};
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
-pub use writer::{DICTIONARY_PAGE_LIMIT, SuperfileWriter, WriterOptions};
+pub use writer::{SuperfileWriter, WriterOptions};

@@ -20,8 +20,10 @@ use infino_fts::FtsIndexBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 
+use crate::dictionary::{self, DICTIONARY_PAGE_LIMIT, REPEATING_DICTIONARY_LIMIT};
 use crate::error::{Result, SuperfileError};
 use crate::format::{
     DIRECTORY_KEY, Directory, FOOTER_CRC_PLACEHOLDER, FORMAT_MAJOR, FORMAT_MINOR, ID_COLUMN,
@@ -30,10 +32,6 @@ use crate::format::{
 use crate::format::{FOOTER_CRC_FIELD, PAGE_INDEX_CRC_FIELD, find_hex_field, footer_crc};
 use crate::spec::IndexSpec;
 use crate::vector_column::VectorColumnBuilder;
-
-/// Bytes a column's dictionary page may reach before the column falls back
-/// to plain pages: what a row fetch of one value pays for the dictionary.
-pub const DICTIONARY_PAGE_LIMIT: usize = 16 * 1024;
 
 /// Knobs of the Parquet part.
 #[derive(Debug, Clone)]
@@ -61,7 +59,12 @@ impl Default for WriterOptions {
 
 /// Streams record batches into one superfile.
 pub struct SuperfileWriter {
-    writer: ArrowWriter<Vec<u8>>,
+    /// Made at the first batch, which decides the dictionary limits.
+    writer: Option<ArrowWriter<Vec<u8>>>,
+    /// The Parquet settings before the first batch is seen.
+    properties: WriterPropertiesBuilder,
+    /// (input column index, name) of the columns that may use a dictionary.
+    dictionary_columns: Vec<(usize, String)>,
     input_schema: SchemaRef,
     file_schema: SchemaRef,
     /// (input column index, column name, builder)
@@ -140,36 +143,34 @@ impl SuperfileWriter {
         let mut fields: Vec<Field> = vec![Field::new(ID_COLUMN, DataType::UInt64, false)];
         fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
         let file_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        // Dictionary pages only where values repeat: a long-text or vector
-        // column's dictionary would hold nearly every value, and a row fetch
-        // would have to read it whole before its one page. Other columns
-        // start with a dictionary but fall back to plain pages once it passes
-        // `DICTIONARY_PAGE_LIMIT`: a few categories keep theirs, a column of
-        // unique keys or timestamps does not make every row fetch read the
-        // whole row group's values.
-        let mut props = WriterProperties::builder().set_dictionary_enabled(false);
-        for field in schema.fields() {
+        // Dictionary pages only where values may repeat: a long-text or
+        // vector column's dictionary would hold nearly every value, and a row
+        // fetch would have to read it whole before its one page. Other
+        // columns start with a dictionary whose limit the first batch
+        // decides (`dictionary.rs`).
+        let mut properties = WriterProperties::builder().set_dictionary_enabled(false);
+        let mut dictionary_columns = Vec::new();
+        for (i, field) in schema.fields().iter().enumerate() {
             let indexed = spec.fts.iter().any(|c| c.column == *field.name())
                 || spec.vector.iter().any(|c| c.column == *field.name());
             if !indexed && !field.data_type().is_nested() {
-                props = props.set_column_dictionary_enabled(
-                    parquet::schema::types::ColumnPath::from(field.name().as_str()),
-                    true,
-                );
+                properties = properties
+                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
+                dictionary_columns.push((i, field.name().clone()));
             }
         }
-        let props = props
+        let properties = properties
             .set_compression(options.compression)
             .set_dictionary_page_size_limit(DICTIONARY_PAGE_LIMIT)
             .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
             .set_data_page_row_count_limit(options.page_rows.max(1))
             // The page row limit is checked once per write batch: batches no
             // larger than a page keep pages at the size asked for.
-            .set_write_batch_size(options.page_rows.clamp(1, 1024))
-            .build();
-        let writer = ArrowWriter::try_new(Vec::new(), Arc::clone(&file_schema), Some(props))?;
+            .set_write_batch_size(options.page_rows.clamp(1, 1024));
         Ok(Self {
-            writer,
+            writer: None,
+            properties,
+            dictionary_columns,
             input_schema: schema,
             file_schema,
             fts,
@@ -225,7 +226,11 @@ impl SuperfileWriter {
         let mut columns: Vec<ArrayRef> = vec![Arc::new(ids)];
         columns.extend(batch.columns().iter().cloned());
         let with_ids = RecordBatch::try_new(Arc::clone(&self.file_schema), columns)?;
-        self.writer.write(&with_ids)?;
+        let writer = match self.writer.take() {
+            Some(writer) => writer,
+            None => self.parquet_writer(Some(batch))?,
+        };
+        self.writer.insert(writer).write(&with_ids)?;
         for (index, _, builder) in &mut self.fts {
             index_text(builder, batch.column(*index), self.rows)?;
         }
@@ -303,13 +308,16 @@ impl SuperfileWriter {
     /// # Errors
     /// A Parquet or full-text build error.
     pub fn finish(mut self) -> Result<Bytes> {
-        self.writer.flush()?;
-        self.writer
+        let mut writer = match self.writer.take() {
+            Some(writer) => writer,
+            None => self.parquet_writer(None)?,
+        };
+        writer.flush()?;
+        writer
             .sync()
             .map_err(|e| SuperfileError::Parquet(e.into()))?;
-        let data_end = self.writer.bytes_written() as u64;
-        let data = self
-            .writer
+        let data_end = writer.bytes_written() as u64;
+        let data = writer
             .inner()
             .get(usize::try_from(PARQUET_MAGIC_LEN).unwrap_or(4)..)
             .unwrap_or_default();
@@ -324,8 +332,8 @@ impl SuperfileWriter {
         }
         let mut regions = Vec::with_capacity(built.len());
         for (kind, column, bytes) in built {
-            let offset = self.writer.bytes_written() as u64;
-            self.writer
+            let offset = writer.bytes_written() as u64;
+            writer
                 .write_all(&bytes)
                 .map_err(|e| SuperfileError::Parquet(e.into()))?;
             regions.push(RegionEntry {
@@ -349,11 +357,34 @@ impl SuperfileWriter {
         };
         let json = serde_json::to_string(&directory)
             .map_err(|e| SuperfileError::corrupt("directory", e.to_string()))?;
-        self.writer
-            .append_key_value_metadata(KeyValue::new(DIRECTORY_KEY.to_owned(), json));
-        let mut file = self.writer.into_inner()?;
+        writer.append_key_value_metadata(KeyValue::new(DIRECTORY_KEY.to_owned(), json));
+        let mut file = writer.into_inner()?;
         seal_footer(&mut file, directory.regions_end())?;
         Ok(Bytes::from(file))
+    }
+}
+
+impl SuperfileWriter {
+    /// The Parquet writer, with larger dictionaries allowed for the columns
+    /// whose values repeat in `first` (the first batch; `None` for a file
+    /// with no rows).
+    fn parquet_writer(&self, first: Option<&RecordBatch>) -> Result<ArrowWriter<Vec<u8>>> {
+        let mut properties = self.properties.clone();
+        if let Some(batch) = first {
+            for (i, name) in &self.dictionary_columns {
+                if dictionary::repeats(batch.column(*i))? {
+                    properties = properties.set_column_dictionary_page_size_limit(
+                        ColumnPath::from(name.as_str()),
+                        REPEATING_DICTIONARY_LIMIT,
+                    );
+                }
+            }
+        }
+        Ok(ArrowWriter::try_new(
+            Vec::new(),
+            Arc::clone(&self.file_schema),
+            Some(properties.build()),
+        )?)
     }
 }
 

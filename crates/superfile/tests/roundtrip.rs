@@ -161,3 +161,70 @@ fn empty_superfile_is_valid() {
     assert_eq!(sf.rows(), 0);
     assert_eq!(sf.fts("body").expect("index").doc_count(), 0);
 }
+
+/// The encoding of every data page of `column` in row group 0.
+fn data_page_encodings(bytes: &bytes::Bytes, column: usize) -> Vec<parquet::basic::Encoding> {
+    use parquet::column::page::Page;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(bytes.clone()).expect("parquet");
+    let group = reader.get_row_group(0).expect("row group");
+    group
+        .get_column_page_reader(column)
+        .expect("pages")
+        .map(|page| page.expect("page"))
+        .filter_map(|page| match page {
+            Page::DataPage { encoding, .. } | Page::DataPageV2 { encoding, .. } => Some(encoding),
+            Page::DictionaryPage { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn repeating_columns_keep_their_dictionary_and_unique_ones_fall_back_to_plain() {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::basic::Encoding;
+    // 40,000 rows, one row group: `price` takes 8,000 values (5 rows each,
+    // a 64 KB dictionary, past the 16 KiB limit for columns not known to
+    // repeat); `key` is unique (a 320 KB dictionary if kept).
+    let n = 40_000_i64;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Int64, false),
+        Field::new("price", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| (i % 8_000) as f64 / 100.0),
+            )),
+        ],
+    )
+    .expect("batch");
+    let mut writer = SuperfileWriter::new(schema, &IndexSpec::default(), &WriterOptions::default())
+        .expect("writer");
+    writer.write(&batch).expect("write");
+    let bytes = writer.finish().expect("finish");
+    // Columns: `_id`, `key`, `price`.
+    let key = data_page_encodings(&bytes, 1);
+    let price = data_page_encodings(&bytes, 2);
+    assert!(key.contains(&Encoding::PLAIN), "key fell back: {key:?}");
+    assert!(
+        price.iter().all(|e| *e == Encoding::RLE_DICTIONARY),
+        "price kept its dictionary: {price:?}"
+    );
+    let file = Superfile::open(bytes, OpenOptions::default()).expect("open");
+    let rows = file.fetch_rows(&[39_999], None).expect("fetch");
+    assert_eq!(
+        rows.column_by_name("price")
+            .expect("price")
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64")
+            .value(0),
+        79.99
+    );
+}

@@ -1,0 +1,79 @@
+//! Which columns keep their Parquet dictionaries, and how large they may grow.
+//!
+//! A dictionary page is read whole before any page that uses it, so its size
+//! is what a one-row fetch pays on top of one data page. A column of unique
+//! keys gains nothing from a dictionary and would make every cold row fetch
+//! read the row group's values: such columns fall back to plain pages once
+//! the dictionary passes [`DICTIONARY_PAGE_LIMIT`]. A column whose values
+//! repeat (categories, prices, codes) is several times smaller and faster to
+//! scan with its dictionary, so it may keep one up to
+//! [`REPEATING_DICTIONARY_LIMIT`]. Repetition is judged on the first batch
+//! written, the only data seen before the Parquet writer is configured.
+
+use std::collections::HashSet;
+
+use arrow::array::ArrayRef;
+use arrow::row::{RowConverter, SortField};
+
+use crate::error::Result;
+
+/// Bytes a column's dictionary page may reach before the column falls back
+/// to plain pages, for columns not known to repeat.
+pub const DICTIONARY_PAGE_LIMIT: usize = 16 * 1024;
+
+/// The same limit for columns whose first batch repeats its values.
+pub const REPEATING_DICTIONARY_LIMIT: usize = 1024 * 1024;
+
+/// How many rows per distinct value make a column "repeating": at four, the
+/// dictionary indices plus the dictionary are well under the plain values.
+const ROWS_PER_VALUE: usize = 4;
+
+/// Whether `column`'s values repeat at least [`ROWS_PER_VALUE`] times on
+/// average (nulls count as one value).
+pub(crate) fn repeats(column: &ArrayRef) -> Result<bool> {
+    let rows = column.len();
+    if rows < ROWS_PER_VALUE {
+        return Ok(false);
+    }
+    let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])?;
+    let encoded = converter.convert_columns(std::slice::from_ref(column))?;
+    let most = rows / ROWS_PER_VALUE;
+    let mut distinct = HashSet::with_capacity(most + 1);
+    for row in encoded.iter() {
+        distinct.insert(row);
+        if distinct.len() > most {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, StringArray};
+
+    use super::*;
+
+    #[test]
+    fn unique_values_do_not_repeat_and_a_few_categories_do() -> Result<()> {
+        let unique: ArrayRef = Arc::new(Int64Array::from_iter_values(0..10_000));
+        assert!(!repeats(&unique)?);
+        let prices: ArrayRef = Arc::new(Float64Array::from_iter_values(
+            (0..10_000).map(|i| f64::from(i % 2_000)),
+        ));
+        assert!(repeats(&prices)?, "5 rows per value");
+        let just_under: ArrayRef = Arc::new(Float64Array::from_iter_values(
+            (0..10_000).map(|i| f64::from(i % 2_501)),
+        ));
+        assert!(!repeats(&just_under)?, "under 4 rows per value");
+        let categories: ArrayRef = Arc::new(StringArray::from_iter(
+            (0..1_000).map(|i| (i % 3 != 0).then(|| ["a", "b"][i % 2])),
+        ));
+        assert!(repeats(&categories)?);
+        let tiny: ArrayRef = Arc::new(Int64Array::from(vec![1, 1]));
+        assert!(!repeats(&tiny)?);
+        Ok(())
+    }
+}
