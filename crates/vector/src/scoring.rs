@@ -86,6 +86,11 @@ impl ClusterCtx {
         }
     }
 
+    /// The cluster this context probes.
+    pub(crate) fn cluster(&self) -> usize {
+        self.centroid
+    }
+
     fn quant(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch) -> &QuantizedQuery {
         self.quant.get_or_insert_with(|| {
             let rc = h.rotated_centroid(self.centroid);
@@ -168,21 +173,43 @@ impl ClusterCtx {
             }
             return Ok(distance(metric, &q.q, v));
         }
-        Ok(match h.header.rerank {
+        if h.header.rerank == Rerank::None {
+            return Ok(self.estimate(h, q, s, j));
+        }
+        let entry = h.payload_entry_len();
+        Ok(self.payload_distance(h, q, s, j, self.view.payload(j, entry)))
+    }
+
+    /// The distance of vector `j` from its rerank payload entry `payload`
+    /// (the bytes of [`IndexHeader::payload_range`], from the block or
+    /// fetched on their own). Under [`Rerank::None`] (no payload), NaN:
+    /// callers use the estimate instead.
+    pub(crate) fn payload_distance(
+        &self,
+        h: &IndexHeader,
+        q: &PreparedQuery,
+        s: &mut Scratch,
+        j: usize,
+        payload: &[u8],
+    ) -> f32 {
+        let metric = h.header.metric;
+        match h.header.rerank {
             Rerank::F32 => {
-                self.view.f32_vector(j, &mut s.vec);
+                for (o, b) in s.vec.iter_mut().zip(payload.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
                 distance(metric, &q.q, &s.vec)
             }
             Rerank::Sq8 => {
-                let (min, scale, codes) = self.view.sq8(j);
-                sq8_decode(codes, min, scale, &mut s.vec);
+                let (min, scale) = self.view.sq8_params(j);
+                sq8_decode(payload, min, scale, &mut s.vec);
                 match metric {
                     Metric::L2 => l2_sq(&self.qc, &s.vec),
                     _ => ip_distance(metric, self.q_dot_c + dot(&q.q, &s.vec)),
                 }
             }
-            Rerank::None => self.estimate(h, q, s, j),
-        })
+            Rerank::None => f32::NAN,
+        }
     }
 
     /// Whether [`precise`](Self::precise) is more than the estimate.
