@@ -168,6 +168,7 @@ impl<'q> TermScorer<'q> {
     /// The score of a document with term frequency `tf` and norm byte `norm`.
     /// Non-decreasing in `tf` and non-increasing in `norm`, which makes
     /// `score(max_tf, min_norm)` an upper bound over a block.
+    #[inline]
     pub(crate) fn score(&self, tf: u32, norm: u8) -> f32 {
         let tf = tf as f32;
         self.weight * tf / (tf + self.lengths.0[usize::from(norm)])

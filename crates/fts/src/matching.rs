@@ -163,17 +163,68 @@ impl PhrasePattern {
 /// Whether, for some start, every `(slot, rel)` of `pattern` finds
 /// `start + rel` among the increasing `positions[slot]`; the start ranges
 /// over the positions of the first pattern entry.
+///
+/// Each further entry is checked for every start at once by one merge of
+/// two increasing lists (linear, no per-start binary search), stopping as
+/// soon as no start survives.
 pub(crate) fn phrase_at(positions: &[Vec<u32>], pattern: &[(usize, u32)]) -> bool {
-    let Some(&(anchor_slot, _)) = pattern.first() else {
+    let Some((&(anchor_slot, _), rest)) = pattern.split_first() else {
         return false;
     };
-    positions[anchor_slot].iter().any(|&start| {
-        pattern.iter().all(|&(slot, rel)| {
-            start
-                .checked_add(rel)
-                .is_some_and(|p| positions[slot].binary_search(&p).is_ok())
-        })
-    })
+    let anchor = positions[anchor_slot].as_slice();
+    let Some((&(slot, rel), middle)) = rest.split_last() else {
+        return !anchor.is_empty();
+    };
+    // Starts surviving every entry but the last (the anchor's positions
+    // when there are only two entries, the common case: no allocation).
+    let mut kept: Option<Vec<u32>> = None;
+    for &(slot, rel) in middle {
+        let mut next = Vec::new();
+        merge(
+            kept.as_deref().unwrap_or(anchor),
+            &positions[slot],
+            rel,
+            |s| {
+                next.push(s);
+                true
+            },
+        );
+        if next.is_empty() {
+            return false;
+        }
+        kept = Some(next);
+    }
+    let mut found = false;
+    merge(
+        kept.as_deref().unwrap_or(anchor),
+        &positions[slot],
+        rel,
+        |_| {
+            found = true;
+            false
+        },
+    );
+    found
+}
+
+/// Calls `hit(start)` for each of the increasing `starts` whose
+/// `start + rel` is in the increasing `found`, while `hit` returns true.
+fn merge(starts: &[u32], found: &[u32], rel: u32, mut hit: impl FnMut(u32) -> bool) {
+    let mut j = 0;
+    for &start in starts {
+        let Some(want) = start.checked_add(rel) else {
+            return;
+        };
+        while j < found.len() && found[j] < want {
+            j += 1;
+        }
+        if j == found.len() {
+            return;
+        }
+        if found[j] == want && !hit(start) {
+            return;
+        }
+    }
 }
 
 /// Dictionary terms starting with `prefix` after lowercasing and folding

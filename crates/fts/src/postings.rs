@@ -16,6 +16,7 @@ use crate::format::{self, BLOCK_SIZE, SKIP_ENTRY_LEN};
 use crate::terminfo::Shape;
 
 mod occurrences;
+mod scoring;
 
 use occurrences::OccurrenceState;
 pub(crate) use occurrences::Stored;
@@ -298,11 +299,18 @@ impl<'a> Postings<'a> {
 
     /// Index of the current document within the decoded block and the
     /// block's entry count.
-    pub(crate) fn block_entries(&self) -> (usize, usize) {
+    pub(crate) fn block_position(&self) -> (usize, usize) {
         (self.idx, self.n)
     }
 
+    /// Which block is decoded (its index in the term's postings): a key
+    /// for caching per-block work such as [`score_block`](Self::score_block).
+    pub(crate) fn block_index(&self) -> usize {
+        self.decoded_idx
+    }
+
     /// Document `i` of the decoded block (`i` below the entry count).
+    #[inline]
     pub(crate) fn doc_at(&self, i: usize) -> u32 {
         self.docs[i]
     }
@@ -325,6 +333,7 @@ impl<'a> Postings<'a> {
     ///
     /// # Errors
     /// [`FtsError::Corrupt`] if the entry violates its block bound.
+    #[inline]
     pub(crate) fn checked_tf(&self, norm: u8) -> Result<u32> {
         self.checked_tf_at(self.idx, norm)
     }
@@ -333,6 +342,7 @@ impl<'a> Postings<'a> {
     ///
     /// # Errors
     /// As [`checked_tf`](Self::checked_tf).
+    #[inline]
     pub(crate) fn checked_tf_at(&self, i: usize, norm: u8) -> Result<u32> {
         let tf = self.tf_at(i);
         if !self.decoded.bound.covers(tf, norm) {
@@ -343,6 +353,7 @@ impl<'a> Postings<'a> {
 
     /// Term frequency of entry `i` of the decoded block, not yet checked
     /// against its bound.
+    #[inline]
     fn tf_at(&self, i: usize) -> u32 {
         if let Shape::Inline { tf, .. } = self.src.shape {
             return tf;
@@ -388,6 +399,7 @@ impl<'a> Postings<'a> {
     }
 
     /// The current document, or [`TERMINATED`].
+    #[inline]
     pub fn doc(&self) -> u32 {
         self.doc
     }
@@ -401,6 +413,7 @@ impl<'a> Postings<'a> {
     ///
     /// # Errors
     /// [`FtsError::Corrupt`] on malformed postings.
+    #[inline]
     pub fn next_doc(&mut self) -> Result<u32> {
         if self.doc == TERMINATED {
             return Ok(TERMINATED);

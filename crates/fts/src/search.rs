@@ -16,6 +16,7 @@ use roaring::RoaringBitmap;
 
 use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer, idf};
 use crate::error::{FtsError, QueryErrorKind, Result};
+use crate::format::BLOCK_SIZE;
 use crate::postings::{Postings, TERMINATED};
 use crate::reader::{FtsIndex, TermInfo};
 use crate::topk::TopK;
@@ -198,6 +199,8 @@ pub(crate) fn search_counting(
         norms: index.norms(),
         allow,
         contributions: vec![0.0; merged.len()],
+        block_scores: [0.0; BLOCK_SIZE],
+        block_scores_of: None,
         top: TopK::new(k),
         scored: 0,
     };
@@ -261,6 +264,8 @@ pub(crate) fn phrase_top_k(
         norms: index.norms(),
         allow,
         contributions: vec![0.0; terms.len()],
+        block_scores: [0.0; BLOCK_SIZE],
+        block_scores_of: None,
         top: TopK::new(k),
         scored: 0,
     };
@@ -281,6 +286,11 @@ struct DocScorer<'a> {
     norms: &'a [u8],
     allow: Option<&'a RoaringBitmap>,
     contributions: Vec<f32>,
+    /// Scratch for [`Postings::score_block`].
+    block_scores: [f32; BLOCK_SIZE],
+    /// `(slot, block index)` of the cursor block whose scores from its
+    /// current document on are in `block_scores`, if they are still valid.
+    block_scores_of: Option<(usize, usize)>,
     top: TopK,
     scored: u64,
 }
@@ -293,6 +303,29 @@ impl DocScorer<'_> {
 
     fn allows(&self, doc: u32) -> bool {
         self.allow.is_none_or(|a| a.contains(doc))
+    }
+
+    /// Scores `cursor`'s decoded block from its current document on into
+    /// `block_scores` (unless they are there already) and returns the
+    /// entry range `(current, end)` they cover.
+    fn block_scores(&mut self, cursor: &mut TermCursor<'_>) -> Result<(usize, usize)> {
+        let key = (cursor.slot, cursor.postings.block_index());
+        if self.block_scores_of == Some(key) {
+            return Ok(cursor.postings.block_position());
+        }
+        let scorer = cursor.scorer;
+        let range = cursor
+            .postings
+            .score_block(|tf, norm| scorer.score(tf, norm), &mut self.block_scores)?;
+        self.block_scores_of = Some(key);
+        Ok(range)
+    }
+
+    /// `cursor`'s score on its current document, from its block's scores
+    /// (computed for the rest of the block at the first call on it).
+    fn current_block_score(&mut self, cursor: &mut TermCursor<'_>) -> Result<f32> {
+        self.block_scores(cursor)?;
+        Ok(self.block_scores[cursor.postings.block_position().0])
     }
 
     /// The score of `doc` from the cursors positioned on it, summed in
@@ -337,17 +370,20 @@ fn single_term(cursor: &mut TermCursor<'_>, out: &mut DocScorer<'_>) -> Result<(
                 continue;
             }
         }
-        cursor.postings.decode_tfs()?;
-        let postings = &cursor.postings;
-        let (from, n) = postings.block_entries();
+        let (from, n) = out.block_scores(cursor)?;
+        // One term: the sum over slots is this contribution alone.
+        let mut threshold = out.top.threshold();
         for i in from..n {
-            let d = postings.doc_at(i);
+            let d = cursor.postings.doc_at(i);
             if out.allows(d) {
                 out.scored += 1;
-                let norm = out.norm(d);
-                // One term: the sum over slots is this contribution alone.
-                let score = cursor.scorer.score(postings.checked_tf_at(i, norm)?, norm);
-                out.top.push(d, score);
+                let score = out.block_scores[i];
+                // Documents arrive in increasing order: one tying the
+                // threshold cannot enter.
+                if beats_exact(score, threshold) {
+                    out.top.push(d, score);
+                    threshold = out.top.threshold();
+                }
             }
         }
         doc = cursor.postings.next_block()?;
@@ -415,7 +451,7 @@ fn conjunction(
                 candidate = cursors[0].postings.seek(end.saturating_add(1))?;
                 continue;
             }
-            let lead = cursors[0].score(out.norm(candidate))?;
+            let lead = out.current_block_score(&mut cursors[0])?;
             if !beats(lead + rest, threshold) {
                 candidate = cursors[0].postings.next_doc()?;
                 continue;
@@ -429,11 +465,21 @@ fn conjunction(
             }
         }
         // Verification (a phrase's positions) costs more than scoring, so
-        // only a document that would enter the top-k is verified. Documents
-        // arrive in increasing order: one tying the threshold cannot enter.
-        let score = out.score(candidate, cursors.iter())?;
-        if beats_exact(score, out.top.threshold()) && verify(cursors)? {
-            out.top.push(candidate, score);
+        // once the top-k is full only a document that would enter it is
+        // verified; until then every one would, and only those verified
+        // are scored. Documents arrive in increasing order: one tying the
+        // threshold cannot enter.
+        let threshold = out.top.threshold();
+        if threshold.is_none() {
+            if verify(cursors)? {
+                let score = out.score(candidate, cursors.iter())?;
+                out.top.push(candidate, score);
+            }
+        } else {
+            let score = out.score(candidate, cursors.iter())?;
+            if beats_exact(score, threshold) && verify(cursors)? {
+                out.top.push(candidate, score);
+            }
         }
         candidate = cursors[0].postings.next_doc()?;
     }

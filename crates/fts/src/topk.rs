@@ -60,6 +60,7 @@ impl TopK {
     /// A document scoring exactly this much enters only with a smaller id
     /// than the worst kept, which never happens when docs arrive in
     /// increasing order.
+    #[inline]
     pub(crate) fn threshold(&self) -> Option<f32> {
         if self.heap.len() < self.k {
             None
@@ -68,6 +69,7 @@ impl TopK {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, doc: u32, score: f32) {
         if self.k == 0 {
             return;

@@ -401,7 +401,7 @@ async fn exact_and_token_match() {
     let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
     for b in &all_rows {
         let ids = b.column(0).as_primitive::<UInt64Type>();
-        let msgs = b.column(1).as_string::<i32>();
+        let msgs = b.column(1).as_string_view();
         for i in 0..b.num_rows() {
             let terms = msgs.is_valid(i).then(|| analyzer.terms(msgs.value(i)));
             rows.push((ids.value(i), terms.unwrap_or_default()));

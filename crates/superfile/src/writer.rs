@@ -31,6 +31,10 @@ use crate::format::{FOOTER_CRC_FIELD, PAGE_INDEX_CRC_FIELD, find_hex_field, foot
 use crate::spec::IndexSpec;
 use crate::vector_column::VectorColumnBuilder;
 
+/// Bytes a column's dictionary page may reach before the column falls back
+/// to plain pages: what a row fetch of one value pays for the dictionary.
+const DICTIONARY_PAGE_LIMIT: usize = 16 * 1024;
+
 /// Knobs of the Parquet part.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
@@ -138,7 +142,11 @@ impl SuperfileWriter {
         let file_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
         // Dictionary pages only where values repeat: a long-text or vector
         // column's dictionary would hold nearly every value, and a row fetch
-        // would have to read it whole before its one page.
+        // would have to read it whole before its one page. Other columns
+        // start with a dictionary but fall back to plain pages once it passes
+        // `DICTIONARY_PAGE_LIMIT`: a few categories keep theirs, a column of
+        // unique keys or timestamps does not make every row fetch read the
+        // whole row group's values.
         let mut props = WriterProperties::builder().set_dictionary_enabled(false);
         for field in schema.fields() {
             let indexed = spec.fts.iter().any(|c| c.column == *field.name())
@@ -152,6 +160,7 @@ impl SuperfileWriter {
         }
         let props = props
             .set_compression(options.compression)
+            .set_dictionary_page_size_limit(DICTIONARY_PAGE_LIMIT)
             .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
             .set_data_page_row_count_limit(options.page_rows.max(1))
             // The page row limit is checked once per write batch: batches no

@@ -195,3 +195,34 @@ async fn a_kept_page_index_lets_row_fetches_read_single_pages() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_row_fetch_of_a_unique_column_reads_no_whole_dictionary() {
+    // Default pages and row groups: 20,000 unique ids and titles in one
+    // row group. A dictionary would hold every value of the group.
+    let rows = generated_docs(20_000, 5);
+    let bytes = build(&rows, &infino_superfile::WriterOptions::default());
+    let eager = Superfile::open(bytes.clone(), OpenOptions::default()).expect("eager");
+    let store = Store::open("memory://").expect("store");
+    let path = Path::from("t/data/u.sf.parquet");
+    store.put(&path, bytes).await.expect("put");
+    let lazy = LazySuperfile::open(&store, &path, OpenOptions::default())
+        .await
+        .expect("lazy open");
+    let wanted = [12_345u32];
+    for column in ["id", "title"] {
+        let before = store.stats();
+        let batch = lazy
+            .fetch_rows(&wanted, Some(&[column]))
+            .await
+            .expect("fetch");
+        let read = store.stats().since(&before).bytes_read;
+        assert_eq!(
+            batch,
+            eager.fetch_rows(&wanted, Some(&[column])).expect("eager")
+        );
+        // A 4,096-row page plus a dictionary page capped at 16 KiB; the
+        // values of the whole group are 160 KB (ids) and 500 KB (titles).
+        assert!(read < 64 * 1024, "{column}: {read} B for one row");
+    }
+}

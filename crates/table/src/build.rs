@@ -26,6 +26,28 @@ pub(crate) enum FileIds {
 }
 
 /// Split `batches` into shards of about `target` rows: (row offset, batches).
+/// Rows per shard for an append of `batches`: the fewest equal shards that
+/// keep each within `target_rows` rows and, if given, `target_bytes` bytes
+/// of Arrow data (so 300 Ki rows at a 256 Ki target make two files of
+/// 150 Ki, not one full and one small).
+pub(crate) fn shard_rows(
+    batches: &[RecordBatch],
+    target_rows: u64,
+    target_bytes: Option<u64>,
+) -> usize {
+    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let bytes: u64 = batches
+        .iter()
+        .map(|b| b.get_array_memory_size() as u64)
+        .sum();
+    let by_rows = rows.div_ceil(target_rows.max(1));
+    let by_bytes = target_bytes.map_or(1, |t| bytes.div_ceil(t.max(1)));
+    let count = by_rows.max(by_bytes).clamp(1, rows.max(1));
+    usize::try_from(rows.div_ceil(count))
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
 pub(crate) fn shards(batches: &[RecordBatch], target: usize) -> Vec<(usize, Vec<RecordBatch>)> {
     let mut out = Vec::new();
     let (mut current, mut rows, mut offset) = (Vec::new(), 0usize, 0usize);

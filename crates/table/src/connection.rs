@@ -21,12 +21,32 @@ pub struct TableOptions {
     /// column). Appends do not check it; upserts keep it unique among the
     /// rows they write.
     pub key: Option<String>,
+    /// Rows per superfile appends aim at (default
+    /// [`TARGET_ROWS_PER_FILE`](crate::TARGET_ROWS_PER_FILE)); an append
+    /// splits its rows into the fewest equal shards within the targets.
+    pub target_rows: Option<u64>,
+    /// In-memory Arrow bytes per superfile appends aim at (unbounded by
+    /// default): wide rows (long texts, large vectors) then get smaller
+    /// files than the row target alone would give.
+    pub target_bytes: Option<u64>,
 }
 
 impl TableOptions {
     /// Declare `column` as the key.
     pub fn with_key(mut self, column: impl Into<String>) -> Self {
         self.key = Some(column.into());
+        self
+    }
+
+    /// Aim appends at `rows` rows per superfile.
+    pub fn with_target_rows(mut self, rows: u64) -> Self {
+        self.target_rows = Some(rows);
+        self
+    }
+
+    /// Aim appends at `bytes` bytes of Arrow data per superfile.
+    pub fn with_target_bytes(mut self, bytes: u64) -> Self {
+        self.target_bytes = Some(bytes);
         self
     }
 }
@@ -143,6 +163,19 @@ impl Connection {
             }
             manifest.key = Some(key.clone());
         }
+        for (what, target) in [
+            ("target_rows", options.target_rows),
+            ("target_bytes", options.target_bytes),
+        ] {
+            if target == Some(0) {
+                return Err(TableError::InvalidOption {
+                    table: name.to_owned(),
+                    reason: format!("{what} must be at least 1"),
+                });
+            }
+        }
+        manifest.target_rows = options.target_rows;
+        manifest.target_bytes = options.target_bytes;
         manifest.commit_id = uuid::Uuid::new_v4().to_string();
         manifest.timestamp_ms = versions::now_ms();
         match self

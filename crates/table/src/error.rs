@@ -95,6 +95,15 @@ pub enum TableError {
         reason: String,
     },
 
+    /// A table option that cannot be used (e.g. a zero shard target).
+    #[error("table `{table}`: invalid option: {reason}")]
+    InvalidOption {
+        /// Table name.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A mutation lost to a concurrent commit that deleted or rewrote rows
     /// it touched. Nothing of it was committed; re-read and retry if the
     /// change still applies.

@@ -192,6 +192,13 @@ pub struct Manifest {
     /// The key column `upsert` matches rows by, if the table declares one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Rows per superfile an append aims at (default
+    /// [`TARGET_ROWS_PER_FILE`](crate::TARGET_ROWS_PER_FILE)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rows: Option<u64>,
+    /// In-memory Arrow bytes per superfile an append aims at, if bounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_bytes: Option<u64>,
 }
 
 impl Manifest {
@@ -245,6 +252,8 @@ impl Manifest {
             vector,
             files: Vec::new(),
             key: None,
+            target_rows: None,
+            target_bytes: None,
         })
     }
 

@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::build::{FileIds, build_file, shards};
+use crate::build::{FileIds, build_file, shard_rows, shards};
 use crate::error::{Result, TableError};
 use crate::live::FileState;
 use crate::manifest::{FileEntry, Manifest};
@@ -123,7 +123,8 @@ impl Table {
         Table::from_manifest(self.inner.store.clone(), manifest)
     }
 
-    /// Append `batches` in one commit: write the superfiles (in parallel, at
+    /// Append `batches` in one commit: write the superfiles (in parallel, in
+    /// the fewest equal shards within the table's targets — by default at
     /// most [`TARGET_ROWS_PER_FILE`] rows each), then commit. Returns the
     /// table at the version that commit created.
     ///
@@ -142,7 +143,7 @@ impl Table {
 
     /// Append every batch of `batches` (a stream, e.g. read from files or
     /// the network) in one commit. Memory stays bounded: rows are gathered
-    /// up to [`TARGET_ROWS_PER_FILE`], written as a superfile, and dropped
+    /// up to the table's row (and byte) target, written, and dropped
     /// before more are read; the commit publishes all files at the end.
     ///
     /// # Errors
@@ -156,15 +157,17 @@ impl Table {
         use futures::StreamExt;
         let mut batches = std::pin::pin!(batches);
         let mut pending: Vec<RecordBatch> = Vec::new();
-        let mut rows = 0usize;
+        let (target_rows, target_bytes) = self.shard_targets();
+        let (mut rows, mut bytes) = (0u64, 0u64);
         let mut entries = Vec::new();
         while let Some(batch) = batches.next().await {
             let batch = batch.map_err(Into::into)?;
-            rows += batch.num_rows();
+            rows += batch.num_rows() as u64;
+            bytes += batch.get_array_memory_size() as u64;
             pending.push(batch);
-            if rows >= TARGET_ROWS_PER_FILE {
+            if rows >= target_rows || target_bytes.is_some_and(|t| bytes >= t) {
                 entries.extend(self.write_rows(&std::mem::take(&mut pending)).await?);
-                rows = 0;
+                (rows, bytes) = (0, 0);
             }
         }
         if rows > 0 {
@@ -174,6 +177,15 @@ impl Table {
             return Ok(self.clone());
         }
         self.commit_appended(entries).await
+    }
+
+    /// Rows and bytes per superfile this table's appends aim at.
+    fn shard_targets(&self) -> (u64, Option<u64>) {
+        let manifest = &self.inner.manifest;
+        (
+            manifest.target_rows.unwrap_or(TARGET_ROWS_PER_FILE as u64),
+            manifest.target_bytes,
+        )
     }
 
     /// Commit written superfiles as an append on top of the latest version.
@@ -193,8 +205,8 @@ impl Table {
     }
 
     /// Check `batches` against the schema, reserve their ids and write them
-    /// as new superfiles (in parallel, at most [`TARGET_ROWS_PER_FILE`] rows
-    /// each). Nothing is committed: the entries are for a commit to publish.
+    /// as new superfiles (in parallel, in equal shards within the table's targets).
+    /// Nothing is committed: the entries are for a commit to publish.
     pub(crate) async fn write_rows(&self, batches: &[RecordBatch]) -> Result<Vec<FileEntry>> {
         let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if total == 0 {
@@ -208,7 +220,9 @@ impl Table {
         }
         let first = ids::reserve(&self.inner.store, self.name(), total as u64).await?;
         let mut tasks = Vec::new();
-        for (offset, shard) in shards(batches, TARGET_ROWS_PER_FILE) {
+        let (target_rows, target_bytes) = self.shard_targets();
+        let per_shard = shard_rows(batches, target_rows, target_bytes);
+        for (offset, shard) in shards(batches, per_shard) {
             let (schema, spec) = (self.schema(), self.inner.spec.clone());
             let first_id = first + offset as u64;
             tasks.push(async move {

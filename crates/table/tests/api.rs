@@ -222,3 +222,67 @@ async fn matching_rows_and_empty_projections() {
         .expect("empty search");
     assert_eq!((none.num_rows(), none.num_columns()), (0, 4));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_split_rows_into_equal_shards_within_the_tables_targets() {
+    use infino_table::{TableError, TableOptions};
+    let conn = Connection::connect("memory://").expect("connect");
+    let docs = bodies(3_500, 5);
+    let rows_per_file = |t: &infino_table::Table| -> Vec<u64> {
+        t.manifest().files.iter().map(|f| f.rows).collect()
+    };
+
+    // 3,500 rows at a 1,000-row target: four files of 875, not 3 × 1,000 + 500.
+    let t = conn
+        .create_table_with(
+            "by_rows",
+            schema(),
+            &spec(),
+            &TableOptions::default().with_target_rows(1_000),
+        )
+        .await
+        .expect("create");
+    let t = t.append(&[batch(0, &docs)]).await.expect("append");
+    assert_eq!(rows_per_file(&t), vec![875; 4]);
+    // The target lives in the table: a fresh handle's append keeps it.
+    let reopened = conn.open_table("by_rows").await.expect("open");
+    let t = reopened
+        .append(&[batch(10_000, &docs[..1_200])])
+        .await
+        .expect("append");
+    assert_eq!(rows_per_file(&t)[4..], [600, 600]);
+    assert_eq!(rows_per_file(&t).iter().sum::<u64>(), 4_700);
+
+    // A byte target splits wide rows further than the row target would.
+    let bytes = batch(0, &docs).get_array_memory_size() as u64;
+    let t = conn
+        .create_table_with(
+            "by_bytes",
+            schema(),
+            &spec(),
+            &TableOptions::default().with_target_bytes(bytes / 3 + 1),
+        )
+        .await
+        .expect("create");
+    let t = t.append(&[batch(0, &docs)]).await.expect("append");
+    let sizes = rows_per_file(&t);
+    assert_eq!(sizes.len(), 3, "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<u64>(), 3_500);
+    assert!(
+        sizes.iter().all(|&n| n.abs_diff(3_500 / 3) <= 1),
+        "{sizes:?}"
+    );
+
+    // A zero target is refused, and no table is created.
+    let err = conn
+        .create_table_with(
+            "zero",
+            schema(),
+            &spec(),
+            &TableOptions::default().with_target_rows(0),
+        )
+        .await
+        .expect_err("zero rows");
+    assert!(matches!(err, TableError::InvalidOption { .. }), "{err}");
+    assert!(conn.open_table("zero").await.is_err());
+}

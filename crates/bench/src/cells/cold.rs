@@ -305,8 +305,7 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
     let t = local.open_table(TABLE).await?;
     let local_handle = Handle::new(local, t);
     for (kind, queries) in &kinds {
-        let mut warm = time_warm(queries, &warm_handle).await?;
-        let mut on_disk = time_warm(queries, &local_handle).await?;
+        let (mut warm, mut on_disk) = time_warm(queries, &warm_handle, &local_handle).await?;
         let (w, l) = (
             percentile_ms(&mut warm, 50.0),
             percentile_ms(&mut on_disk, 50.0),
@@ -330,18 +329,27 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, delay_ms: u64) -> 
     Ok(())
 }
 
-/// Each query once to warm up, then three timed runs each.
-async fn time_warm(queries: &[Query], handle: &Handle) -> anyhow::Result<Vec<Duration>> {
-    let mut out = Vec::new();
+/// Each query once on both handles to warm up, then five timed runs on
+/// each, alternating, so load that comes and goes on a shared machine
+/// falls on both sides of the ratio alike.
+async fn time_warm(
+    queries: &[Query],
+    warm: &Handle,
+    local: &Handle,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let (mut on_warm, mut on_local) = (Vec::new(), Vec::new());
     for q in queries {
-        q.run(handle).await?;
-        for _ in 0..3 {
-            let t = Instant::now();
-            q.run(handle).await?;
-            out.push(t.elapsed());
+        q.run(warm).await?;
+        q.run(local).await?;
+        for _ in 0..5 {
+            for (handle, out) in [(warm, &mut on_warm), (local, &mut on_local)] {
+                let t = Instant::now();
+                q.run(handle).await?;
+                out.push(t.elapsed());
+            }
         }
     }
-    Ok(out)
+    Ok((on_warm, on_local))
 }
 
 /// The query kinds, each with [`PROBES`] queries drawn from the corpus.

@@ -74,7 +74,18 @@ pub(crate) fn query_classes(
             .cloned()
             .collect()
     };
-    let rare = pick(2, 20.max(docs / 10_000));
+    // A small vocabulary over many documents can leave no term that rare
+    // (1M Zipf docs over 50k words: the rarest is in ~170 documents); then
+    // the rarest terms seen stand in.
+    let mut rare = pick(2, 20.max(docs / 10_000));
+    if rare.is_empty() {
+        rare = vocab
+            .iter()
+            .filter(|(df, _)| *df >= 2)
+            .take(per_class)
+            .map(|(_, t)| t.clone())
+            .collect();
+    }
     let mid = pick((docs / 1_000).max(2), (docs / 30).max(3));
     let common: Vec<String> = vocab
         .iter()

@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use infino_fts::FtsConfig;
 use infino_store::Path;
 use infino_superfile::IndexSpec;
-use infino_table::{Connection, FileEntry, FtsSummary, Fusion, Table, VectorQuery};
+use infino_table::{Connection, FileEntry, FtsSummary, Fusion, Table, TableOptions, VectorQuery};
 use infino_vector::{BuildParams, Metric};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -167,9 +167,27 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<
         .flat_map(|(_, qs)| qs.iter().map(QuerySpec::to_infino))
         .collect();
     let probes = vectors(20, 2);
+    // The same rows in one superfile: the layout the 32-file table is
+    // compared against.
+    let single = conn
+        .create_table_with(
+            "single",
+            schema(),
+            &spec(),
+            &TableOptions::default().with_target_rows(n as u64),
+        )
+        .await?
+        .append(&[batch(corpus, &vecs, 0..n)?])
+        .await?;
+    let single_label = format!("one superfile ({} file)", single.manifest().files.len());
     let one_label = format!("1 append ({} files)", one.manifest().files.len());
     let many_label = format!("32 appends ({} files)", many.manifest().files.len());
-    for (label, t) in [(one_label.as_str(), &one), (many_label.as_str(), &many)] {
+    let mut p50s: Vec<(String, String, f64)> = Vec::new();
+    for (label, t) in [
+        (single_label.as_str(), &single),
+        (one_label.as_str(), &one),
+        (many_label.as_str(), &many),
+    ] {
         let bm25 = time_each(&text_queries, |q| async move {
             t.search_hits("text", q, 10).await.map(drop)
         })
@@ -183,13 +201,9 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<
         )
         .await?;
         for (what, mut samples) in [("bm25", bm25), ("vector", dense), ("hybrid", hybrid)] {
-            report.record(
-                CELL,
-                &format!("{what} {label}"),
-                "p50",
-                percentile_ms(&mut samples, 50.0),
-                "ms",
-            );
+            let p50 = percentile_ms(&mut samples, 50.0);
+            p50s.push((what.to_owned(), label.to_owned(), p50));
+            report.record(CELL, &format!("{what} {label}"), "p50", p50, "ms");
             report.record(
                 CELL,
                 &format!("{what} {label}"),
@@ -198,6 +212,20 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<
                 "ms",
             );
         }
+    }
+    for what in ["bm25", "vector", "hybrid"] {
+        let p50 = |label: &str| {
+            p50s.iter()
+                .find(|(w, l, _)| w == what && l == label)
+                .map_or(f64::NAN, |(_, _, v)| *v)
+        };
+        report.record(
+            CELL,
+            &format!("{what} 32 files / one superfile"),
+            "ratio",
+            p50(&many_label) / p50(&single_label),
+            "x",
+        );
     }
     manifest_open(report).await
 }

@@ -78,6 +78,14 @@ impl Bound {
     }
 
     /// Whether a document with `tf` and norm byte `norm` is dominated.
+    /// Every pair slot: the pairs, then `(0, 0)` (or repeats of the one
+    /// pair), which cover nothing a real pair does not — a fixed-size view
+    /// for branch-free checks.
+    pub(crate) fn slots(&self) -> &[(u32, u8); MAX_PAIRS] {
+        &self.pairs
+    }
+
+    #[inline]
     pub(crate) fn covers(&self, tf: u32, norm: u8) -> bool {
         self.pairs().iter().any(|&(t, n)| tf <= t && norm >= n)
     }

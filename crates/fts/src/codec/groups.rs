@@ -86,6 +86,34 @@ impl<const N: usize> GroupReader<N> {
         Some(std::array::from_fn(|s| self.values[s][at]))
     }
 
+    /// Appends values `first..first + count` of stream 0 to `out`, a group
+    /// slice at a time. `None` if the range passes the block's end or the
+    /// bytes are malformed.
+    pub(crate) fn extend_from(
+        &mut self,
+        bytes: &[u8],
+        first: u64,
+        count: u64,
+        out: &mut Vec<u32>,
+    ) -> Option<()> {
+        let end = first.checked_add(count)?;
+        if end > self.total {
+            return None;
+        }
+        let mut i = first;
+        while i < end {
+            let group = i / GROUP as u64;
+            if self.cached != Some(group) {
+                self.load(bytes, group)?;
+            }
+            let at = usize::try_from(i % GROUP as u64).ok()?;
+            let take = usize::try_from((end - i).min((GROUP - at) as u64)).ok()?;
+            out.extend_from_slice(&self.values[0][at..at + take]);
+            i += take as u64;
+        }
+        Some(())
+    }
+
     fn count(&self, group: u64) -> usize {
         let left = self.total - group * GROUP as u64;
         usize::try_from(left.min(GROUP as u64)).unwrap_or(GROUP)
@@ -155,6 +183,12 @@ mod tests {
             for &i in &probes {
                 let want = (i < a.len()).then(|| [a[i], b[i]]);
                 proptest::prop_assert_eq!(reader.get(&bytes, i as u64), want);
+                let count = (i * 7 % 300) as u64;
+                let mut run = Vec::new();
+                let got = reader.extend_from(&bytes, i as u64, count, &mut run);
+                let end = i + count as usize;
+                let want = (end <= a.len()).then(|| a[i..end].to_vec());
+                proptest::prop_assert_eq!(got.map(|()| run), want);
             }
             // Truncated bytes fail, never panic.
             if !bytes.is_empty() {

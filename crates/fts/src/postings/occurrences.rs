@@ -65,10 +65,12 @@ impl Postings<'_> {
             // all at once (a block with bad tf codes keeps per-entry reads).
             let _ = self.decode_tfs();
         }
-        let tfs: [u32; BLOCK_SIZE] = if fresh {
-            std::array::from_fn(|i| if i < n { self.tf_at(i) } else { 0 })
-        } else {
+        let tfs: [u32; BLOCK_SIZE] = if !fresh {
             [0; BLOCK_SIZE]
+        } else if self.tfs_block == self.decoded_idx {
+            self.tfs
+        } else {
+            std::array::from_fn(|i| if i < n { self.tf_at(i) } else { 0 })
         };
         let state = self.occurrences.get_or_insert_with(|| {
             Box::new(OccurrenceState {
@@ -117,18 +119,17 @@ impl Postings<'_> {
         let (idx, tf) = (self.idx, self.tf_at(self.idx));
         let state = self.occurrence_state();
         let first = state.starts[idx];
-        out.reserve(tf.min(1024) as usize);
-        let mut pos = 0u32;
-        for j in 0..u64::from(tf) {
-            let [v] = state.positions.get(bytes, first + j).ok_or_else(corrupt)?;
-            pos = if j == 0 {
-                v
-            } else {
-                pos.checked_add(v)
-                    .and_then(|p| p.checked_add(1))
-                    .ok_or_else(corrupt)?
-            };
-            out.push(pos);
+        // The stored gaps are copied a group slice at a time, then summed
+        // in place (each gap is one less than the distance it encodes).
+        state
+            .positions
+            .extend_from(bytes, first, u64::from(tf), out)
+            .ok_or_else(corrupt)?;
+        let mut next = 0u64;
+        for slot in out.iter_mut() {
+            let pos = next + u64::from(*slot);
+            *slot = u32::try_from(pos).map_err(|_| corrupt())?;
+            next = pos + 1;
         }
         Ok(())
     }
