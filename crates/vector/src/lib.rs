@@ -57,7 +57,8 @@
 //!   [`VectorIndex::search_filtered`], [`RowVectors`] for exact rerank.
 //! - Kernels: [`dot`], [`l2_sq`], [`norm_sq`], [`ip_4bit_1bit`] with
 //!   runtime SIMD dispatch, and [`portable`] references.
-//! - Codecs: [`sq8_encode`], [`sq8_decode`], [`pack_signs`], [`unpack_signs`].
+//! - Codecs: [`sq8_encode`], [`sq8_decode`], [`sq4_encode`], [`sq4_decode`],
+//!   [`pack_signs`], [`unpack_signs`].
 //! - Errors: [`VectorError`] with [`Section`].
 
 mod builder;
@@ -72,6 +73,7 @@ mod rotation;
 mod scoring;
 mod search;
 mod shortlist;
+mod sq4;
 mod sq8;
 
 pub use builder::{
@@ -88,6 +90,7 @@ pub use search::{
     default_rerank_breadth,
 };
 pub use shortlist::Shortlist;
+pub use sq4::{sq4_decode, sq4_encode, sq4_len};
 pub use sq8::{sq8_decode, sq8_encode};
 
 #[cfg(test)]

@@ -207,8 +207,8 @@ impl IndexHeader {
     }
 
     /// The byte range within the region of the rerank payload entry of the
-    /// vector at `position` in cluster `cluster`: `D` bytes (SQ8), `4·D`
-    /// (F32) or empty (no payload).
+    /// vector at `position` in cluster `cluster`: `D` bytes (SQ8), `P/2`
+    /// (SQ4), `4·D` (F32) or empty (no payload).
     ///
     /// # Panics
     /// If `cluster >= lists()`.
@@ -224,6 +224,7 @@ impl IndexHeader {
         match self.header.rerank {
             Rerank::None => 0,
             Rerank::Sq8 => self.header.dim,
+            Rerank::Sq4 => crate::sq4::sq4_len(self.header.padded),
             Rerank::F32 => self.header.dim * size_of::<f32>(),
         }
     }
@@ -326,9 +327,10 @@ impl ClusterView {
         }
     }
 
-    /// `(min, scale)` of vector `j`'s SQ8 payload (stored in the head).
-    pub(crate) fn sq8_params(&self, j: usize) -> (f32, f32) {
-        let at = self.layout.sq8_params + j * 8;
+    /// `(min, scale)` of vector `j`'s SQ8 or SQ4 payload (stored in the
+    /// head).
+    pub(crate) fn sq_params(&self, j: usize) -> (f32, f32) {
+        let at = self.layout.sq_params + j * 8;
         (le_f32(&self.bytes, at), le_f32(&self.bytes, at + 4))
     }
 

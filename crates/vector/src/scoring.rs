@@ -9,6 +9,7 @@ use crate::kernels::{dot, ip_4bit_1bit_many, l2_sq, norm_f64};
 use crate::rabitq::QuantizedQuery;
 use crate::reader::{ClusterView, IndexHeader};
 use crate::search::RowVectors;
+use crate::sq4::sq4_decode;
 use crate::sq8::sq8_decode;
 
 /// The query, prepared once per search.
@@ -42,6 +43,8 @@ pub(crate) struct ClusterCtx {
     pub(crate) view: ClusterView,
     /// `q − c` (original space).
     qc: Vec<f32>,
+    /// `Rq − Rc`, for SQ4 payloads (rotated residuals); empty otherwise.
+    rqc: Vec<f32>,
     q_dot_c: f32,
     /// `Rq − Rc`, quantized; built on first use.
     quant: Option<QuantizedQuery>,
@@ -77,9 +80,16 @@ impl ClusterCtx {
     ) -> Self {
         let c = h.centroid(centroid);
         let qc = q.q.iter().zip(c).map(|(a, b)| a - b).collect();
+        let rqc = if h.header.rerank == Rerank::Sq4 && h.header.metric == Metric::L2 {
+            let rc = h.rotated_centroid(centroid);
+            q.rotated.iter().zip(rc).map(|(a, b)| a - b).collect()
+        } else {
+            Vec::new()
+        };
         Self {
             view,
             qc,
+            rqc,
             q_dot_c: dot(&q.q, c),
             quant: None,
             centroid,
@@ -149,7 +159,7 @@ impl ClusterCtx {
     }
 
     /// The most precise distance available for vector `j`: the caller's
-    /// exact vector, else the F32 or SQ8 payload, else the estimate.
+    /// exact vector, else the F32, SQ8 or SQ4 payload, else the estimate.
     pub(crate) fn precise(
         &mut self,
         h: &IndexHeader,
@@ -201,11 +211,31 @@ impl ClusterCtx {
                 distance(metric, &q.q, &s.vec)
             }
             Rerank::Sq8 => {
-                let (min, scale) = self.view.sq8_params(j);
+                let (min, scale) = self.view.sq_params(j);
                 sq8_decode(payload, min, scale, &mut s.vec);
                 match metric {
                     Metric::L2 => l2_sq(&self.qc, &s.vec),
                     _ => ip_distance(metric, self.q_dot_c + dot(&q.q, &s.vec)),
+                }
+            }
+            Rerank::Sq4 => {
+                // The payload is the rotated residual `ŷ ≈ R(x − c)`; the
+                // rotation is orthogonal, so distances and inner products
+                // with it are those of the original space.
+                let (min, scale) = self.view.sq_params(j);
+                sq4_decode(payload, min, scale, &mut s.rot);
+                match metric {
+                    // `ŷ = y + e` with rounding error `e` about uniform
+                    // over a step, so `‖(Rq − Rc) − ŷ‖²` overshoots by
+                    // `E‖e‖² = P·scale²/12` on average. The step differs
+                    // per vector, so leaving that in would rank wide-range
+                    // vectors behind their true place.
+                    Metric::L2 => {
+                        #[expect(clippy::cast_precision_loss, reason = "P ≤ 4096")]
+                        let bias = s.rot.len() as f32 * scale * scale / 12.0;
+                        l2_sq(&self.rqc, &s.rot) - bias
+                    }
+                    _ => ip_distance(metric, self.q_dot_c + dot(&q.rotated, &s.rot)),
                 }
             }
             Rerank::None => f32::NAN,

@@ -51,7 +51,7 @@ fn shortlist_then_rerank_equals_a_whole_block_search() {
     let (n, dim) = (6000, 48);
     let data = blobs(n, dim, 40, 41);
     for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
-        for rerank in [Rerank::Sq8, Rerank::F32, Rerank::None] {
+        for rerank in [Rerank::Sq8, Rerank::Sq4, Rerank::F32, Rerank::None] {
             let params = BuildParams {
                 rerank,
                 ..BuildParams::default()
