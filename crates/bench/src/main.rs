@@ -178,6 +178,10 @@ fn main() -> anyhow::Result<()> {
             }
             Cell::Vectors => {
                 let embeddings = corpus.as_ref().and_then(|c| c.embeddings.clone());
+                let query_embeddings = match (&args.corpus, &embeddings) {
+                    (Some(dir), Some(_)) => crate::corpus::load_query_embeddings(dir)?,
+                    _ => None,
+                };
                 let vector_args = cells::vectors::VectorsArgs {
                     peer_max: args.peer_max,
                     threads: std::thread::available_parallelism().map_or(1, usize::from),
@@ -185,6 +189,7 @@ fn main() -> anyhow::Result<()> {
                 runtime.block_on(cells::vectors::run(
                     &mut report,
                     embeddings,
+                    query_embeddings,
                     (args.synthetic, args.dim),
                     &vector_args,
                 ))?;

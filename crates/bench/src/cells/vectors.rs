@@ -8,7 +8,10 @@
 //! nprobe and rerank breadth, the peer over `ef`). Then, through a table on
 //! `memory://`, the bytes and requests of a cold query (a freshly opened
 //! handle, so every index read counts) as a share of the vector column's
-//! raw bytes. Queries are stored vectors moved slightly; the peer may run
+//! raw bytes. Queries are the corpus's query embeddings when it has them
+//! (`queries.parquet`), else stored vectors moved slightly; exact top-10
+//! comes from brute force over the same rows. Ours is built once per rerank
+//! payload (SQ8, SQ4) so their size and curves sit side by side. The peer may run
 //! on a prefix of the data when the whole would take too long to insert
 //! (`--peer-max`), and then ours is built on that prefix too.
 
@@ -20,7 +23,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table, VectorQuery};
-use infino_vector::{BuildParams, Metric, SearchOptions, VectorIndex, VectorIndexBuilder};
+use infino_vector::{BuildParams, Metric, Rerank, SearchOptions, VectorIndex, VectorIndexBuilder};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -28,7 +31,8 @@ use crate::cells::hnsw_peer::HnswPeer;
 use crate::report::{Report, peak_rss_bytes, percentile_ms, reset_peak_rss, rss_bytes};
 
 const CELL: &str = "vectors";
-const QUERIES: usize = 50;
+/// Queries at most (the corpus's first ones, or moved stored vectors).
+const QUERIES: usize = 200;
 const K: usize = 10;
 /// Timed repetitions of each query (after one untimed warm-up).
 const REPEATS: usize = 3;
@@ -165,11 +169,17 @@ fn record_build(
     );
 }
 
-/// Our index built alone (no Parquet), then its recall/latency curve.
-fn ours(report: &mut Report, set: &Set<'_>) -> anyhow::Result<()> {
-    let subject = format!("infino ivf {}", set.name);
+/// Our index built alone (no Parquet) with `rerank` payloads, then its
+/// recall/latency curve.
+fn ours(report: &mut Report, set: &Set<'_>, rerank: Rerank) -> anyhow::Result<()> {
+    let name = format!("{} {}", set.name, rerank_name(rerank));
+    let subject = format!("infino ivf {name}");
+    let params = BuildParams {
+        rerank,
+        ..BuildParams::default()
+    };
     let (region, secs, rss) = measured(|| {
-        let mut builder = VectorIndexBuilder::new(set.dim, Metric::Cosine, BuildParams::default())?;
+        let mut builder = VectorIndexBuilder::new(set.dim, Metric::Cosine, params)?;
         let rows: Vec<u32> = (0..u32::try_from(set.rows())?).collect();
         builder.add_batch(&rows, set.data)?;
         Ok(builder.finish()?)
@@ -182,8 +192,10 @@ fn ours(report: &mut Report, set: &Set<'_>) -> anyhow::Result<()> {
     for p in probes {
         settings.push((format!("nprobe {p}"), Some(p), None));
     }
-    for p in [16, 32] {
-        settings.push((format!("nprobe {p} breadth 200"), Some(p), Some(200)));
+    for p in [8, 16, 32] {
+        for b in [50, 200, 400] {
+            settings.push((format!("nprobe {p} breadth {b}"), Some(p), Some(b)));
+        }
     }
     settings.push(("nprobe default".to_owned(), None, None));
     for (label, nprobe, breadth) in settings {
@@ -199,7 +211,7 @@ fn ours(report: &mut Report, set: &Set<'_>) -> anyhow::Result<()> {
                 .map(|h| u64::from(h.0))
                 .collect())
         })?;
-        let subject = format!("infino {} {label}", set.name);
+        let subject = format!("infino {name} {label}");
         report.record(CELL, &subject, "recall_at_10", r, "");
         report.record(CELL, &subject, "p50", p50, "ms");
     }
@@ -214,9 +226,26 @@ fn ours(report: &mut Report, set: &Set<'_>) -> anyhow::Result<()> {
             .map(|h| u64::from(h.0))
             .collect())
     })?;
-    let subject = format!("infino {} exact (sq8 scan)", set.name);
+    let subject = format!("infino {name} exact (payload scan)");
     report.record(CELL, &subject, "recall_at_10", r, "");
     report.record(CELL, &subject, "p50", p50, "ms");
+    Ok(())
+}
+
+fn rerank_name(rerank: Rerank) -> &'static str {
+    match rerank {
+        Rerank::Sq8 => "sq8",
+        Rerank::Sq4 => "sq4",
+        Rerank::F32 => "f32",
+        _ => "none",
+    }
+}
+
+/// Our index once per compared rerank payload.
+fn ours_each(report: &mut Report, set: &Set<'_>) -> anyhow::Result<()> {
+    for rerank in [Rerank::Sq8, Rerank::Sq4] {
+        ours(report, set, rerank)?;
+    }
     Ok(())
 }
 
@@ -255,6 +284,7 @@ fn brute(report: &mut Report, set: &Set<'_>, unit: &[f32]) -> anyhow::Result<()>
 pub(crate) async fn run(
     report: &mut Report,
     embeddings: Option<(usize, Vec<f32>)>,
+    query_embeddings: Option<(usize, Vec<f32>)>,
     synthetic: (usize, usize),
     args: &VectorsArgs,
 ) -> anyhow::Result<()> {
@@ -266,18 +296,30 @@ pub(crate) async fn run(
     anyhow::ensure!(n > 0, "no vectors");
     println!("vectors: {n} x {dim}-d");
     let unit: Vec<f32> = data.chunks_exact(dim).flat_map(normalized).collect();
-    // Queries like the data: stored vectors, slightly moved.
+    // The corpus's queries, else queries like the data: stored vectors,
+    // slightly moved.
     let step = (n / QUERIES).max(1);
-    let queries: Vec<Vec<f32>> = (0..QUERIES.min(n))
-        .map(|i| {
-            let row = (i * step + step / 2).min(n - 1);
-            data[row * dim..(row + 1) * dim]
-                .iter()
-                .enumerate()
-                .map(|(d, x)| x + if d % 2 == 0 { 0.01 } else { -0.01 })
-                .collect()
-        })
-        .collect();
+    let real: Option<Vec<Vec<f32>>> = query_embeddings.filter(|(d, _)| *d == dim).map(|(_, q)| {
+        q.chunks_exact(dim)
+            .take(QUERIES)
+            .map(<[f32]>::to_vec)
+            .collect()
+    });
+    if let Some(q) = &real {
+        println!("vectors: {} corpus queries", q.len());
+    }
+    let queries: Vec<Vec<f32>> = real.unwrap_or_else(|| {
+        (0..QUERIES.min(n))
+            .map(|i| {
+                let row = (i * step + step / 2).min(n - 1);
+                data[row * dim..(row + 1) * dim]
+                    .iter()
+                    .enumerate()
+                    .map(|(d, x)| x + if d % 2 == 0 { 0.01 } else { -0.01 })
+                    .collect()
+            })
+            .collect()
+    });
     let truth_of = |rows: usize| -> Vec<Vec<u64>> {
         queries
             .iter()
@@ -292,7 +334,7 @@ pub(crate) async fn run(
         truth: truth_of(n),
     };
     brute(report, &full, &unit)?;
-    ours(report, &full)?;
+    ours_each(report, &full)?;
     let m = n.min(args.peer_max);
     if m < n {
         // The peer at a size it finishes; ours beside it at that size.
@@ -303,7 +345,7 @@ pub(crate) async fn run(
             queries: &queries,
             truth: truth_of(m),
         };
-        ours(report, &prefix)?;
+        ours_each(report, &prefix)?;
         peer(report, &prefix, args.threads)?;
     } else {
         peer(report, &full, args.threads)?;
