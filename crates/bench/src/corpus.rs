@@ -90,6 +90,22 @@ impl Corpus {
     }
 }
 
+/// The `embedding` column of `dir/queries.parquet` as (dimension,
+/// row-major values), when the file exists and has one: real queries for
+/// the vectors cell instead of moved stored vectors.
+pub(crate) fn load_query_embeddings(dir: &Path) -> anyhow::Result<Option<(usize, Vec<f32>)>> {
+    let path = dir.join("queries.parquet");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = None;
+    for batch in ParquetRecordBatchReaderBuilder::try_new(file)?.build()? {
+        append_embeddings(&batch?, &mut out);
+    }
+    Ok(out)
+}
+
 /// Append `batch`'s `embedding` column (a fixed-size list of float32), if
 /// it has one, to `out` as (dimension, row-major values).
 pub(crate) fn append_embeddings(

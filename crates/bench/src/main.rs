@@ -4,6 +4,8 @@
 //! cargo run --release -p infino-bench -- storage
 //! cargo run --release -p infino-bench -- storage --corpus ../shared/datasets/reuters
 //! cargo run --release -p infino-bench -- cold --synthetic 1000000 --delay-ms 20
+//! cargo run --release -p infino-bench -- vectors --corpus ~/.cache/peers-data/syn100k_d384
+//! cargo run --release -p infino-bench -- vectors --synthetic 1000000 --dim 384
 //! ```
 //!
 //! Each row of the results file is one number: cell, subject, metric, value,
@@ -62,6 +64,15 @@ struct Args {
     /// Generate this many synthetic Zipfian documents instead.
     #[arg(long, default_value_t = 100_000)]
     synthetic: usize,
+    /// Dimension of the `vectors` cell's synthetic clustered vectors (when
+    /// the corpus has no embeddings).
+    #[arg(long, default_value_t = 384)]
+    dim: usize,
+    /// Rows the `vectors` cell's HNSW peer indexes at most (its build is
+    /// slow at millions of rows on few cores); above, both engines are
+    /// also compared on that prefix.
+    #[arg(long, default_value_t = 200_000)]
+    peer_max: usize,
     /// Results file (JSON lines, appended).
     #[arg(long, default_value = "bench-results/results.jsonl")]
     results: PathBuf,
@@ -88,15 +99,23 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let needs_corpus = args.cells.iter().any(|c| *c != Cell::Storage);
+    // The vectors cell generates its own vectors without `--corpus`.
+    let needs_corpus = args
+        .cells
+        .iter()
+        .any(|c| !matches!(c, Cell::Storage | Cell::Vectors));
     let corpus = match (&args.corpus, needs_corpus) {
         (Some(dir), _) => Some(Corpus::load(dir)?),
         (None, true) => Some(Corpus::synthetic(args.synthetic)),
         (None, false) => None,
     };
-    let corpus_name = corpus
-        .as_ref()
-        .map_or_else(|| "none".to_owned(), |c| c.name.clone());
+    let corpus_name = corpus.as_ref().map_or_else(
+        || match args.cells.contains(&Cell::Vectors) {
+            true => format!("synthetic_vectors_{}x{}", args.synthetic, args.dim),
+            false => "none".to_owned(),
+        },
+        |c| c.name.clone(),
+    );
     if let Some(c) = &corpus {
         println!(
             "corpus {}: {} docs, {} MB of text",
@@ -155,10 +174,22 @@ fn main() -> anyhow::Result<()> {
                 runtime.block_on(cells::cold::run(&mut report, corpus, args.delay_ms))?;
             }
             Cell::Vectors => {
-                let corpus = corpus
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("no corpus"))?;
-                runtime.block_on(cells::vectors::run(&mut report, corpus))?;
+                let embeddings = corpus.as_ref().and_then(|c| c.embeddings.clone());
+                let query_embeddings = match (&args.corpus, &embeddings) {
+                    (Some(dir), Some(_)) => crate::corpus::load_query_embeddings(dir)?,
+                    _ => None,
+                };
+                let vector_args = cells::vectors::VectorsArgs {
+                    peer_max: args.peer_max,
+                    threads: std::thread::available_parallelism().map_or(1, usize::from),
+                };
+                runtime.block_on(cells::vectors::run(
+                    &mut report,
+                    embeddings,
+                    query_embeddings,
+                    (args.synthetic, args.dim),
+                    &vector_args,
+                ))?;
             }
             Cell::Quality => {
                 let (Some(corpus), Some(dir)) = (corpus.as_ref(), args.corpus.as_ref()) else {

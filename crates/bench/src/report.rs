@@ -122,6 +122,14 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Resident set size of this process now, in bytes (Linux `VmRSS`).
+pub(crate) fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Percentile (0..=100) of sorted-in-place samples, in milliseconds.
 #[expect(
     clippy::cast_possible_truncation,

@@ -49,6 +49,11 @@ pub struct LazySuperfile {
     pub(crate) vector_headers: Mutex<BTreeMap<String, Arc<infino_vector::IndexHeader>>>,
     /// Vector cluster blocks fetched so far, by (column, cluster).
     pub(crate) clusters: Mutex<std::collections::HashMap<(String, usize), Bytes>>,
+    /// Vector cluster heads (no payload) fetched by two-phase reads.
+    pub(crate) heads: Mutex<std::collections::HashMap<(String, usize), Bytes>>,
+    /// Rerank payload entries fetched by two-phase reads, by (column,
+    /// region offset).
+    pub(crate) payloads: Mutex<std::collections::HashMap<(String, u64), Bytes>>,
     /// Known lookup-prefix lengths of full-text regions, by column.
     pub(crate) lookup_hints: BTreeMap<String, u64>,
 }
@@ -121,6 +126,8 @@ impl LazySuperfile {
             vectors: tokio::sync::Mutex::new(BTreeMap::new()),
             vector_headers: Mutex::new(BTreeMap::new()),
             clusters: Mutex::new(std::collections::HashMap::new()),
+            heads: Mutex::new(std::collections::HashMap::new()),
+            payloads: Mutex::new(std::collections::HashMap::new()),
             lookup_hints: BTreeMap::new(),
         })
     }

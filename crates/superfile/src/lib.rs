@@ -22,6 +22,7 @@ mod lazy;
 mod lazy_terms;
 mod lazy_vectors;
 mod reader;
+mod sparse_read;
 mod spec;
 mod vector_column;
 mod writer;
@@ -33,7 +34,7 @@ pub use format::{
 };
 pub use lazy::{LazySuperfile, SUFFIX_READ_BYTES, decode_tail};
 pub use lazy_terms::PREFIX_READ_BYTES;
-pub use lazy_vectors::VECTOR_PREFIX_READ_BYTES;
+pub use lazy_vectors::{TWO_PHASE_MIN_PAYLOAD, VECTOR_PREFIX_READ_BYTES};
 pub use reader::{OpenOptions, Superfile};
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
 pub use writer::{SuperfileWriter, WriterOptions};

@@ -55,7 +55,7 @@ pub struct VectorColumnDef {
     pub metric: String,
     /// IVF lists per file (`None`: about √rows).
     pub lists: Option<usize>,
-    /// Rerank payload: `sq8`, `f32` or `none`.
+    /// Rerank payload: `sq8`, `sq4`, `f32` or `none`.
     pub rerank: String,
     /// Seed of the rotation and k-means.
     pub seed: u64,
@@ -299,6 +299,7 @@ impl Manifest {
             };
             let rerank = match c.rerank.as_str() {
                 "sq8" => Rerank::Sq8,
+                "sq4" => Rerank::Sq4,
                 "f32" => Rerank::F32,
                 "none" => Rerank::None,
                 other => return Err(self.corrupt(format!("unknown rerank payload `{other}`"))),
@@ -379,6 +380,7 @@ fn metric_name(metric: Metric) -> Result<&'static str> {
 fn rerank_name(rerank: Rerank) -> Result<&'static str> {
     match rerank {
         Rerank::Sq8 => Ok("sq8"),
+        Rerank::Sq4 => Ok("sq4"),
         Rerank::F32 => Ok("f32"),
         Rerank::None => Ok("none"),
         other => Err(TableError::Schema {

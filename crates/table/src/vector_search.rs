@@ -63,7 +63,12 @@ struct VectorJob {
     file: usize,
     header: Arc<infino_vector::IndexHeader>,
     allowed: Option<Arc<RoaringBitmap>>,
+    /// The planned clusters' whole blocks (empty when `found` is set).
     clusters: Vec<(usize, bytes::Bytes)>,
+    /// Clusters the search planned.
+    planned: usize,
+    /// Results already found by a two-phase read.
+    found: Option<Vec<infino_vector::Neighbor>>,
 }
 
 /// Similarity (higher is better) from an index distance (lower is better).
@@ -140,14 +145,17 @@ impl Table {
             use rayon::prelude::*;
             jobs.into_par_iter()
                 .map(|job| {
-                    let found = job.header.search_clusters(
-                        &vector,
-                        &search_options,
-                        job.allowed.as_deref(),
-                        job.clusters.as_slice(),
-                        None,
-                    )?;
-                    Ok((job.file, job.header, job.allowed, job.clusters.len(), found))
+                    let found = match job.found {
+                        Some(found) => found,
+                        None => job.header.search_clusters(
+                            &vector,
+                            &search_options,
+                            job.allowed.as_deref(),
+                            job.clusters.as_slice(),
+                            None,
+                        )?,
+                    };
+                    Ok((job.file, job.header, job.allowed, job.planned, found))
                 })
                 .collect::<Result<Vec<_>>>()
         })
@@ -300,14 +308,44 @@ impl Table {
         if allowed.as_ref().is_some_and(|a| a.is_empty()) {
             return Ok(None);
         }
-        // Only the clusters the search will probe are read.
+        // Only the clusters the search will probe are read: whole, or,
+        // when that saves enough payload to pay for a round trip, their
+        // heads first and then the shortlisted payload entries.
         let planned = header.plan(query.vector, options, allowed.as_deref())?;
+        if header.probes(options, allowed.as_deref())
+            && file.vector_two_phase_pays(query.column, &header, &planned)
+        {
+            let heads = file.vector_heads(query.column, &planned).await?;
+            let (h, a, v, o) = (
+                Arc::clone(&header),
+                allowed.clone(),
+                query.vector.to_vec(),
+                options.clone(),
+            );
+            let shortlist =
+                pools::read(move || Ok(h.shortlist(&v, &o, a.as_deref(), heads.as_slice())?))
+                    .await?;
+            let payloads = file
+                .vector_payloads(query.column, &shortlist.payload_ranges())
+                .await?;
+            let found = pools::read(move || Ok(shortlist.rerank(&payloads)?)).await?;
+            return Ok(Some(VectorJob {
+                file: i,
+                header,
+                allowed,
+                clusters: Vec::new(),
+                planned: planned.len(),
+                found: Some(found),
+            }));
+        }
         let clusters = file.vector_clusters(query.column, &planned).await?;
         Ok(Some(VectorJob {
             file: i,
             header,
             allowed,
             clusters,
+            planned: planned.len(),
+            found: None,
         }))
     }
 

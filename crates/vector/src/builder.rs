@@ -13,6 +13,7 @@ use crate::kmeans;
 use crate::rabitq;
 use crate::rng::SplitMix64;
 use crate::rotation::{Rotation, padded_dim};
+use crate::sq4::{sq4_encode, sq4_len};
 use crate::sq8::sq8_encode;
 
 /// Default k-means iterations.
@@ -300,6 +301,7 @@ fn encode_block(b: &VectorIndexBuilder, members: &[usize], c: &[f32], rot: &Rota
     let mut rotated = vec![0.0f32; padded];
     let mut code = vec![0u64; words];
     let mut sq = vec![0u8; dim];
+    let mut sq4 = vec![0u8; sq4_len(padded)];
     for (j, &i) in members.iter().enumerate() {
         let x = &b.data[i * dim..(i + 1) * dim];
         let at = j * size_of::<u32>();
@@ -321,11 +323,20 @@ fn encode_block(b: &VectorIndexBuilder, members: &[usize], c: &[f32], rot: &Rota
             Rerank::None => {}
             Rerank::Sq8 => {
                 let (min, scale) = sq8_encode(&resid, &mut sq);
-                let at = layout.sq8_params + j * 8;
+                let at = layout.sq_params + j * 8;
                 out[at..at + 4].copy_from_slice(&min.to_le_bytes());
                 out[at + 4..at + 8].copy_from_slice(&scale.to_le_bytes());
                 let at = layout.payload + j * dim;
                 out[at..at + dim].copy_from_slice(&sq);
+            }
+            Rerank::Sq4 => {
+                // The rotated residual (see `Rerank::Sq4`).
+                let (min, scale) = sq4_encode(&rotated, &mut sq4);
+                let at = layout.sq_params + j * 8;
+                out[at..at + 4].copy_from_slice(&min.to_le_bytes());
+                out[at + 4..at + 8].copy_from_slice(&scale.to_le_bytes());
+                let at = layout.payload + j * sq4.len();
+                out[at..at + sq4.len()].copy_from_slice(&sq4);
             }
             Rerank::F32 => {
                 let at = layout.payload + j * dim * size_of::<f32>();

@@ -87,6 +87,14 @@ pub enum Rerank {
     /// No payload: results are ordered by the RaBitQ estimate alone
     /// unless the caller supplies exact vectors.
     None,
+    /// 4-bit scalar quantization of the *rotated* residual to the centroid
+    /// (`P` components, `P` = D rounded up to a power of two), with a
+    /// per-vector minimum and scale, two codes per byte: `P/2 + 8` bytes
+    /// per vector, about half the payload of [`Rerank::Sq8`]. The rotation
+    /// spreads a few large-magnitude dimensions (common in sentence
+    /// embeddings) over all components, so a per-vector range quantizes
+    /// every component about equally finely.
+    Sq4,
 }
 
 impl Rerank {
@@ -95,6 +103,7 @@ impl Rerank {
             Rerank::None => 0,
             Rerank::Sq8 => 1,
             Rerank::F32 => 2,
+            Rerank::Sq4 => 3,
         }
     }
 
@@ -103,6 +112,7 @@ impl Rerank {
             0 => Rerank::None,
             1 => Rerank::Sq8,
             2 => Rerank::F32,
+            3 => Rerank::Sq4,
             _ => return None,
         })
     }
@@ -125,7 +135,7 @@ pub(crate) struct BlockLayout {
     pub(crate) count: usize,
     pub(crate) codes: usize,
     pub(crate) factors: usize,
-    pub(crate) sq8_params: usize,
+    pub(crate) sq_params: usize,
     pub(crate) payload: usize,
     pub(crate) len: usize,
 }
@@ -134,20 +144,24 @@ impl BlockLayout {
     pub(crate) fn new(count: usize, dim: usize, padded: usize, rerank: Rerank) -> Self {
         let codes = align8(count * size_of::<u32>());
         let factors = codes + count * code_words(padded) * size_of::<u64>();
-        let sq8_params = align8(factors + count * FACTORS * size_of::<f32>());
+        let sq_params = align8(factors + count * FACTORS * size_of::<f32>());
         let (payload, end) = match rerank {
-            Rerank::None => (sq8_params, sq8_params),
+            Rerank::None => (sq_params, sq_params),
             Rerank::Sq8 => {
-                let payload = sq8_params + count * 2 * size_of::<f32>();
+                let payload = sq_params + count * 2 * size_of::<f32>();
                 (payload, payload + count * dim)
             }
-            Rerank::F32 => (sq8_params, sq8_params + count * dim * size_of::<f32>()),
+            Rerank::Sq4 => {
+                let payload = sq_params + count * 2 * size_of::<f32>();
+                (payload, payload + count * crate::sq4::sq4_len(padded))
+            }
+            Rerank::F32 => (sq_params, sq_params + count * dim * size_of::<f32>()),
         };
         Self {
             count,
             codes,
             factors,
-            sq8_params,
+            sq_params,
             payload,
             len: align8(end),
         }

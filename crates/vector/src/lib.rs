@@ -35,6 +35,12 @@
 //! clusters a search reads; fetch each one's [`IndexHeader::cluster_range`]
 //! and pass them to [`IndexHeader::search_clusters`] (a slice of
 //! `(cluster, Bytes)` is a [`ClusterSource`]; so is a [`ClusterFn`]).
+//! A probe reranks only its best `breadth` candidates, so a lazy reader
+//! may read in two phases instead: each planned cluster's
+//! [`IndexHeader::cluster_head_range`] (rows, codes, factors; the payload
+//! is most of a block), then [`IndexHeader::shortlist`], then only the
+//! [`Shortlist::payload_ranges`], then [`Shortlist::rerank`]: the same
+//! results for a fraction of the bytes, at one more round trip.
 //! Exact and brute-force filtered searches read every cluster; a lazy
 //! caller with a small allow-set may prefer [`FilterStrategy::Probe`], or
 //! scoring the allowed rows from the Parquet column itself.
@@ -51,7 +57,8 @@
 //!   [`VectorIndex::search_filtered`], [`RowVectors`] for exact rerank.
 //! - Kernels: [`dot`], [`l2_sq`], [`norm_sq`], [`ip_4bit_1bit`] with
 //!   runtime SIMD dispatch, and [`portable`] references.
-//! - Codecs: [`sq8_encode`], [`sq8_decode`], [`pack_signs`], [`unpack_signs`].
+//! - Codecs: [`sq8_encode`], [`sq8_decode`], [`sq4_encode`], [`sq4_decode`],
+//!   [`pack_signs`], [`unpack_signs`].
 //! - Errors: [`VectorError`] with [`Section`].
 
 mod builder;
@@ -65,6 +72,8 @@ mod rng;
 mod rotation;
 mod scoring;
 mod search;
+mod shortlist;
+mod sq4;
 mod sq8;
 
 pub use builder::{
@@ -80,6 +89,8 @@ pub use search::{
     ClusterFn, ClusterSource, FilterStrategy, Neighbor, RowVectors, SearchOptions, default_nprobe,
     default_rerank_breadth,
 };
+pub use shortlist::Shortlist;
+pub use sq4::{sq4_decode, sq4_encode, sq4_len};
 pub use sq8::{sq8_decode, sq8_encode};
 
 #[cfg(test)]

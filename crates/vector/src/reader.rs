@@ -194,6 +194,46 @@ impl IndexHeader {
         off..off + len as u64
     }
 
+    /// The byte range of cluster `cluster`'s head within the region: row
+    /// ids, 1-bit codes, correction factors and SQ8 parameters, i.e. all a
+    /// probe needs to shortlist, without the rerank payload that follows
+    /// (about 83% of an SQ8 block at 384-d). See [`Shortlist`](crate::Shortlist).
+    ///
+    /// # Panics
+    /// If `cluster >= lists()`.
+    pub fn cluster_head_range(&self, cluster: usize) -> Range<u64> {
+        let off = self.dir[cluster].0;
+        off..off + self.layout(cluster).payload as u64
+    }
+
+    /// The byte range within the region of the rerank payload entry of the
+    /// vector at `position` in cluster `cluster`: `D` bytes (SQ8), `P/2`
+    /// (SQ4), `4·D` (F32) or empty (no payload).
+    ///
+    /// # Panics
+    /// If `cluster >= lists()`.
+    pub fn payload_range(&self, cluster: usize, position: usize) -> Range<u64> {
+        let entry = self.payload_entry_len() as u64;
+        let start =
+            self.dir[cluster].0 + self.layout(cluster).payload as u64 + position as u64 * entry;
+        start..start + entry
+    }
+
+    /// Bytes of one vector's rerank payload entry.
+    pub(crate) fn payload_entry_len(&self) -> usize {
+        match self.header.rerank {
+            Rerank::None => 0,
+            Rerank::Sq8 => self.header.dim,
+            Rerank::Sq4 => crate::sq4::sq4_len(self.header.padded),
+            Rerank::F32 => self.header.dim * size_of::<f32>(),
+        }
+    }
+
+    fn layout(&self, cluster: usize) -> BlockLayout {
+        let h = &self.header;
+        BlockLayout::new(self.dir[cluster].1 as usize, h.dim, h.padded, h.rerank)
+    }
+
     pub(crate) fn centroid(&self, cluster: usize) -> &[f32] {
         let d = self.header.dim;
         &self.centroids[cluster * d..(cluster + 1) * d]
@@ -218,11 +258,32 @@ impl IndexHeader {
                 "cluster block length",
             ));
         }
+        self.cluster_view_unchecked(cluster, bytes)
+    }
+
+    /// Validates a cluster's head bytes ([`cluster_head_range`](Self::cluster_head_range)),
+    /// or its whole block, of which the head is kept. The view has no
+    /// payload: only estimates and SQ8 parameters may be read from it.
+    pub(crate) fn head_view(&self, cluster: usize, bytes: Bytes) -> Result<ClusterView> {
+        let head = self.cluster_head_range(cluster);
+        let full = self.cluster_range(cluster);
+        let len = bytes.len() as u64;
+        if len != head.end - head.start && len != full.end - full.start {
+            return Err(VectorError::corrupt(
+                Section::Cluster,
+                head.start,
+                "cluster head length",
+            ));
+        }
+        let head_len = usize_of(head.end - head.start);
+        self.cluster_view_unchecked(cluster, bytes.slice(..head_len))
+    }
+
+    fn cluster_view_unchecked(&self, cluster: usize, bytes: Bytes) -> Result<ClusterView> {
         let h = &self.header;
         Ok(ClusterView {
-            layout: BlockLayout::new(self.dir[cluster].1 as usize, h.dim, h.padded, h.rerank),
+            layout: self.layout(cluster),
             words: code_words(h.padded),
-            dim: h.dim,
             bytes,
         })
     }
@@ -233,7 +294,6 @@ impl IndexHeader {
 pub(crate) struct ClusterView {
     layout: BlockLayout,
     words: usize,
-    dim: usize,
     bytes: Bytes,
 }
 
@@ -267,23 +327,17 @@ impl ClusterView {
         }
     }
 
-    /// `(min, scale, codes)` of an SQ8 payload.
-    pub(crate) fn sq8(&self, j: usize) -> (f32, f32, &[u8]) {
-        let at = self.layout.sq8_params + j * 8;
-        let p = self.layout.payload + j * self.dim;
-        (
-            le_f32(&self.bytes, at),
-            le_f32(&self.bytes, at + 4),
-            &self.bytes[p..p + self.dim],
-        )
+    /// `(min, scale)` of vector `j`'s SQ8 or SQ4 payload (stored in the
+    /// head).
+    pub(crate) fn sq_params(&self, j: usize) -> (f32, f32) {
+        let at = self.layout.sq_params + j * 8;
+        (le_f32(&self.bytes, at), le_f32(&self.bytes, at + 4))
     }
 
-    /// Decodes an F32 payload into `out`.
-    pub(crate) fn f32_vector(&self, j: usize, out: &mut [f32]) {
-        let at = self.layout.payload + j * self.dim * 4;
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = le_f32(&self.bytes, at + 4 * k);
-        }
+    /// Vector `j`'s payload entry of `entry` bytes; only on a whole block.
+    pub(crate) fn payload(&self, j: usize, entry: usize) -> &[u8] {
+        let at = self.layout.payload + j * entry;
+        &self.bytes[at..at + entry]
     }
 }
 

@@ -9,6 +9,7 @@ use crate::kernels::{dot, ip_4bit_1bit_many, l2_sq, norm_f64};
 use crate::rabitq::QuantizedQuery;
 use crate::reader::{ClusterView, IndexHeader};
 use crate::search::RowVectors;
+use crate::sq4::sq4_decode;
 use crate::sq8::sq8_decode;
 
 /// The query, prepared once per search.
@@ -42,6 +43,8 @@ pub(crate) struct ClusterCtx {
     pub(crate) view: ClusterView,
     /// `q − c` (original space).
     qc: Vec<f32>,
+    /// `Rq − Rc`, for SQ4 payloads (rotated residuals); empty otherwise.
+    rqc: Vec<f32>,
     q_dot_c: f32,
     /// `Rq − Rc`, quantized; built on first use.
     quant: Option<QuantizedQuery>,
@@ -77,13 +80,25 @@ impl ClusterCtx {
     ) -> Self {
         let c = h.centroid(centroid);
         let qc = q.q.iter().zip(c).map(|(a, b)| a - b).collect();
+        let rqc = if h.header.rerank == Rerank::Sq4 && h.header.metric == Metric::L2 {
+            let rc = h.rotated_centroid(centroid);
+            q.rotated.iter().zip(rc).map(|(a, b)| a - b).collect()
+        } else {
+            Vec::new()
+        };
         Self {
             view,
             qc,
+            rqc,
             q_dot_c: dot(&q.q, c),
             quant: None,
             centroid,
         }
+    }
+
+    /// The cluster this context probes.
+    pub(crate) fn cluster(&self) -> usize {
+        self.centroid
     }
 
     fn quant(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch) -> &QuantizedQuery {
@@ -144,7 +159,7 @@ impl ClusterCtx {
     }
 
     /// The most precise distance available for vector `j`: the caller's
-    /// exact vector, else the F32 or SQ8 payload, else the estimate.
+    /// exact vector, else the F32, SQ8 or SQ4 payload, else the estimate.
     pub(crate) fn precise(
         &mut self,
         h: &IndexHeader,
@@ -168,21 +183,63 @@ impl ClusterCtx {
             }
             return Ok(distance(metric, &q.q, v));
         }
-        Ok(match h.header.rerank {
+        if h.header.rerank == Rerank::None {
+            return Ok(self.estimate(h, q, s, j));
+        }
+        let entry = h.payload_entry_len();
+        Ok(self.payload_distance(h, q, s, j, self.view.payload(j, entry)))
+    }
+
+    /// The distance of vector `j` from its rerank payload entry `payload`
+    /// (the bytes of [`IndexHeader::payload_range`], from the block or
+    /// fetched on their own). Under [`Rerank::None`] (no payload), NaN:
+    /// callers use the estimate instead.
+    pub(crate) fn payload_distance(
+        &self,
+        h: &IndexHeader,
+        q: &PreparedQuery,
+        s: &mut Scratch,
+        j: usize,
+        payload: &[u8],
+    ) -> f32 {
+        let metric = h.header.metric;
+        match h.header.rerank {
             Rerank::F32 => {
-                self.view.f32_vector(j, &mut s.vec);
+                for (o, b) in s.vec.iter_mut().zip(payload.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
                 distance(metric, &q.q, &s.vec)
             }
             Rerank::Sq8 => {
-                let (min, scale, codes) = self.view.sq8(j);
-                sq8_decode(codes, min, scale, &mut s.vec);
+                let (min, scale) = self.view.sq_params(j);
+                sq8_decode(payload, min, scale, &mut s.vec);
                 match metric {
                     Metric::L2 => l2_sq(&self.qc, &s.vec),
                     _ => ip_distance(metric, self.q_dot_c + dot(&q.q, &s.vec)),
                 }
             }
-            Rerank::None => self.estimate(h, q, s, j),
-        })
+            Rerank::Sq4 => {
+                // The payload is the rotated residual `ŷ ≈ R(x − c)`; the
+                // rotation is orthogonal, so distances and inner products
+                // with it are those of the original space.
+                let (min, scale) = self.view.sq_params(j);
+                sq4_decode(payload, min, scale, &mut s.rot);
+                match metric {
+                    // `ŷ = y + e` with rounding error `e` about uniform
+                    // over a step, so `‖(Rq − Rc) − ŷ‖²` overshoots by
+                    // `E‖e‖² = P·scale²/12` on average. The step differs
+                    // per vector, so leaving that in would rank wide-range
+                    // vectors behind their true place.
+                    Metric::L2 => {
+                        #[expect(clippy::cast_precision_loss, reason = "P ≤ 4096")]
+                        let bias = s.rot.len() as f32 * scale * scale / 12.0;
+                        l2_sq(&self.rqc, &s.rot) - bias
+                    }
+                    _ => ip_distance(metric, self.q_dot_c + dot(&q.rotated, &s.rot)),
+                }
+            }
+            Rerank::None => f32::NAN,
+        }
     }
 
     /// Whether [`precise`](Self::precise) is more than the estimate.

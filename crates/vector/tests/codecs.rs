@@ -1,6 +1,8 @@
 //! Property tests for the codecs.
 
-use infino_vector::{pack_signs, sq8_decode, sq8_encode, unpack_signs};
+use infino_vector::{
+    pack_signs, sq4_decode, sq4_encode, sq4_len, sq8_decode, sq8_encode, unpack_signs,
+};
 use proptest::prelude::*;
 
 proptest! {
@@ -27,6 +29,51 @@ proptest! {
         let (min, scale) = sq8_encode(&x, &mut codes);
         let mut back = vec![0f32; len];
         sq8_decode(&codes, min, scale, &mut back);
+        prop_assert_eq!(back, x);
+    }
+
+    #[test]
+    fn sq4_round_trip_within_half_step(x in prop::collection::vec(-1e4f32..1e4, 1..300)) {
+        let mut codes = vec![0xffu8; sq4_len(x.len())];
+        let (min, scale) = sq4_encode(&x, &mut codes);
+        let mut back = vec![0f32; x.len()];
+        sq4_decode(&codes, min, scale, &mut back);
+        let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        prop_assert_eq!(min, lo);
+        prop_assert!(scale >= 0.0);
+        prop_assert!(scale <= (hi - lo) / 15.0 * (1.0 + 1e-6));
+        let tol = scale * 0.5 + (hi.abs().max(lo.abs())) * 1e-5;
+        for (a, b) in x.iter().zip(&back) {
+            prop_assert!((a - b).abs() <= tol, "{} vs {} (tol {})", a, b, tol);
+        }
+        // An odd length leaves the unused high nibble clear.
+        if x.len() % 2 == 1 {
+            prop_assert_eq!(codes[codes.len() - 1] >> 4, 0);
+        }
+    }
+
+    #[test]
+    fn sq4_packs_low_nibble_first(x in prop::collection::vec(0u8..16, 1..64)) {
+        // Integer inputs spanning 0..=15 quantize to themselves.
+        let mut v: Vec<f32> = x.iter().map(|&c| f32::from(c)).collect();
+        v.push(0.0);
+        v.push(15.0);
+        let mut codes = vec![0u8; sq4_len(v.len())];
+        let (min, scale) = sq4_encode(&v, &mut codes);
+        prop_assert_eq!((min, scale), (0.0, 1.0));
+        for (i, &c) in x.iter().enumerate() {
+            prop_assert_eq!((codes[i / 2] >> (4 * (i % 2))) & 0x0f, c);
+        }
+    }
+
+    #[test]
+    fn sq4_constant_vector_is_exact(v in -1e6f32..1e6, len in 1usize..50) {
+        let x = vec![v; len];
+        let mut codes = vec![7u8; sq4_len(len)];
+        let (min, scale) = sq4_encode(&x, &mut codes);
+        let mut back = vec![0f32; len];
+        sq4_decode(&codes, min, scale, &mut back);
         prop_assert_eq!(back, x);
     }
 

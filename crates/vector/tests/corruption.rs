@@ -41,7 +41,7 @@ fn exercise(bytes: Vec<u8>) -> Result<(), VectorError> {
 
 #[test]
 fn truncation_at_every_length_is_an_error() {
-    for rerank in [Rerank::Sq8, Rerank::F32, Rerank::None] {
+    for rerank in [Rerank::Sq8, Rerank::Sq4, Rerank::F32, Rerank::None] {
         let full = region(rerank);
         assert!(exercise(full.clone()).is_ok());
         let prefix = IndexHeader::prefix_len(&full).expect("prefix") as usize;
@@ -59,7 +59,7 @@ fn truncation_at_every_length_is_an_error() {
 
 #[test]
 fn flipped_bytes_never_panic() {
-    for rerank in [Rerank::Sq8, Rerank::F32, Rerank::None] {
+    for rerank in [Rerank::Sq8, Rerank::Sq4, Rerank::F32, Rerank::None] {
         let full = region(rerank);
         let prefix = IndexHeader::prefix_len(&full).expect("prefix") as usize;
         for at in 0..full.len() {

@@ -19,3 +19,4 @@ mod lazy;
 mod recall;
 mod reuters;
 mod timing;
+mod two_phase;

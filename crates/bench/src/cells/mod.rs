@@ -3,6 +3,7 @@
 
 pub(crate) mod cold;
 pub(crate) mod fts;
+mod hnsw_peer;
 pub(crate) mod mutations;
 pub(crate) mod peers;
 pub(crate) mod quality;
