@@ -7,8 +7,8 @@
 //! the dictionary passes [`DICTIONARY_PAGE_LIMIT`]. A column whose values
 //! repeat (categories, prices, codes) is several times smaller and faster to
 //! scan with its dictionary, so it may keep one up to
-//! [`REPEATING_DICTIONARY_LIMIT`]. Repetition is judged on the first batch
-//! written, the only data seen before the Parquet writer is configured.
+//! [`REPEATING_DICTIONARY_LIMIT`]. Repetition is judged on the first row
+//! group's worth of rows, which the writer holds before configuring Parquet.
 
 use std::collections::HashSet;
 
@@ -28,18 +28,24 @@ pub const REPEATING_DICTIONARY_LIMIT: usize = 1024 * 1024;
 /// dictionary indices plus the dictionary are well under the plain values.
 const ROWS_PER_VALUE: usize = 4;
 
-/// Whether `column`'s values repeat at least [`ROWS_PER_VALUE`] times on
-/// average (nulls count as one value).
-pub(crate) fn repeats(column: &ArrayRef) -> Result<bool> {
-    let rows = column.len();
+/// Whether the values of `parts` (pieces of one column) repeat at least
+/// [`ROWS_PER_VALUE`] times on average (nulls count as one value).
+pub(crate) fn repeats(parts: &[ArrayRef]) -> Result<bool> {
+    let rows: usize = parts.iter().map(|p| p.len()).sum();
+    let Some(first) = parts.first() else {
+        return Ok(false);
+    };
     if rows < ROWS_PER_VALUE {
         return Ok(false);
     }
-    let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])?;
-    let encoded = converter.convert_columns(std::slice::from_ref(column))?;
+    let converter = RowConverter::new(vec![SortField::new(first.data_type().clone())])?;
+    let encoded = parts
+        .iter()
+        .map(|p| converter.convert_columns(std::slice::from_ref(p)))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let most = rows / ROWS_PER_VALUE;
     let mut distinct = HashSet::with_capacity(most + 1);
-    for row in encoded.iter() {
+    for row in encoded.iter().flat_map(|e| e.iter()) {
         distinct.insert(row);
         if distinct.len() > most {
             return Ok(false);
@@ -59,21 +65,31 @@ mod tests {
     #[test]
     fn unique_values_do_not_repeat_and_a_few_categories_do() -> Result<()> {
         let unique: ArrayRef = Arc::new(Int64Array::from_iter_values(0..10_000));
-        assert!(!repeats(&unique)?);
+        assert!(!repeats(std::slice::from_ref(&unique))?);
         let prices: ArrayRef = Arc::new(Float64Array::from_iter_values(
             (0..10_000).map(|i| f64::from(i % 2_000)),
         ));
-        assert!(repeats(&prices)?, "5 rows per value");
+        assert!(repeats(&[prices])?, "5 rows per value");
         let just_under: ArrayRef = Arc::new(Float64Array::from_iter_values(
             (0..10_000).map(|i| f64::from(i % 2_501)),
         ));
-        assert!(!repeats(&just_under)?, "under 4 rows per value");
+        assert!(!repeats(&[just_under])?, "under 4 rows per value");
         let categories: ArrayRef = Arc::new(StringArray::from_iter(
             (0..1_000).map(|i| (i % 3 != 0).then(|| ["a", "b"][i % 2])),
         ));
-        assert!(repeats(&categories)?);
+        assert!(repeats(&[categories])?);
+        // Pieces count together: two halves of 2,000 values, 5 rows each.
+        let half = |r: std::ops::Range<i64>| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(r.map(|i| i % 2_000)))
+        };
+        assert!(repeats(&[half(0..5_000), half(5_000..10_000)])?);
+        assert!(!repeats(&[
+            unique.slice(0, 5_000),
+            unique.slice(5_000, 5_000)
+        ])?);
+        assert!(!repeats(&[])?);
         let tiny: ArrayRef = Arc::new(Int64Array::from(vec![1, 1]));
-        assert!(!repeats(&tiny)?);
+        assert!(!repeats(&[tiny])?);
         Ok(())
     }
 }

@@ -6,7 +6,9 @@
 //! region directory goes into the footer's key/value metadata. Readers that
 //! know nothing of infino see an ordinary Parquet file.
 //!
-//! Memory: one row group of Arrow data buffered by the Parquet writer, the
+//! Memory: one row group of Arrow data buffered by the Parquet writer (the
+//! first one held by this writer until its rows decide which columns keep
+//! large dictionaries, `dictionary.rs`), the
 //! full-text builders (roughly proportional to the tokens indexed, see
 //! `FtsIndexBuilder`), and the output file itself, which is built in memory
 //! because it is uploaded as one object.
@@ -59,11 +61,16 @@ impl Default for WriterOptions {
 
 /// Streams record batches into one superfile.
 pub struct SuperfileWriter {
-    /// Made at the first batch, which decides the dictionary limits.
+    /// Made once a row group's worth of rows (or the last row) has come:
+    /// those rows decide the dictionary limits.
     writer: Option<ArrowWriter<Vec<u8>>>,
-    /// The Parquet settings before the first batch is seen.
+    /// Batches (with `_id`) held until the writer is made.
+    pending: Vec<RecordBatch>,
+    /// Rows to hold before making the writer.
+    decide_after: u64,
+    /// The Parquet settings before any row is seen.
     properties: WriterPropertiesBuilder,
-    /// (input column index, name) of the columns that may use a dictionary.
+    /// (file column index, name) of the columns that may use a dictionary.
     dictionary_columns: Vec<(usize, String)>,
     input_schema: SchemaRef,
     file_schema: SchemaRef,
@@ -156,7 +163,8 @@ impl SuperfileWriter {
             if !indexed && !field.data_type().is_nested() {
                 properties = properties
                     .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
-                dictionary_columns.push((i, field.name().clone()));
+                // File columns: `_id` first.
+                dictionary_columns.push((i + 1, field.name().clone()));
             }
         }
         let properties = properties
@@ -169,6 +177,8 @@ impl SuperfileWriter {
             .set_write_batch_size(options.page_rows.clamp(1, 1024));
         Ok(Self {
             writer: None,
+            pending: Vec::new(),
+            decide_after: options.row_group_rows.max(1) as u64,
             properties,
             dictionary_columns,
             input_schema: schema,
@@ -226,11 +236,15 @@ impl SuperfileWriter {
         let mut columns: Vec<ArrayRef> = vec![Arc::new(ids)];
         columns.extend(batch.columns().iter().cloned());
         let with_ids = RecordBatch::try_new(Arc::clone(&self.file_schema), columns)?;
-        let writer = match self.writer.take() {
-            Some(writer) => writer,
-            None => self.parquet_writer(Some(batch))?,
-        };
-        self.writer.insert(writer).write(&with_ids)?;
+        match &mut self.writer {
+            Some(writer) => writer.write(&with_ids)?,
+            None => {
+                self.pending.push(with_ids);
+                if self.rows + n >= self.decide_after {
+                    self.writer = Some(self.start_parquet()?);
+                }
+            }
+        }
         for (index, _, builder) in &mut self.fts {
             index_text(builder, batch.column(*index), self.rows)?;
         }
@@ -310,7 +324,7 @@ impl SuperfileWriter {
     pub fn finish(mut self) -> Result<Bytes> {
         let mut writer = match self.writer.take() {
             Some(writer) => writer,
-            None => self.parquet_writer(None)?,
+            None => self.start_parquet()?,
         };
         writer.flush()?;
         writer
@@ -362,29 +376,34 @@ impl SuperfileWriter {
         seal_footer(&mut file, directory.regions_end())?;
         Ok(Bytes::from(file))
     }
-}
 
-impl SuperfileWriter {
     /// The Parquet writer, with larger dictionaries allowed for the columns
-    /// whose values repeat in `first` (the first batch; `None` for a file
-    /// with no rows).
-    fn parquet_writer(&self, first: Option<&RecordBatch>) -> Result<ArrowWriter<Vec<u8>>> {
+    /// whose values repeat in the held batches, which it is given (and
+    /// which are released).
+    fn start_parquet(&mut self) -> Result<ArrowWriter<Vec<u8>>> {
         let mut properties = self.properties.clone();
-        if let Some(batch) = first {
-            for (i, name) in &self.dictionary_columns {
-                if dictionary::repeats(batch.column(*i))? {
-                    properties = properties.set_column_dictionary_page_size_limit(
-                        ColumnPath::from(name.as_str()),
-                        REPEATING_DICTIONARY_LIMIT,
-                    );
-                }
+        for (i, name) in &self.dictionary_columns {
+            let parts: Vec<ArrayRef> = self
+                .pending
+                .iter()
+                .map(|b| Arc::clone(b.column(*i)))
+                .collect();
+            if dictionary::repeats(&parts)? {
+                properties = properties.set_column_dictionary_page_size_limit(
+                    ColumnPath::from(name.as_str()),
+                    REPEATING_DICTIONARY_LIMIT,
+                );
             }
         }
-        Ok(ArrowWriter::try_new(
+        let mut writer = ArrowWriter::try_new(
             Vec::new(),
             Arc::clone(&self.file_schema),
             Some(properties.build()),
-        )?)
+        )?;
+        for batch in self.pending.drain(..) {
+            writer.write(&batch)?;
+        }
+        Ok(writer)
     }
 }
 
