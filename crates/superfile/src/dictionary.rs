@@ -19,10 +19,10 @@ use crate::error::Result;
 
 /// Bytes a column's dictionary page may reach before the column falls back
 /// to plain pages, for columns not known to repeat.
-pub const DICTIONARY_PAGE_LIMIT: usize = 16 * 1024;
+pub(crate) const DICTIONARY_PAGE_LIMIT: usize = 16 * 1024;
 
 /// The same limit for columns whose first batch repeats its values.
-pub const REPEATING_DICTIONARY_LIMIT: usize = 1024 * 1024;
+pub(crate) const REPEATING_DICTIONARY_LIMIT: usize = 1024 * 1024;
 
 /// How many rows per distinct value make a column "repeating": at four, the
 /// dictionary indices plus the dictionary are well under the plain values.

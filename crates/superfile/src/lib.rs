@@ -27,7 +27,6 @@ mod spec;
 mod vector_column;
 mod writer;
 
-pub use dictionary::{DICTIONARY_PAGE_LIMIT, REPEATING_DICTIONARY_LIMIT};
 pub use error::{Result, SuperfileError};
 pub use format::{
     DIRECTORY_KEY, Directory, FORMAT_MAJOR, FORMAT_MINOR, ID_COLUMN, RegionEntry, RegionKind,

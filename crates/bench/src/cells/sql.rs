@@ -8,9 +8,9 @@
 //!   (from the peers' Python venv, when it is there) over that same file;
 //! - hybrid retrieval joined to a second table and aggregated.
 //!
-//! Both engines read local files from one temporary directory, written
-//! with the same Parquet layout, so the comparison is the engines, not the
-//! media or the encoding.
+//! Both engines read local files from one temporary directory, written with
+//! the same row groups, pages and codec, so the comparison is the engines
+//! (dictionaries excepted: each writer chooses its own), not the media.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use infino_fts::FtsConfig;
 use infino_sql::SqlContext;
-use infino_superfile::{DICTIONARY_PAGE_LIMIT, IndexSpec};
+use infino_superfile::IndexSpec;
 use infino_table::Connection;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -119,16 +119,12 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, python: &Path) -> 
         .append(&[batch(corpus, &vecs, 0..n)?])
         .await?;
 
-    // Two plain copies: one with the superfiles' encodings (Snappy, row
-    // groups of 64 Ki rows, pages of at most 4 Ki rows, dictionaries up to
-    // `DICTIONARY_PAGE_LIMIT`), so that ratio compares engines, not
-    // encodings; one with dictionaries up to 1 MiB (the parquet crate's and
-    // pyarrow's default), as a user's own file would likely be written.
-    let same_path = dir.path().join("events_same.parquet");
+    // The plain copy: the superfiles' row groups (64 Ki rows), pages (at
+    // most 4 Ki rows) and codec (Snappy), dictionaries up to 1 MiB (the
+    // parquet crate's and pyarrow's default), as a user's own file would
+    // likely be written.
     let plain_path = dir.path().join("events.parquet");
-    write_plain(&same_path, &chunks, DICTIONARY_PAGE_LIMIT)?;
-    write_plain(&plain_path, &chunks, 1024 * 1024)?;
-    let same = plain_context(&same_path).await?;
+    write_plain(&plain_path, &chunks)?;
     let plain = plain_context(&plain_path).await?;
     let sql = SqlContext::new(&conn).await?;
     let ours = async |q: &str| -> anyhow::Result<()> {
@@ -137,10 +133,6 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, python: &Path) -> 
     };
     let theirs = async |q: &str| -> anyhow::Result<()> {
         plain.sql(q).await?.collect().await?;
-        Ok(())
-    };
-    let same_encodings = async |q: &str| -> anyhow::Result<()> {
-        same.sql(q).await?.collect().await?;
         Ok(())
     };
 
@@ -173,22 +165,7 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, python: &Path) -> 
     .map(str::to_owned);
     let ours_ms = median(&grouped, ours).await?;
     let theirs_ms = median(&grouped, theirs).await?;
-    let same_ms = median(&grouped, same_encodings).await?;
     report.record(CELL, "filter+group by (infino)", "p50", ours_ms, "ms");
-    report.record(
-        CELL,
-        "filter+group by (plain parquet, same encodings)",
-        "p50",
-        same_ms,
-        "ms",
-    );
-    report.record(
-        CELL,
-        "filter+group by vs same encodings",
-        "ratio",
-        ours_ms / same_ms,
-        "x",
-    );
     report.record(
         CELL,
         "filter+group by (plain parquet, 1 MiB dictionaries)",
@@ -257,13 +234,12 @@ pub(crate) async fn run(report: &mut Report, corpus: &Corpus, python: &Path) -> 
 }
 
 /// Writes `chunks` as one plain Parquet file with the superfiles' layout and
-/// dictionaries up to `dictionary_limit` bytes.
-fn write_plain(path: &Path, chunks: &[RecordBatch], dictionary_limit: usize) -> anyhow::Result<()> {
+/// the default dictionary limit.
+fn write_plain(path: &Path, chunks: &[RecordBatch]) -> anyhow::Result<()> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(65_536))
         .set_data_page_row_count_limit(4096)
-        .set_dictionary_page_size_limit(dictionary_limit)
         .build();
     let mut writer =
         ArrowWriter::try_new(std::fs::File::create(path)?, events_schema(), Some(props))?;
