@@ -95,6 +95,10 @@ struct Args {
         default_value = "tantivy,lancedb:ivf_hnsw_sq+pylance,infino,duckdb,faiss:hnsw"
     )]
     peers: Vec<String>,
+    /// The `fts` cell's query classes to time (`phrase`, `or_2`, …),
+    /// comma-separated; all when absent.
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -134,6 +138,7 @@ fn main() -> anyhow::Result<()> {
                 corpus
                     .as_ref()
                     .ok_or_else(|| anyhow::anyhow!("no corpus"))?,
+                &args.classes,
             )?,
             Cell::Table => {
                 let corpus = corpus

@@ -23,7 +23,9 @@ const CELL: &str = "fts";
 const QUERIES_PER_CLASS: usize = 20;
 const RUNS_PER_QUERY: usize = 10;
 
-pub(crate) fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<()> {
+/// Runs the cell; `classes` names the query classes to time (all when
+/// empty).
+pub(crate) fn run(report: &mut Report, corpus: &Corpus, classes: &[String]) -> anyhow::Result<()> {
     let text_mb = corpus.text_bytes() as f64 / 1e6;
     let docs = corpus.texts.len() as f64;
 
@@ -108,7 +110,7 @@ pub(crate) fn run(report: &mut Report, corpus: &Corpus) -> anyhow::Result<()> {
     );
 
     for (class, queries) in query_classes(index, &corpus.texts, QUERIES_PER_CLASS) {
-        if queries.is_empty() {
+        if queries.is_empty() || !(classes.is_empty() || classes.iter().any(|c| c == class)) {
             continue;
         }
         let mut ours = Vec::new();
