@@ -86,15 +86,15 @@ impl<const N: usize> GroupReader<N> {
         Some(std::array::from_fn(|s| self.values[s][at]))
     }
 
-    /// Appends values `first..first + count` of stream 0 to `out`, a group
-    /// slice at a time. `None` if the range passes the block's end or the
-    /// bytes are malformed.
-    pub(crate) fn extend_from(
+    /// Hands values `first..first + count` of stream 0 to `each`, a group
+    /// slice at a time (so a caller can transform while it copies). `None`
+    /// if the range passes the block's end or the bytes are malformed.
+    pub(crate) fn for_each_slice(
         &mut self,
         bytes: &[u8],
         first: u64,
         count: u64,
-        out: &mut Vec<u32>,
+        mut each: impl FnMut(&[u32]),
     ) -> Option<()> {
         let end = first.checked_add(count)?;
         if end > self.total {
@@ -108,7 +108,7 @@ impl<const N: usize> GroupReader<N> {
             }
             let at = usize::try_from(i % GROUP as u64).ok()?;
             let take = usize::try_from((end - i).min((GROUP - at) as u64)).ok()?;
-            out.extend_from_slice(&self.values[0][at..at + take]);
+            each(&self.values[0][at..at + take]);
             i += take as u64;
         }
         Some(())
@@ -129,9 +129,12 @@ impl<const N: usize> GroupReader<N> {
             self.walk_group = 0;
             self.walk_at = 0;
         }
+        // Groups before the requested one are full (only a block's last
+        // group is short): a short dependent chain per group skipped, no
+        // per-group count.
         while self.walk_group < group {
             let widths = Self::widths(bytes, self.walk_at)?;
-            self.walk_at += group_len(self.count(self.walk_group), &widths);
+            self.walk_at += group_len(GROUP, &widths);
             self.walk_group += 1;
         }
         let count = self.count(group);
@@ -185,7 +188,7 @@ mod tests {
                 proptest::prop_assert_eq!(reader.get(&bytes, i as u64), want);
                 let count = (i * 7 % 300) as u64;
                 let mut run = Vec::new();
-                let got = reader.extend_from(&bytes, i as u64, count, &mut run);
+                let got = reader.for_each_slice(&bytes, i as u64, count, |s| run.extend_from_slice(s));
                 let end = i + count as usize;
                 let want = (end <= a.len()).then(|| a[i..end].to_vec());
                 proptest::prop_assert_eq!(got.map(|()| run), want);
