@@ -570,10 +570,32 @@ impl<'a> Postings<'a> {
     ///
     /// # Errors
     /// [`FtsError::Corrupt`] on malformed postings.
+    #[inline]
     pub fn seek(&mut self, target: u32) -> Result<u32> {
         if self.doc >= target {
             return Ok(self.doc);
         }
+        // Most seeks of a conjunction stay in the decoded block: that path
+        // is kept small and inline, block changes are a call away.
+        if target > self.decoded.last_doc {
+            if !self.seek_block(target)? {
+                return Ok(TERMINATED);
+            }
+        } else if self.decoded_idx != self.shallow_idx {
+            // A shallow_seek ran ahead; the target is behind it, in the
+            // decoded block: the shallow pointer comes back onto it.
+            self.shallow_idx = self.decoded_idx;
+            self.shallow = self.decoded;
+            self.shallow_base = self.decoded_base;
+        }
+        self.seek_in_block(target);
+        Ok(self.doc)
+    }
+
+    /// Decodes the block holding the first document `≥ target`, which lies
+    /// past the decoded block; false (and terminated) when there is none.
+    #[inline(never)]
+    fn seek_block(&mut self, target: u32) -> Result<bool> {
         // A shallow_seek past `target` may have left blocks behind that hold
         // documents ≥ target: walk again from the decoded block.
         if self.decoded_idx != self.shallow_idx && target < self.shallow_base {
@@ -583,11 +605,18 @@ impl<'a> Postings<'a> {
         }
         if !self.shallow_seek(target)? {
             self.doc = TERMINATED;
-            return Ok(TERMINATED);
+            return Ok(false);
         }
         if self.decoded_idx != self.shallow_idx {
             self.decode_shallow()?;
         }
+        Ok(true)
+    }
+
+    /// Moves to the first document `≥ target` of the decoded block, whose
+    /// last document is `≥ target`.
+    #[inline(always)]
+    fn seek_in_block(&mut self, target: u32) {
         // The block's last doc is ≥ target, so the answer lies inside it.
         // Among the summed entries, targets are usually a few ahead (a
         // conjunction seeks a frequent term to a rarer one's documents):
@@ -635,6 +664,5 @@ impl<'a> Postings<'a> {
         }
         self.idx = i;
         self.doc = self.docs[self.idx];
-        Ok(self.doc)
     }
 }
