@@ -96,7 +96,8 @@ struct Args {
     )]
     peers: Vec<String>,
     /// The `fts` cell's query classes to time (`phrase`, `or_2`, …),
-    /// comma-separated; all when absent.
+    /// comma-separated, with each query's medians printed; all classes
+    /// (class medians only) when absent.
     #[arg(long, value_delimiter = ',')]
     classes: Vec<String>,
 }

@@ -24,7 +24,7 @@ const QUERIES_PER_CLASS: usize = 20;
 const RUNS_PER_QUERY: usize = 10;
 
 /// Runs the cell; `classes` names the query classes to time (all when
-/// empty).
+/// empty), and then each query's medians are printed too.
 pub(crate) fn run(report: &mut Report, corpus: &Corpus, classes: &[String]) -> anyhow::Result<()> {
     let text_mb = corpus.text_bytes() as f64 / 1e6;
     let docs = corpus.texts.len() as f64;
@@ -122,6 +122,19 @@ pub(crate) fn run(report: &mut Report, corpus: &Corpus, classes: &[String]) -> a
             for _ in 0..RUNS_PER_QUERY {
                 ours.push(time(|| infino_top10(&superfile, &query))?);
                 theirs.push(time(|| peer.search(spec))?);
+            }
+            if !classes.is_empty() {
+                // Chosen classes also show each query's medians, to find
+                // the queries a class's ratio comes from.
+                let from = ours.len() - RUNS_PER_QUERY;
+                let (a, b) = (
+                    percentile_ms(&mut ours[from..].to_vec(), 50.0),
+                    percentile_ms(&mut theirs[from..].to_vec(), 50.0),
+                );
+                println!(
+                    "  {class} {query:?}: {a:.4} ms vs tantivy {b:.4} ms ({:.2}x)",
+                    a / b
+                );
             }
         }
         let (p50, p95) = (
