@@ -132,11 +132,13 @@ impl<const N: usize> GroupReader<N> {
         // Groups before the requested one are full (only a block's last
         // group is short): a short dependent chain per group skipped, no
         // per-group count.
-        while self.walk_group < group {
-            let widths = Self::widths(bytes, self.walk_at)?;
-            self.walk_at += group_len(GROUP, &widths);
-            self.walk_group += 1;
+        let (mut walked, mut at) = (self.walk_group, self.walk_at);
+        while walked < group {
+            let widths = Self::widths(bytes, at)?;
+            at += group_len(GROUP, &widths);
+            walked += 1;
         }
+        (self.walk_group, self.walk_at) = (walked, at);
         let count = self.count(group);
         let widths = Self::widths(bytes, self.walk_at)?;
         let mut at = self.walk_at + N;
