@@ -11,6 +11,7 @@
 //! group's worth of rows, which the writer holds before configuring Parquet.
 
 use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use arrow::array::ArrayRef;
 use arrow::row::{RowConverter, SortField};
@@ -28,8 +29,17 @@ pub(crate) const REPEATING_DICTIONARY_LIMIT: usize = 1024 * 1024;
 /// dictionary indices plus the dictionary are well under the plain values.
 const ROWS_PER_VALUE: usize = 4;
 
+/// Rows converted to comparable bytes at a time: a column of unique values
+/// is told apart after a quarter of its rows, so converting it whole (a
+/// copy of every string) would mostly be wasted.
+const CHUNK_ROWS: usize = 4096;
+
 /// Whether the values of `parts` (pieces of one column) repeat at least
 /// [`ROWS_PER_VALUE`] times on average (nulls count as one value).
+///
+/// Values are counted by a 64-bit hash of their row encoding: a collision
+/// could only undercount them, and a column wrongly judged repeating still
+/// falls back to plain pages past [`REPEATING_DICTIONARY_LIMIT`].
 pub(crate) fn repeats(parts: &[ArrayRef]) -> Result<bool> {
     let rows: usize = parts.iter().map(|p| p.len()).sum();
     let Some(first) = parts.first() else {
@@ -39,16 +49,20 @@ pub(crate) fn repeats(parts: &[ArrayRef]) -> Result<bool> {
         return Ok(false);
     }
     let converter = RowConverter::new(vec![SortField::new(first.data_type().clone())])?;
-    let encoded = parts
-        .iter()
-        .map(|p| converter.convert_columns(std::slice::from_ref(p)))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
     let most = rows / ROWS_PER_VALUE;
     let mut distinct = HashSet::with_capacity(most + 1);
-    for row in encoded.iter().flat_map(|e| e.iter()) {
-        distinct.insert(row);
-        if distinct.len() > most {
-            return Ok(false);
+    for part in parts {
+        for start in (0..part.len()).step_by(CHUNK_ROWS) {
+            let chunk = part.slice(start, CHUNK_ROWS.min(part.len() - start));
+            let encoded = converter.convert_columns(&[chunk])?;
+            for row in encoded.iter() {
+                let mut hasher = DefaultHasher::new();
+                row.hash(&mut hasher);
+                distinct.insert(hasher.finish());
+                if distinct.len() > most {
+                    return Ok(false);
+                }
+            }
         }
     }
     Ok(true)
