@@ -187,23 +187,31 @@ fn ours(report: &mut Report, set: &Set<'_>, rerank: Rerank) -> anyhow::Result<()
     record_build(report, &subject, set, secs, rss, region.len());
     let index = VectorIndex::open(Bytes::from(region))?;
     report.record(CELL, &subject, "lists", index.lists() as f64, "");
-    let probes = [8, 16, 24, 32, 48, 64];
-    let mut settings: Vec<(String, Option<usize>, Option<usize>)> = Vec::new();
-    for p in probes {
-        settings.push((format!("nprobe {p}"), Some(p), None));
+    // Each labelled setting is one point of the curve; the exact mode (a
+    // scan of every payload) is the last.
+    let with = |nprobe, rerank_breadth| SearchOptions {
+        nprobe,
+        rerank_breadth,
+        ..SearchOptions::new(K)
+    };
+    let mut settings: Vec<(String, SearchOptions)> = Vec::new();
+    for p in [8, 16, 24, 32, 48, 64] {
+        settings.push((format!("nprobe {p}"), with(Some(p), None)));
     }
     for p in [8, 16, 32] {
         for b in [50, 200, 400] {
-            settings.push((format!("nprobe {p} breadth {b}"), Some(p), Some(b)));
+            settings.push((format!("nprobe {p} breadth {b}"), with(Some(p), Some(b))));
         }
     }
-    settings.push(("nprobe default".to_owned(), None, None));
-    for (label, nprobe, breadth) in settings {
-        let opts = SearchOptions {
-            nprobe,
-            rerank_breadth: breadth,
+    settings.push(("nprobe default".to_owned(), with(None, None)));
+    settings.push((
+        "exact (payload scan)".to_owned(),
+        SearchOptions {
+            exact: true,
             ..SearchOptions::new(K)
-        };
+        },
+    ));
+    for (label, opts) in settings {
         let (r, p50) = curve_point(set.queries, &set.truth, |q| {
             Ok(index
                 .search(q, &opts)?
@@ -215,20 +223,6 @@ fn ours(report: &mut Report, set: &Set<'_>, rerank: Rerank) -> anyhow::Result<()
         report.record(CELL, &subject, "recall_at_10", r, "");
         report.record(CELL, &subject, "p50", p50, "ms");
     }
-    let exact = SearchOptions {
-        exact: true,
-        ..SearchOptions::new(K)
-    };
-    let (r, p50) = curve_point(set.queries, &set.truth, |q| {
-        Ok(index
-            .search(q, &exact)?
-            .iter()
-            .map(|h| u64::from(h.0))
-            .collect())
-    })?;
-    let subject = format!("infino {name} exact (payload scan)");
-    report.record(CELL, &subject, "recall_at_10", r, "");
-    report.record(CELL, &subject, "p50", p50, "ms");
     Ok(())
 }
 
