@@ -76,32 +76,38 @@ fn word(bytes: &[u8], k: usize) -> [u32; 4] {
     out
 }
 
-/// The unrolled decoder for one width: every shift below is a constant.
+/// Value `V` of all four lanes at width `W`: the word it starts in, shifted,
+/// joined with the next word's low bits when it crosses into it. `V` and `W`
+/// are constants, so every shift is one and the crossing test folds away.
 #[inline(always)]
-fn unpack_width<const W: usize>(bytes: &[u8], out: &mut [u32; LANE_BLOCK]) {
+fn lane_values<const W: usize, const V: usize>(bytes: &[u8]) -> [u32; 4] {
     let mask = u32::MAX >> (32 - W);
-    let mut current = word(bytes, 0);
-    let mut k = 0;
-    for v in 0..LANE_BLOCK / 4 {
-        let shift = (v * W) % 32;
-        let mut value = current.map(|x| x >> shift);
-        if shift + W >= 32 {
-            // This value ends this word; the next word starts where it ends.
-            k += 1;
-            if k < W {
-                let next = word(bytes, k);
-                if shift + W > 32 {
-                    for (slot, n) in value.iter_mut().zip(next) {
-                        *slot |= n << (32 - shift);
-                    }
-                }
-                current = next;
-            }
-        }
-        for lane in 0..4 {
-            out[v * 4 + lane] = value[lane] & mask;
+    let (k, shift) = ((V * W) / 32, (V * W) % 32);
+    let mut value = word(bytes, k).map(|x| x >> shift);
+    if shift + W > 32 {
+        for (slot, n) in value.iter_mut().zip(word(bytes, k + 1)) {
+            *slot |= n << (32 - shift);
         }
     }
+    value.map(|x| x & mask)
+}
+
+/// The decoder for one width, written out value by value: a loop over the
+/// 32 values was compiled rolled, with the shift in a register and a branch
+/// per word.
+#[inline(always)]
+fn unpack_width<const W: usize>(bytes: &[u8], out: &mut [u32; LANE_BLOCK]) {
+    // The caller passes 16·W bytes; checking again lets the compiler drop
+    // the loads' own checks.
+    if bytes.len() < 16 * W {
+        return;
+    }
+    macro_rules! values {
+        ($($v:literal)*) => {
+            $(out[$v * 4..$v * 4 + 4].copy_from_slice(&lane_values::<W, $v>(bytes));)*
+        };
+    }
+    values!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
 }
 
 /// Value `i` of a block packed at `width` bits (0 past the end of
