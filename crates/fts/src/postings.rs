@@ -104,6 +104,9 @@ pub struct Postings<'a> {
     /// `tfs_block` is the decoded block's index.
     tfs: [u32; BLOCK_SIZE],
     tfs_block: usize,
+    /// The sum of `tfs`, taken as they are decoded: where a block's
+    /// positions end, for reading them.
+    tfs_total: u64,
     n: usize,
     idx: usize,
     doc: u32,
@@ -131,6 +134,7 @@ impl<'a> Postings<'a> {
             tf_codes: (0, 0),
             tfs: [0; BLOCK_SIZE],
             tfs_block: usize::MAX,
+            tfs_total: 0,
             n: 0,
             idx: 0,
             doc: TERMINATED,
@@ -447,6 +451,7 @@ impl<'a> Postings<'a> {
         }
         if let Shape::Inline { tf, .. } = self.src.shape {
             self.tfs[0] = tf;
+            self.tfs_total = u64::from(tf);
         } else {
             let codes = self
                 .src
@@ -457,9 +462,24 @@ impl<'a> Postings<'a> {
             if bitpack::unpack(codes, self.decoded.tf_bits, &mut self.tfs[..n]).is_none() {
                 return Err(self.corrupt(self.tf_codes.0, "bad block body"));
             }
-            for tf in &mut self.tfs[..n] {
-                *tf = tf.saturating_add(1);
-            }
+            // Codes of at most 24 bits cannot saturate and 128 tfs of at
+            // most 2^24 sum below 2^32: one u32 pass adds the 1 and sums;
+            // wider codes (a huge tf) take the careful pass.
+            self.tfs_total = if self.decoded.tf_bits <= 24 {
+                let mut total = 0u32;
+                for tf in &mut self.tfs[..n] {
+                    *tf = tf.wrapping_add(1);
+                    total = total.wrapping_add(*tf);
+                }
+                u64::from(total)
+            } else {
+                let mut total = 0u64;
+                for tf in &mut self.tfs[..n] {
+                    *tf = tf.saturating_add(1);
+                    total += u64::from(*tf);
+                }
+                total
+            };
         }
         self.tfs_block = self.decoded_idx;
         Ok(())

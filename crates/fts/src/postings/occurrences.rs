@@ -81,8 +81,10 @@ impl Postings<'_> {
         if state.block != block {
             // The block's tfs are decoded at once (a block with bad tf
             // codes keeps per-entry reads).
-            let _ = self.decode_tfs();
-            let total = self.tf_sum(0, n);
+            let total = match self.decode_tfs() {
+                Ok(()) => self.tfs_total,
+                Err(_) => self.tf_sum(0, n),
+            };
             state.block = block;
             state.at = 0;
             state.start = 0;
