@@ -67,7 +67,8 @@ fn binary_kernel_matches_naive() {
 #[test]
 fn batch_binary_kernel_matches_single() {
     let mut rng = StdRng::seed_from_u64(7);
-    for words in [1, 2, 6, 8, 64] {
+    // 8, 16 and 64 words take the AVX-512 path where the CPU has it.
+    for words in [1, 2, 6, 8, 16, 64] {
         let planes: Vec<u64> = (0..4 * words).map(|_| rng.random()).collect();
         let codes: Vec<Vec<u64>> = (0..9)
             .map(|_| (0..words).map(|_| rng.random()).collect())
@@ -85,5 +86,19 @@ fn batch_binary_kernel_matches_single() {
         let mut portable_got = Vec::new();
         portable::ip_4bit_1bit_many(&planes, &bytes, &mut portable_got);
         assert_eq!(portable_got, want);
+    }
+}
+
+#[test]
+fn batch_binary_kernel_at_full_counts() {
+    // Every bit set: the largest counts (4096 set bits, inner product
+    // 15 · 4096) must not carry between the packed halves of a lane.
+    for words in [8, 64] {
+        let planes = vec![u64::MAX; 4 * words];
+        let bytes = vec![0xFF; 3 * words * 8];
+        let mut got = Vec::new();
+        ip_4bit_1bit_many(&planes, &bytes, &mut got);
+        let bits = u32::try_from(words * 64).expect("small");
+        assert_eq!(got, vec![(bits, 15 * bits); 3], "words {words}");
     }
 }

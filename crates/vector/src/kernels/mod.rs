@@ -95,6 +95,14 @@ pub fn ip_4bit_1bit_many(planes: &[u64], codes: &[u8], out: &mut Vec<(u32, u32)>
         return;
     }
     #[cfg(target_arch = "x86_64")]
+    if (planes.len() / 4) % 8 == 0 && x86::has_avx512_popcnt() {
+        // SAFETY: the CPU supports AVX-512F and VPOPCNTDQ (checked just
+        // above) and the code length is a positive multiple of 8 words.
+        return unsafe {
+            x86::ip_4bit_1bit_many_avx512(&planes[..planes.len() / 4 * 4], codes, out)
+        };
+    }
+    #[cfg(target_arch = "x86_64")]
     if x86::has_popcnt() {
         // SAFETY: the CPU supports POPCNT (checked just above).
         return unsafe { x86::ip_4bit_1bit_many(planes, codes, out) };

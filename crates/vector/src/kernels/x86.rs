@@ -4,9 +4,10 @@
 //! the baseline target lacks; callers must check the features first.
 
 use std::arch::x86_64::{
-    __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps, _mm256_add_ps,
-    _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_setzero_ps, _mm256_sub_ps,
+    __m256, __m512i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
+    _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_setzero_ps, _mm256_sub_ps, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512,
+    _mm512_popcnt_epi64, _mm512_reduce_add_epi64, _mm512_setzero_si512, _mm512_slli_epi64,
 };
 
 pub(super) fn has_avx2_fma() -> bool {
@@ -15,6 +16,10 @@ pub(super) fn has_avx2_fma() -> bool {
 
 pub(super) fn has_popcnt() -> bool {
     is_x86_feature_detected!("popcnt")
+}
+
+pub(super) fn has_avx512_popcnt() -> bool {
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vpopcntdq")
 }
 
 /// Horizontal sum of eight lanes.
@@ -126,4 +131,61 @@ pub(super) unsafe fn ip_4bit_1bit_many(planes: &[u64], codes: &[u8], out: &mut V
 #[target_feature(enable = "popcnt")]
 pub(super) unsafe fn ip_4bit_1bit(planes: &[u64], code: &[u64]) -> (u32, u32) {
     super::portable::ip_4bit_1bit(planes, code)
+}
+
+/// [`super::ip_4bit_1bit_many`] eight code words at a time: per 512-bit
+/// chunk, five vector popcounts (the code, and the code under each query
+/// plane) weighted and summed per lane, with the code's popcount carried
+/// in the upper 32 bits of each lane so one reduction yields both counts.
+/// About a fifth of the instructions of the scalar POPCNT loop at
+/// `P = 512`, where the estimate is most of a probe's time.
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX-512 VPOPCNTDQ; `planes.len()` must
+/// be `4 · w` with `w` a positive multiple of 8.
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+pub(super) unsafe fn ip_4bit_1bit_many_avx512(
+    planes: &[u64],
+    codes: &[u8],
+    out: &mut Vec<(u32, u32)>,
+) {
+    let w = planes.len() / 4;
+    debug_assert!(w > 0 && w % 8 == 0 && planes.len() == 4 * w);
+    out.reserve(codes.len() / (w * 8));
+    let pp = planes.as_ptr();
+    for code in codes.chunks_exact(w * 8) {
+        let cp = code.as_ptr();
+        let mut acc = _mm512_setzero_si512();
+        for z in (0..w).step_by(8) {
+            // SAFETY: z + 8 ≤ w, so the code load reads bytes 8z..8z + 64
+            // of a chunk of 8w bytes, and each plane load reads words
+            // jw + z..jw + z + 8 of the 4w plane words; loadu has no
+            // alignment requirement.
+            let (c, p0, p1, p2, p3) = unsafe {
+                (
+                    _mm512_loadu_si512(cp.add(8 * z).cast::<__m512i>()),
+                    _mm512_loadu_si512(pp.add(z).cast::<__m512i>()),
+                    _mm512_loadu_si512(pp.add(w + z).cast::<__m512i>()),
+                    _mm512_loadu_si512(pp.add(2 * w + z).cast::<__m512i>()),
+                    _mm512_loadu_si512(pp.add(3 * w + z).cast::<__m512i>()),
+                )
+            };
+            let i0 = _mm512_popcnt_epi64(_mm512_and_si512(c, p0));
+            let i1 = _mm512_popcnt_epi64(_mm512_and_si512(c, p1));
+            let i2 = _mm512_popcnt_epi64(_mm512_and_si512(c, p2));
+            let i3 = _mm512_popcnt_epi64(_mm512_and_si512(c, p3));
+            let ip = _mm512_add_epi64(
+                _mm512_add_epi64(i0, _mm512_slli_epi64::<1>(i1)),
+                _mm512_add_epi64(_mm512_slli_epi64::<2>(i2), _mm512_slli_epi64::<3>(i3)),
+            );
+            let pop = _mm512_slli_epi64::<32>(_mm512_popcnt_epi64(c));
+            acc = _mm512_add_epi64(acc, _mm512_add_epi64(ip, pop));
+        }
+        // Each lane holds at most 64 · 15 in its low half (sums ≤ 15 · 4096
+        // overall), so the halves never carry into each other.
+        #[expect(clippy::cast_sign_loss, reason = "a sum of non-negative counts")]
+        let s = _mm512_reduce_add_epi64(acc) as u64;
+        #[expect(clippy::cast_possible_truncation, reason = "the two 32-bit halves")]
+        out.push(((s >> 32) as u32, s as u32));
+    }
 }
