@@ -1,6 +1,9 @@
 //! SIMD kernels agree with the portable references.
 
-use infino_vector::{dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level};
+use infino_vector::{
+    dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level, sq8_decode,
+    sq8_dot, sq8_l2_sq,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -101,4 +104,40 @@ fn batch_binary_kernel_at_full_counts() {
         let bits = u32::try_from(words * 64).expect("small");
         assert_eq!(got, vec![(bits, 15 * bits); 3], "words {words}");
     }
+}
+
+#[test]
+fn sq8_kernels_match_decode_then_score() {
+    let mut rng = StdRng::seed_from_u64(8);
+    for dim in [1, 3, 7, 8, 9, 16, 17, 31, 128, 384, 1000, 4096] {
+        for _ in 0..20 {
+            let q: Vec<f32> = (0..dim).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let codes: Vec<u8> = (0..dim).map(|_| rng.random()).collect();
+            let (min, scale) = (rng.random_range(-1.0..0.0), rng.random_range(0.0..0.01));
+            let mut x = vec![0.0; dim];
+            sq8_decode(&codes, min, scale, &mut x);
+            let dn: f32 = q.iter().zip(&x).map(|(a, b)| (a * b).abs()).sum();
+            let want = dot(&q, &x);
+            assert!(
+                close(sq8_dot(&q, &codes, min, scale), want, dn),
+                "dot {dim}"
+            );
+            assert!(
+                close(portable::sq8_dot(&q, &codes, min, scale), want, dn),
+                "portable dot {dim}"
+            );
+            let want = l2_sq(&q, &x);
+            assert!(
+                close(sq8_l2_sq(&q, &codes, min, scale), want, want),
+                "l2 {dim}"
+            );
+            assert!(
+                close(portable::sq8_l2_sq(&q, &codes, min, scale), want, want),
+                "portable l2 {dim}"
+            );
+        }
+    }
+    // Only the common prefix is used.
+    assert_eq!(sq8_dot(&[1.0, 2.0], &[1], 0.0, 1.0), 1.0);
+    assert_eq!(sq8_l2_sq(&[], &[3], 0.0, 1.0), 0.0);
 }

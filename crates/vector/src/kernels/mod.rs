@@ -51,6 +51,39 @@ pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     portable::l2_sq(a, b)
 }
 
+/// Inner product of `q` with the SQ8-coded vector `min + scale · codes`
+/// (see [`crate::sq8_encode`]), decoded on the fly: the rerank of an SQ8
+/// payload without a decode buffer's store and reload.
+///
+/// Only the first `min(q.len(), codes.len())` components are used.
+/// `O(len)`.
+pub fn sq8_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let n = q.len().min(codes.len());
+    let (q, codes) = (&q[..n], &codes[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { x86::sq8_dot(q, codes, min, scale) };
+    }
+    portable::sq8_dot(q, codes, min, scale)
+}
+
+/// Squared Euclidean distance from `q` to the SQ8-coded vector `min +
+/// scale · codes`, decoded on the fly (see [`sq8_dot`]).
+///
+/// Only the first `min(q.len(), codes.len())` components are used.
+/// `O(len)`.
+pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let n = q.len().min(codes.len());
+    let (q, codes) = (&q[..n], &codes[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { x86::sq8_l2_sq(q, codes, min, scale) };
+    }
+    portable::sq8_l2_sq(q, codes, min, scale)
+}
+
 /// Euclidean norm accumulated in f64, which cannot overflow for f32
 /// inputs of any supported length.
 pub(crate) fn norm_f64(a: &[f32]) -> f64 {

@@ -34,6 +34,50 @@ pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `Σ qᵢ · (min + scale · uᵢ)`: the inner product with an SQ8-coded
+/// vector, decoded on the fly, over the common prefix.
+pub fn sq8_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes[..n].chunks_exact(8));
+    let (tq, tu) = (cq.remainder(), cu.remainder());
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            acc[i] += x[i] * (min + scale * f32::from(u[i]));
+        }
+    }
+    let tail: f32 = tq
+        .iter()
+        .zip(tu)
+        .map(|(x, &u)| x * (min + scale * f32::from(u)))
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ (qᵢ − (min + scale · uᵢ))²`: the squared distance to an SQ8-coded
+/// vector, decoded on the fly, over the common prefix.
+pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes[..n].chunks_exact(8));
+    let (tq, tu) = (cq.remainder(), cu.remainder());
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            let d = x[i] - (min + scale * f32::from(u[i]));
+            acc[i] += d * d;
+        }
+    }
+    let tail: f32 = tq
+        .iter()
+        .zip(tu)
+        .map(|(x, &u)| {
+            let d = x - (min + scale * f32::from(u));
+            d * d
+        })
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Squared Euclidean norm.
 pub fn norm_sq(a: &[f32]) -> f32 {
     dot(a, a)

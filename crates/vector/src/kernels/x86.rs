@@ -4,8 +4,9 @@
 //! the baseline target lacks; callers must check the features first.
 
 use std::arch::x86_64::{
-    __m256, __m512i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
-    _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    __m256, __m512i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64, _mm_movehl_ps,
+    _mm_shuffle_ps, _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtepi32_ps,
+    _mm256_cvtepu8_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps,
     _mm256_setzero_ps, _mm256_sub_ps, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512,
     _mm512_popcnt_epi64, _mm512_reduce_add_epi64, _mm512_setzero_si512, _mm512_slli_epi64,
 };
@@ -188,4 +189,71 @@ pub(super) unsafe fn ip_4bit_1bit_many_avx512(
         #[expect(clippy::cast_possible_truncation, reason = "the two 32-bit halves")]
         out.push(((s >> 32) as u32, s as u32));
     }
+}
+
+/// Eight SQ8 components at `i` decoded to `min + scale · u`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `i + 8 ≤ codes.len()`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn sq8_decode8(codes: &[u8], i: usize, min: __m256, scale: __m256) -> __m256 {
+    debug_assert!(i + 8 <= codes.len());
+    // SAFETY: i + 8 ≤ codes.len(), so the 8-byte load is in bounds and
+    // has no alignment requirement.
+    let u = unsafe { _mm_loadl_epi64(codes.as_ptr().add(i).cast()) };
+    _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(u)), scale, min)
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `q.len() == codes.len()`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn sq8_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    debug_assert_eq!(q.len(), codes.len());
+    let n = q.len();
+    let (vmin, vscale) = (_mm256_set1_ps(min), _mm256_set1_ps(scale));
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 ≤ n = q.len() = codes.len(); AVX2 and FMA are
+        // enabled for this function.
+        unsafe {
+            let x = sq8_decode8(codes, i, vmin, vscale);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i)), x, acc);
+        }
+        i += 8;
+    }
+    // SAFETY: AVX2 is enabled for this function.
+    let mut sum = unsafe { hsum(acc) };
+    for j in i..n {
+        sum += q[j] * (min + scale * f32::from(codes[j]));
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `q.len() == codes.len()`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    debug_assert_eq!(q.len(), codes.len());
+    let n = q.len();
+    let (vmin, vscale) = (_mm256_set1_ps(min), _mm256_set1_ps(scale));
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: as in `sq8_dot`.
+        unsafe {
+            let x = sq8_decode8(codes, i, vmin, vscale);
+            let d = _mm256_sub_ps(_mm256_loadu_ps(q.as_ptr().add(i)), x);
+            acc = _mm256_fmadd_ps(d, d, acc);
+        }
+        i += 8;
+    }
+    // SAFETY: AVX2 is enabled for this function.
+    let mut sum = unsafe { hsum(acc) };
+    for j in i..n {
+        let d = q[j] - (min + scale * f32::from(codes[j]));
+        sum += d * d;
+    }
+    sum
 }
