@@ -12,7 +12,7 @@
 //! popcounts: see [`crate::ip_4bit_1bit`].
 
 use crate::format::{QUERY_BITS, code_words};
-use crate::kernels::{ip_4bit_1bit, norm_sq};
+use crate::kernels::{ip_4bit_1bit, min_max, norm_sq, quantize_4bit};
 
 /// Per-vector correction factors.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,16 +64,6 @@ pub(crate) fn encode(rotated: &[f32], code: &mut [u64], r_dot_c: f32) -> Factors
     }
 }
 
-/// Bit 0 of each byte of `x`, as bit `i` for byte `i` of the result.
-///
-/// The masked bits sit at positions `8i`; multiplying by a constant with
-/// byte `j` equal to `2^(7−j)` moves bit `8i` to `56 + i` for `j = 7 − i`,
-/// and every other product lands at a distinct position below 56 or
-/// beyond 63, so nothing carries into the top byte.
-fn gather_bits(x: u64) -> u64 {
-    ((x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
 /// A rotated residual query quantized for one cluster.
 #[derive(Debug, Clone)]
 pub(crate) struct QuantizedQuery {
@@ -92,43 +82,12 @@ impl QuantizedQuery {
     /// Quantizes `q_r` (`padded` components).
     pub(crate) fn new(q_r: &[f32]) -> Self {
         let words = code_words(q_r.len());
-        let (lo, hi) = q_r
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
+        let (lo, hi) = min_max(q_r);
         let levels = ((1u32 << QUERY_BITS) - 1) as f32;
         let delta = if hi > lo { (hi - lo) / levels } else { 0.0 };
         let inv = if delta > 0.0 { 1.0 / delta } else { 0.0 };
-        // Levels first (a loop the compiler vectorizes), then bit planes
-        // eight components at a time: this runs once per probed cluster,
-        // and the scalar bit-by-bit version was about a tenth of a warm
-        // search's time on 10K × 384 (perf, bench `vectors` cell).
-        let u: Vec<u8> = q_r
-            .iter()
-            .map(|&v| {
-                // Non-negative, so adding ½ and truncating rounds to nearest.
-                #[expect(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    reason = "in 0..=15"
-                )]
-                let level = (((v - lo) * inv + 0.5) as u32).min(15) as u8;
-                level
-            })
-            .collect();
-        let sum_u: u32 = u.iter().map(|&x| u32::from(x)).sum();
         let mut planes = vec![0u64; QUERY_BITS * words];
-        for (w, chunk) in u.chunks(64).enumerate() {
-            for (k, eight) in chunk.chunks(8).enumerate() {
-                let mut bytes = [0u8; 8];
-                bytes[..eight.len()].copy_from_slice(eight);
-                let x = u64::from_le_bytes(bytes);
-                for (b, plane) in planes.chunks_exact_mut(words).enumerate() {
-                    plane[w] |= gather_bits(x >> b) << (8 * k);
-                }
-            }
-        }
+        let sum_u = quantize_4bit(q_r, lo, inv, &mut planes);
         #[expect(clippy::cast_precision_loss, reason = "padded ≤ 4096")]
         let padded = q_r.len() as f32;
         #[expect(clippy::cast_precision_loss, reason = "sum ≤ 15 · 4096")]
@@ -181,6 +140,7 @@ impl QuantizedQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::portable::gather_bits;
     use crate::rng::SplitMix64;
 
     #[test]

@@ -78,6 +78,54 @@ pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `(min, max)` of `a`; `(+∞, −∞)` when empty.
+pub(crate) fn min_max(a: &[f32]) -> (f32, f32) {
+    a.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Quantizes `q` to 4-bit levels `min(⌊(qᵢ − lo) · inv + ½⌋, 15)` (every
+/// `qᵢ ≥ lo`) stored as four bit planes (`planes[b·w + i/64]` bit `i % 64`
+/// is bit `b` of level `i`, `w = ⌈len / 64⌉`; `planes` zeroed, `4w` long);
+/// returns the sum of the levels.
+pub(crate) fn quantize_4bit(q: &[f32], lo: f32, inv: f32, planes: &mut [u64]) -> u32 {
+    let words = q.len().div_ceil(64);
+    let mut sum = 0u32;
+    for (w, chunk) in q.chunks(64).enumerate() {
+        for (k, eight) in chunk.chunks(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            for (b, &v) in bytes.iter_mut().zip(eight) {
+                // Non-negative, so adding ½ and truncating rounds to nearest.
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "in 0..=15"
+                )]
+                let level = (((v - lo) * inv + 0.5) as u32).min(15) as u8;
+                *b = level;
+                sum += u32::from(level);
+            }
+            let x = u64::from_le_bytes(bytes);
+            for (b, plane) in planes.chunks_exact_mut(words).enumerate() {
+                plane[w] |= gather_bits(x >> b) << (8 * k);
+            }
+        }
+    }
+    sum
+}
+
+/// Bit 0 of each byte of `x`, as bit `i` for byte `i` of the result.
+///
+/// The masked bits sit at positions `8i`; multiplying by a constant with
+/// byte `j` equal to `2^(7−j)` moves bit `8i` to `56 + i` for `j = 7 − i`,
+/// and every other product lands at a distinct position below 56 or
+/// beyond 63, so nothing carries into the top byte.
+pub(crate) fn gather_bits(x: u64) -> u64 {
+    ((x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
 /// Squared Euclidean norm.
 pub fn norm_sq(a: &[f32]) -> f32 {
     dot(a, a)

@@ -4,10 +4,14 @@
 //! the baseline target lacks; callers must check the features first.
 
 use std::arch::x86_64::{
-    __m256, __m512i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64, _mm_movehl_ps,
-    _mm_shuffle_ps, _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtepi32_ps,
-    _mm256_cvtepu8_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps,
-    _mm256_setzero_ps, _mm256_sub_ps, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512,
+    __m256, __m256i, __m512i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64,
+    _mm_movehl_ps, _mm_shuffle_ps, _mm256_add_epi64, _mm256_add_ps, _mm256_castps256_ps128,
+    _mm256_cvtepi32_ps, _mm256_cvtepu8_epi32, _mm256_cvttps_epi32, _mm256_extract_epi64,
+    _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_max_ps, _mm256_min_epi32,
+    _mm256_min_ps, _mm256_movemask_epi8, _mm256_mul_ps, _mm256_packs_epi32, _mm256_packus_epi16,
+    _mm256_permutevar8x32_epi32, _mm256_sad_epu8, _mm256_set1_epi32, _mm256_set1_ps,
+    _mm256_setr_epi32, _mm256_setzero_ps, _mm256_setzero_si256, _mm256_slli_epi16,
+    _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512,
     _mm512_popcnt_epi64, _mm512_reduce_add_epi64, _mm512_setzero_si512, _mm512_slli_epi64,
 };
 
@@ -256,4 +260,85 @@ pub(super) unsafe fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) ->
         sum += d * d;
     }
     sum
+}
+
+/// `(min, max)` of `a`, which must be non-empty and a multiple of 8 long.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn min_max(a: &[f32]) -> (f32, f32) {
+    debug_assert!(!a.is_empty() && a.len() % 8 == 0);
+    // SAFETY: a.len() ≥ 8, so the first 8-lane load is in bounds.
+    let first = unsafe { _mm256_loadu_ps(a.as_ptr()) };
+    let (mut lo, mut hi) = (first, first);
+    for i in (8..a.len()).step_by(8) {
+        // SAFETY: i + 8 ≤ a.len() (a multiple of 8).
+        let v = unsafe { _mm256_loadu_ps(a.as_ptr().add(i)) };
+        lo = _mm256_min_ps(lo, v);
+        hi = _mm256_max_ps(hi, v);
+    }
+    let (mut l, mut h) = ([0.0f32; 8], [0.0f32; 8]);
+    // SAFETY: each store writes 8 lanes into an 8-element array.
+    unsafe {
+        _mm256_storeu_ps(l.as_mut_ptr(), lo);
+        _mm256_storeu_ps(h.as_mut_ptr(), hi);
+    }
+    (
+        l.iter().copied().fold(f32::INFINITY, f32::min),
+        h.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+    )
+}
+
+/// [`super::portable::quantize_4bit`] 32 components at a time: levels are
+/// computed with the same float operations (subtract, multiply, add ½,
+/// truncate; no FMA), so the planes are bit-identical; each plane's 32 bits
+/// come from one byte-sign mask of the levels shifted so the wanted bit is
+/// each byte's top bit.
+///
+/// # Safety
+/// The CPU must support AVX2; `q.len()` must be a multiple of 32 and
+/// `planes.len() == 4 · q.len() / 64` rounded up, zeroed.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn quantize_4bit(q: &[f32], lo: f32, inv: f32, planes: &mut [u64]) -> u32 {
+    let words = q.len().div_ceil(64);
+    debug_assert!(q.len() % 32 == 0 && planes.len() == 4 * words);
+    let (vlo, vinv, half) = (_mm256_set1_ps(lo), _mm256_set1_ps(inv), _mm256_set1_ps(0.5));
+    let top = _mm256_set1_epi32(15);
+    // `packs`/`packus` interleave 128-bit lanes; this restores order.
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    let mut sums: __m256i = _mm256_setzero_si256();
+    for i in (0..q.len()).step_by(32) {
+        let level = |k: usize| {
+            // SAFETY: i + 32 ≤ q.len(), so the load at i + 8k (k < 4) is
+            // in bounds.
+            let v = unsafe { _mm256_loadu_ps(q.as_ptr().add(i + 8 * k)) };
+            let x = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, vlo), vinv), half);
+            _mm256_min_epi32(_mm256_cvttps_epi32(x), top)
+        };
+        let (l0, l1, l2, l3) = (level(0), level(1), level(2), level(3));
+        let bytes = _mm256_permutevar8x32_epi32(
+            _mm256_packus_epi16(_mm256_packs_epi32(l0, l1), _mm256_packs_epi32(l2, l3)),
+            order,
+        );
+        sums = _mm256_add_epi64(sums, _mm256_sad_epu8(bytes, _mm256_setzero_si256()));
+        let (word, shift) = (i / 64, i % 64);
+        #[expect(clippy::cast_sign_loss, reason = "a 32-bit mask")]
+        let mask = |m: i32| u64::from(m as u32) << shift;
+        planes[word] |= mask(_mm256_movemask_epi8(_mm256_slli_epi16::<7>(bytes)));
+        planes[words + word] |= mask(_mm256_movemask_epi8(_mm256_slli_epi16::<6>(bytes)));
+        planes[2 * words + word] |= mask(_mm256_movemask_epi8(_mm256_slli_epi16::<5>(bytes)));
+        planes[3 * words + word] |= mask(_mm256_movemask_epi8(_mm256_slli_epi16::<4>(bytes)));
+    }
+    let total = _mm256_extract_epi64::<0>(sums)
+        + _mm256_extract_epi64::<1>(sums)
+        + _mm256_extract_epi64::<2>(sums)
+        + _mm256_extract_epi64::<3>(sums);
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "at most 15 · 4096"
+    )]
+    let total = total as u32;
+    total
 }
