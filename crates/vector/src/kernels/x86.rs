@@ -216,19 +216,30 @@ pub(super) unsafe fn sq8_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f
     debug_assert_eq!(q.len(), codes.len());
     let n = q.len();
     let (vmin, vscale) = (_mm256_set1_ps(min), _mm256_set1_ps(scale));
-    let mut acc = _mm256_setzero_ps();
+    // Two accumulators so consecutive FMAs do not wait on each other.
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
     let mut i = 0;
-    while i + 8 <= n {
-        // SAFETY: i + 8 ≤ n = q.len() = codes.len(); AVX2 and FMA are
+    while i + 16 <= n {
+        // SAFETY: i + 16 ≤ n = q.len() = codes.len(); AVX2 and FMA are
         // enabled for this function.
         unsafe {
+            let x0 = sq8_decode8(codes, i, vmin, vscale);
+            let x1 = sq8_decode8(codes, i + 8, vmin, vscale);
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i)), x0, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i + 8)), x1, acc1);
+        }
+        i += 16;
+    }
+    if i + 8 <= n {
+        // SAFETY: i + 8 ≤ n, as above.
+        unsafe {
             let x = sq8_decode8(codes, i, vmin, vscale);
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i)), x, acc);
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i)), x, acc0);
         }
         i += 8;
     }
     // SAFETY: AVX2 is enabled for this function.
-    let mut sum = unsafe { hsum(acc) };
+    let mut sum = unsafe { hsum(_mm256_add_ps(acc0, acc1)) };
     for j in i..n {
         sum += q[j] * (min + scale * f32::from(codes[j]));
     }
