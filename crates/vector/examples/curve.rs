@@ -11,6 +11,8 @@
 //! An nprobe of 0 means the default. `CURVE_LOOPS=n` repeats the timed
 //! pass `n` times (for `perf record`).
 
+#![expect(clippy::print_stdout, reason = "a command-line measurement")]
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

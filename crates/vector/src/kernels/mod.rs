@@ -87,7 +87,7 @@ pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
 /// `(min, max)` of `a`; `(+∞, −∞)` when empty. Exact on every path.
 pub(crate) fn min_max(a: &[f32]) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
-    if !a.is_empty() && a.len() % 8 == 0 && x86::has_avx2_fma() {
+    if !a.is_empty() && a.len().is_multiple_of(8) && x86::has_avx2_fma() {
         // SAFETY: the CPU supports AVX2 (checked just above); `a` is a
         // non-empty multiple of 8 long.
         return unsafe { x86::min_max(a) };
@@ -101,7 +101,8 @@ pub(crate) fn min_max(a: &[f32]) -> (f32, f32) {
 /// Reuters query's time in portable form (perf).
 pub(crate) fn quantize_4bit(q: &[f32], lo: f32, inv: f32, planes: &mut [u64]) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    if q.len() % 32 == 0 && planes.len() == 4 * q.len().div_ceil(64) && x86::has_avx2_fma() {
+    if q.len().is_multiple_of(32) && planes.len() == 4 * q.len().div_ceil(64) && x86::has_avx2_fma()
+    {
         // SAFETY: the CPU supports AVX2 (checked just above); the lengths
         // are as the kernel needs.
         return unsafe { x86::quantize_4bit(q, lo, inv, planes) };
@@ -153,7 +154,7 @@ pub fn ip_4bit_1bit_many(planes: &[u64], codes: &[u8], out: &mut Vec<(u32, u32)>
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if (planes.len() / 4) % 8 == 0 && x86::has_avx512_popcnt() {
+    if (planes.len() / 4).is_multiple_of(8) && x86::has_avx512_popcnt() {
         // SAFETY: the CPU supports AVX-512F and VPOPCNTDQ (checked just
         // above) and the code length is a positive multiple of 8 words.
         return unsafe {

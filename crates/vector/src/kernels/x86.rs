@@ -155,7 +155,7 @@ pub(super) unsafe fn ip_4bit_1bit_many_avx512(
     out: &mut Vec<(u32, u32)>,
 ) {
     let w = planes.len() / 4;
-    debug_assert!(w > 0 && w % 8 == 0 && planes.len() == 4 * w);
+    debug_assert!(w > 0 && w.is_multiple_of(8) && planes.len() == 4 * w);
     out.reserve(codes.len() / (w * 8));
     let pp = planes.as_ptr();
     for code in codes.chunks_exact(w * 8) {
@@ -279,7 +279,7 @@ pub(super) unsafe fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) ->
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn min_max(a: &[f32]) -> (f32, f32) {
-    debug_assert!(!a.is_empty() && a.len() % 8 == 0);
+    debug_assert!(!a.is_empty() && a.len().is_multiple_of(8));
     // SAFETY: a.len() ≥ 8, so the first 8-lane load is in bounds.
     let first = unsafe { _mm256_loadu_ps(a.as_ptr()) };
     let (mut lo, mut hi) = (first, first);
@@ -313,7 +313,7 @@ pub(super) unsafe fn min_max(a: &[f32]) -> (f32, f32) {
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn quantize_4bit(q: &[f32], lo: f32, inv: f32, planes: &mut [u64]) -> u32 {
     let words = q.len().div_ceil(64);
-    debug_assert!(q.len() % 32 == 0 && planes.len() == 4 * words);
+    debug_assert!(q.len().is_multiple_of(32) && planes.len() == 4 * words);
     let (vlo, vinv, half) = (_mm256_set1_ps(lo), _mm256_set1_ps(inv), _mm256_set1_ps(0.5));
     let top = _mm256_set1_epi32(15);
     // `packs`/`packus` interleave 128-bit lanes; this restores order.
