@@ -66,6 +66,7 @@ mod error;
 mod format;
 mod kernels;
 mod kmeans;
+mod probe_order;
 mod rabitq;
 mod reader;
 mod rng;

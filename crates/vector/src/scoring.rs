@@ -71,6 +71,24 @@ impl Scratch {
     }
 }
 
+/// The query's rotated residual to cluster `centroid`, quantized, built
+/// into `slot` on first use.
+fn quantized<'a>(
+    slot: &'a mut Option<QuantizedQuery>,
+    h: &IndexHeader,
+    q: &PreparedQuery,
+    s: &mut Scratch,
+    centroid: usize,
+) -> &'a QuantizedQuery {
+    slot.get_or_insert_with(|| {
+        let rc = h.rotated_centroid(centroid);
+        for ((r, &qv), &cv) in s.rot.iter_mut().zip(&q.rotated).zip(rc) {
+            *r = qv - cv;
+        }
+        QuantizedQuery::new(&s.rot)
+    })
+}
+
 impl ClusterCtx {
     pub(crate) fn new(
         h: &IndexHeader,
@@ -106,16 +124,6 @@ impl ClusterCtx {
         self.centroid
     }
 
-    fn quant(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch) -> &QuantizedQuery {
-        self.quant.get_or_insert_with(|| {
-            let rc = h.rotated_centroid(self.centroid);
-            for ((r, &qv), &cv) in s.rot.iter_mut().zip(&q.rotated).zip(rc) {
-                *r = qv - cv;
-            }
-            QuantizedQuery::new(&s.rot)
-        })
-    }
-
     /// The RaBitQ distance estimate of vector `j`.
     pub(crate) fn estimate(
         &mut self,
@@ -126,10 +134,9 @@ impl ClusterCtx {
     ) -> f32 {
         let metric = h.header.metric;
         let q_dot_c = self.q_dot_c;
-        self.quant(h, q, s);
+        let quant = quantized(&mut self.quant, h, q, s, self.centroid);
         let f = self.view.factors(j);
         self.view.code(j, &mut s.code);
-        let quant = self.quant.as_ref().expect("invariant: built just above");
         let est = quant.estimate_ip(&s.code, &f);
         match metric {
             Metric::L2 => f.norm_r * f.norm_r + quant.norm_sq - 2.0 * est,
@@ -148,8 +155,7 @@ impl ClusterCtx {
     ) {
         let metric = h.header.metric;
         let q_dot_c = self.q_dot_c;
-        self.quant(h, q, s);
-        let quant = self.quant.as_ref().expect("invariant: built just above");
+        let quant = quantized(&mut self.quant, h, q, s, self.centroid);
         s.counts.clear();
         ip_4bit_1bit_many(quant.planes(), self.view.codes_bytes(), &mut s.counts);
         out.clear();

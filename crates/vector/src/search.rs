@@ -11,6 +11,7 @@ use roaring::RoaringBitmap;
 use crate::error::{Result, VectorError};
 use crate::format::Metric;
 use crate::kernels::norm_f64;
+use crate::probe_order::ProbeOrder;
 use crate::reader::{IndexHeader, VectorIndex};
 use crate::scoring::{ClusterCtx, PreparedQuery, Scratch};
 
@@ -149,7 +150,7 @@ pub(crate) enum Mode {
     Scan,
     /// Probe `planned` clusters of `order`, widening while fewer than
     /// `need` candidates were seen.
-    Probe { order: Vec<usize>, planned: usize },
+    Probe { order: ProbeOrder, planned: usize },
 }
 
 impl IndexHeader {
@@ -185,13 +186,13 @@ impl IndexHeader {
     /// metric, nearest first. (Ranking cosine queries by L2 to the
     /// unnormalized centroids, i.e. by Voronoi cell, measured worse on real
     /// embeddings: tight clusters, whose means are long, deserve priority.)
-    fn cluster_order(&self, q: &PreparedQuery) -> Vec<usize> {
+    /// `m` is how far the order is likely read (see [`ProbeOrder`]).
+    fn cluster_order(&self, q: &PreparedQuery, m: usize) -> ProbeOrder {
         let metric = self.metric();
-        let mut scored: Vec<(f32, usize)> = (0..self.lists())
+        let scored: Vec<(f32, usize)> = (0..self.lists())
             .map(|c| (crate::scoring::distance(metric, &q.q, self.centroid(c)), c))
             .collect();
-        scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        scored.into_iter().map(|(_, c)| c).collect()
+        ProbeOrder::new(scored, m)
     }
 
     /// Whether a search with these options probes clusters (and so can be
@@ -221,7 +222,6 @@ impl IndexHeader {
         if !self.probes(opts, allowed) {
             return Mode::Scan;
         }
-        let order = self.cluster_order(q);
         #[expect(clippy::cast_precision_loss, reason = "selectivity estimate")]
         let s = allowed.map_or(1.0, |a| (a.len() as f64 / n.max(1) as f64).min(1.0));
         let nprobe = opts
@@ -239,11 +239,15 @@ impl IndexHeader {
         } else {
             opts.k
         };
+        let mut order = self.cluster_order(q, min_probes);
         let mut expected = 0.0;
         let mut planned = 0;
         #[expect(clippy::cast_precision_loss, reason = "expectation")]
-        while planned < order.len() && (planned < min_probes || expected < want as f64) {
-            expected += self.cluster_len(order[planned]) as f64 * s;
+        while planned < min_probes || expected < want as f64 {
+            let Some(c) = order.get(planned) else {
+                break;
+            };
+            expected += self.cluster_len(c) as f64 * s;
             planned += 1;
         }
         Mode::Probe { order, planned }
@@ -275,10 +279,7 @@ impl IndexHeader {
         }
         Ok(match self.mode(&q, opts, allowed) {
             Mode::Scan => (0..self.lists()).collect(),
-            Mode::Probe { mut order, planned } => {
-                order.truncate(planned);
-                order
-            }
+            Mode::Probe { mut order, planned } => order.prefix(planned),
         })
     }
 
@@ -321,7 +322,7 @@ impl IndexHeader {
         };
         let hits = match self.mode(&q, opts, allowed) {
             Mode::Scan => run.scan()?,
-            Mode::Probe { order, planned } => run.probe(&order, planned, opts)?,
+            Mode::Probe { mut order, planned } => run.probe(&mut order, planned, opts)?,
         };
         Ok(top_k(hits, opts.k))
     }
@@ -383,7 +384,7 @@ impl<S: ClusterSource + ?Sized> Run<'_, S> {
     /// candidates were seen), then reranks the best `breadth`.
     fn probe(
         &mut self,
-        order: &[usize],
+        order: &mut ProbeOrder,
         planned: usize,
         opts: &SearchOptions,
     ) -> Result<Vec<Neighbor>> {
@@ -404,7 +405,7 @@ impl<S: ClusterSource + ?Sized> Run<'_, S> {
     /// `breadth` candidates and the probed clusters they point into.
     pub(crate) fn candidates(
         &mut self,
-        order: &[usize],
+        order: &mut ProbeOrder,
         planned: usize,
         opts: &SearchOptions,
     ) -> Result<(Vec<Candidate>, Vec<ClusterCtx>)> {
@@ -416,7 +417,10 @@ impl<S: ClusterSource + ?Sized> Run<'_, S> {
         // estimate can never be kept: skip it rather than push and later
         // partition it (the partition was a tenth of a warm query).
         let mut bound = f32::INFINITY;
-        for (i, &c) in order.iter().enumerate() {
+        for i in 0.. {
+            let Some(c) = order.get(i) else {
+                break;
+            };
             if i >= planned && cands.len() >= opts.k {
                 break;
             }
