@@ -9,7 +9,8 @@
 //! ```
 //!
 //! An nprobe of 0 means the default. `CURVE_LOOPS=n` repeats the timed
-//! pass `n` times (for `perf record`).
+//! pass `n` times (for `perf record`); `CURVE_RERANK=sq4` builds SQ4
+//! payloads instead of SQ8.
 
 #![expect(clippy::print_stdout, reason = "a command-line measurement")]
 
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use bytes::Bytes;
-use infino_vector::{BuildParams, Metric, SearchOptions, VectorIndex, VectorIndexBuilder, dot};
+use infino_vector::{
+    BuildParams, Metric, Rerank, SearchOptions, VectorIndex, VectorIndexBuilder, dot,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -119,7 +122,14 @@ fn main() -> Res<()> {
     let unit: Vec<f32> = data.chunks_exact(dim).flat_map(normalized).collect();
     let truth: Vec<Vec<u32>> = queries.iter().map(|q| exact_top_k(&unit, dim, q)).collect();
     let started = Instant::now();
-    let mut b = VectorIndexBuilder::new(dim, Metric::Cosine, BuildParams::default())?;
+    let params = BuildParams {
+        rerank: match std::env::var("CURVE_RERANK").as_deref() {
+            Ok("sq4") => Rerank::Sq4,
+            _ => Rerank::Sq8,
+        },
+        ..BuildParams::default()
+    };
+    let mut b = VectorIndexBuilder::new(dim, Metric::Cosine, params)?;
     let rows: Vec<u32> = (0..u32::try_from(n)?).collect();
     b.add_batch(&rows, &data)?;
     let index = VectorIndex::open(Bytes::from(b.finish()?))?;

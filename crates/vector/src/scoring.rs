@@ -5,11 +5,12 @@
 
 use crate::error::{Result, VectorError};
 use crate::format::{FACTORS, Metric, Rerank, code_words};
-use crate::kernels::{dot, ip_4bit_1bit_many, l2_sq, norm_f64, sq8_dot, sq8_l2_sq};
+use crate::kernels::{
+    dot, ip_4bit_1bit_many, l2_sq, norm_f64, sq4_dot, sq4_l2_sq, sq8_dot, sq8_l2_sq,
+};
 use crate::rabitq::{Factors, QuantizedQuery};
 use crate::reader::{ClusterView, IndexHeader};
 use crate::search::RowVectors;
-use crate::sq4::sq4_decode;
 
 /// The query, prepared once per search.
 #[derive(Debug)]
@@ -244,8 +245,8 @@ impl ClusterCtx {
                 // The payload is the rotated residual `ŷ ≈ R(x − c)`; the
                 // rotation is orthogonal, so distances and inner products
                 // with it are those of the original space.
+                // Decoded inside the kernel, as for SQ8.
                 let (min, scale) = self.view.sq_params(j);
-                sq4_decode(payload, min, scale, &mut s.rot);
                 match metric {
                     // `ŷ = y + e` with rounding error `e` about uniform
                     // over a step, so `‖(Rq − Rc) − ŷ‖²` overshoots by
@@ -254,10 +255,13 @@ impl ClusterCtx {
                     // vectors behind their true place.
                     Metric::L2 => {
                         #[expect(clippy::cast_precision_loss, reason = "P ≤ 4096")]
-                        let bias = s.rot.len() as f32 * scale * scale / 12.0;
-                        l2_sq(&self.rqc, &s.rot) - bias
+                        let bias = self.rqc.len() as f32 * scale * scale / 12.0;
+                        sq4_l2_sq(&self.rqc, payload, min, scale) - bias
                     }
-                    _ => ip_distance(metric, self.q_dot_c + dot(&q.rotated, &s.rot)),
+                    _ => ip_distance(
+                        metric,
+                        self.q_dot_c + sq4_dot(&q.rotated, payload, min, scale),
+                    ),
                 }
             }
             Rerank::None => f32::NAN,

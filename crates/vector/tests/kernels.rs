@@ -1,8 +1,8 @@
 //! SIMD kernels agree with the portable references.
 
 use infino_vector::{
-    dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level, sq8_decode,
-    sq8_dot, sq8_l2_sq,
+    dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level, sq4_decode,
+    sq4_dot, sq4_encode, sq4_l2_sq, sq8_decode, sq8_dot, sq8_l2_sq,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -140,4 +140,41 @@ fn sq8_kernels_match_decode_then_score() {
     // Only the common prefix is used.
     assert_eq!(sq8_dot(&[1.0, 2.0], &[1], 0.0, 1.0), 1.0);
     assert_eq!(sq8_l2_sq(&[], &[3], 0.0, 1.0), 0.0);
+}
+
+#[test]
+fn sq4_kernels_match_decode_then_score() {
+    let mut rng = StdRng::seed_from_u64(9);
+    for dim in [1usize, 2, 3, 15, 16, 17, 31, 32, 33, 128, 384, 512, 4096] {
+        for _ in 0..20 {
+            let q: Vec<f32> = (0..dim).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let x: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut codes = vec![0; dim.div_ceil(2)];
+            let (min, scale) = sq4_encode(&x, &mut codes);
+            let mut y = vec![0.0; dim];
+            sq4_decode(&codes, min, scale, &mut y);
+            let dn: f32 = q.iter().zip(&y).map(|(a, b)| (a * b).abs()).sum();
+            let want = dot(&q, &y);
+            assert!(
+                close(sq4_dot(&q, &codes, min, scale), want, dn),
+                "dot {dim}"
+            );
+            assert!(
+                close(portable::sq4_dot(&q, &codes, min, scale), want, dn),
+                "portable dot {dim}"
+            );
+            let want = l2_sq(&q, &y);
+            assert!(
+                close(sq4_l2_sq(&q, &codes, min, scale), want, want),
+                "l2 {dim}"
+            );
+            assert!(
+                close(portable::sq4_l2_sq(&q, &codes, min, scale), want, want),
+                "portable l2 {dim}"
+            );
+        }
+    }
+    // Only the components the codes cover are used.
+    assert_eq!(sq4_dot(&[1.0, 2.0, 3.0], &[0x21], 0.0, 1.0), 5.0);
+    assert_eq!(portable::sq4_dot(&[1.0, 2.0, 3.0], &[0x21], 0.0, 1.0), 5.0);
 }

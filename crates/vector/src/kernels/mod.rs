@@ -84,6 +84,34 @@ pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
     portable::sq8_l2_sq(q, codes, min, scale)
 }
 
+/// Inner product of `q` with the SQ4-coded vector `min + scale · u`
+/// (`u` packed two per byte, see [`crate::sq4_encode`]), decoded on the
+/// fly: the rerank of an SQ4 payload without a decode buffer.
+///
+/// Uses the first `min(q.len(), 2 · codes.len())` components. `O(len)`.
+pub fn sq4_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let q = &q[..q.len().min(2 * codes.len())];
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above), and
+        // `codes` covers `q`.
+        return unsafe { x86::sq4_dot(q, codes, min, scale) };
+    }
+    portable::sq4_dot(q, codes, min, scale)
+}
+
+/// Squared Euclidean distance from `q` to the SQ4-coded vector `min +
+/// scale · u`, decoded on the fly (see [`sq4_dot`]).
+pub fn sq4_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let q = &q[..q.len().min(2 * codes.len())];
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: as in `sq4_dot`.
+        return unsafe { x86::sq4_l2_sq(q, codes, min, scale) };
+    }
+    portable::sq4_l2_sq(q, codes, min, scale)
+}
+
 /// `(min, max)` of `a`; `(+∞, −∞)` when empty. Exact on every path.
 pub(crate) fn min_max(a: &[f32]) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]

@@ -78,6 +78,61 @@ pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `Σ qᵢ · (min + scale · uᵢ)` with `uᵢ` the SQ4 code `i` of `codes`
+/// (low nibble of byte `i/2` for even `i`, high for odd; see
+/// [`crate::sq4_encode`]), over the first `min(q.len(), 2·codes.len())`
+/// components.
+pub fn sq4_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(2 * codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes.chunks_exact(4));
+    let tq = cq.remainder();
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            let c = (u[i / 2] >> (4 * (i % 2))) & 0x0f;
+            acc[i] += x[i] * (min + scale * f32::from(c));
+        }
+    }
+    let base = n - tq.len();
+    let tail: f32 = tq
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let i = base + k;
+            let c = (codes[i / 2] >> (4 * (i % 2))) & 0x0f;
+            x * (min + scale * f32::from(c))
+        })
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ (qᵢ − (min + scale · uᵢ))²` over SQ4 codes as in [`sq4_dot`].
+pub fn sq4_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(2 * codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes.chunks_exact(4));
+    let tq = cq.remainder();
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            let c = (u[i / 2] >> (4 * (i % 2))) & 0x0f;
+            let d = x[i] - (min + scale * f32::from(c));
+            acc[i] += d * d;
+        }
+    }
+    let base = n - tq.len();
+    let tail: f32 = tq
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let i = base + k;
+            let c = (codes[i / 2] >> (4 * (i % 2))) & 0x0f;
+            let d = x - (min + scale * f32::from(c));
+            d * d
+        })
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
 /// `(min, max)` of `a`; `(+∞, −∞)` when empty.
 pub(crate) fn min_max(a: &[f32]) -> (f32, f32) {
     a.iter()

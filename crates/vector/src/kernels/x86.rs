@@ -4,11 +4,12 @@
 //! the baseline target lacks; callers must check the features first.
 
 use std::arch::x86_64::{
-    __m256, __m256i, __m512i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64,
-    _mm_movehl_ps, _mm_shuffle_ps, _mm256_add_epi64, _mm256_add_ps, _mm256_castps256_ps128,
-    _mm256_cvtepi32_ps, _mm256_cvtepu8_epi32, _mm256_cvttps_epi32, _mm256_extract_epi64,
-    _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_max_ps, _mm256_min_epi32,
-    _mm256_min_ps, _mm256_movemask_epi8, _mm256_mul_ps, _mm256_packs_epi32, _mm256_packus_epi16,
+    __m128i, __m256, __m256i, __m512i, _mm_add_ps, _mm_add_ss, _mm_and_si128, _mm_cvtss_f32,
+    _mm_loadl_epi64, _mm_movehl_ps, _mm_set1_epi8, _mm_shuffle_ps, _mm_srli_epi16, _mm_srli_si128,
+    _mm_unpacklo_epi8, _mm256_add_epi64, _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtepi32_ps,
+    _mm256_cvtepu8_epi32, _mm256_cvttps_epi32, _mm256_extract_epi64, _mm256_extractf128_ps,
+    _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_max_ps, _mm256_min_epi32, _mm256_min_ps,
+    _mm256_movemask_epi8, _mm256_mul_ps, _mm256_packs_epi32, _mm256_packus_epi16,
     _mm256_permutevar8x32_epi32, _mm256_sad_epu8, _mm256_set1_epi32, _mm256_set1_ps,
     _mm256_setr_epi32, _mm256_setzero_ps, _mm256_setzero_si256, _mm256_slli_epi16,
     _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512,
@@ -352,4 +353,84 @@ pub(super) unsafe fn quantize_4bit(q: &[f32], lo: f32, inv: f32, planes: &mut [u
     )]
     let total = total as u32;
     total
+}
+
+/// Sixteen SQ4 components at byte `b` (components `2b..2b + 16`) as two
+/// 8-lane vectors decoded to `min + scale · u`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `b + 8 ≤ codes.len()`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn sq4_decode16(codes: &[u8], b: usize, min: __m256, scale: __m256) -> (__m256, __m256) {
+    debug_assert!(b + 8 <= codes.len());
+    // SAFETY: b + 8 ≤ codes.len(), so the 8-byte load is in bounds and
+    // has no alignment requirement.
+    let bytes: __m128i = unsafe { _mm_loadl_epi64(codes.as_ptr().add(b).cast()) };
+    let nibble = _mm_set1_epi8(0x0f);
+    let lo = _mm_and_si128(bytes, nibble);
+    let hi = _mm_and_si128(_mm_srli_epi16::<4>(bytes), nibble);
+    // Low nibble then high nibble of each byte: components in order.
+    let u = _mm_unpacklo_epi8(lo, hi);
+    let decode =
+        |v: __m128i| _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)), scale, min);
+    (decode(u), decode(_mm_srli_si128::<8>(u)))
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `2 · codes.len() ≥ q.len()`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn sq4_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    debug_assert!(2 * codes.len() >= q.len());
+    let n = q.len();
+    let (vmin, vscale) = (_mm256_set1_ps(min), _mm256_set1_ps(scale));
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: i + 16 ≤ n ≤ 2 · codes.len(), so bytes i/2..i/2 + 8 and
+        // q[i..i + 16] are in bounds; AVX2 and FMA are enabled.
+        unsafe {
+            let (x0, x1) = sq4_decode16(codes, i / 2, vmin, vscale);
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i)), x0, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(i + 8)), x1, acc1);
+        }
+        i += 16;
+    }
+    // SAFETY: AVX2 is enabled for this function.
+    let mut sum = unsafe { hsum(_mm256_add_ps(acc0, acc1)) };
+    for j in i..n {
+        let c = (codes[j / 2] >> (4 * (j % 2))) & 0x0f;
+        sum += q[j] * (min + scale * f32::from(c));
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `2 · codes.len() ≥ q.len()`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn sq4_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    debug_assert!(2 * codes.len() >= q.len());
+    let n = q.len();
+    let (vmin, vscale) = (_mm256_set1_ps(min), _mm256_set1_ps(scale));
+    let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: as in `sq4_dot`.
+        unsafe {
+            let (x0, x1) = sq4_decode16(codes, i / 2, vmin, vscale);
+            let d0 = _mm256_sub_ps(_mm256_loadu_ps(q.as_ptr().add(i)), x0);
+            let d1 = _mm256_sub_ps(_mm256_loadu_ps(q.as_ptr().add(i + 8)), x1);
+            acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+            acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        }
+        i += 16;
+    }
+    // SAFETY: AVX2 is enabled for this function.
+    let mut sum = unsafe { hsum(_mm256_add_ps(acc0, acc1)) };
+    for j in i..n {
+        let c = (codes[j / 2] >> (4 * (j % 2))) & 0x0f;
+        let d = q[j] - (min + scale * f32::from(c));
+        sum += d * d;
+    }
+    sum
 }
