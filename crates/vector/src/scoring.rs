@@ -6,7 +6,7 @@
 use crate::error::{Result, VectorError};
 use crate::format::{FACTORS, Metric, Rerank, code_words};
 use crate::kernels::{
-    dot, ip_4bit_1bit_many, l2_sq, norm_f64, sq4_dot, sq4_l2_sq, sq8_dot, sq8_l2_sq,
+    dot, ip_4bit_1bit_many, l2_sq, norm_f64, prefetch, sq4_dot, sq4_l2_sq, sq8_dot, sq8_l2_sq,
 };
 use crate::rabitq::{Factors, QuantizedQuery};
 use crate::reader::{ClusterView, IndexHeader};
@@ -265,6 +265,14 @@ impl ClusterCtx {
                 }
             }
             Rerank::None => f32::NAN,
+        }
+    }
+
+    /// Starts loading vector `j`'s payload entry into cache (nothing
+    /// without a payload).
+    pub(crate) fn prefetch_payload(&self, h: &IndexHeader, j: usize) {
+        if h.header.rerank != Rerank::None {
+            prefetch(self.view.payload(j, h.payload_entry_len()));
         }
     }
 

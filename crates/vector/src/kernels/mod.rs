@@ -112,6 +112,21 @@ pub fn sq4_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
     portable::sq4_l2_sq(q, codes, min, scale)
 }
 
+/// Hints the CPU to load `bytes` into cache ahead of use; a no-op where
+/// there is no prefetch instruction.
+pub(crate) fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never
+        // faults or reads anything architecturally (the pointer is in
+        // bounds anyway).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// `(min, max)` of `a`; `(+∞, −∞)` when empty. Exact on every path.
 pub(crate) fn min_max(a: &[f32]) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
