@@ -4,11 +4,11 @@
 //! Every score is a distance, smaller is better (see [`crate::Metric`]).
 
 use crate::error::{Result, VectorError};
-use crate::format::{FACTORS, Metric, Rerank, code_words};
+use crate::format::{Metric, Rerank, code_words};
 use crate::kernels::{
     dot, ip_4bit_1bit_many, l2_sq, norm_f64, prefetch, sq4_dot, sq4_l2_sq, sq8_dot, sq8_l2_sq,
 };
-use crate::rabitq::{Factors, QuantizedQuery};
+use crate::rabitq::QuantizedQuery;
 use crate::reader::{ClusterView, IndexHeader};
 use crate::search::RowVectors;
 
@@ -159,24 +159,7 @@ impl ClusterCtx {
         let quant = quantized(&mut self.quant, h, q, s, self.centroid);
         s.counts.clear();
         ip_4bit_1bit_many(quant.planes(), self.view.codes_bytes(), &mut s.counts);
-        out.clear();
-        // Factors straight from the block's bytes (three f32 per vector):
-        // reading them one bounds-checked field at a time was a sixth of a
-        // warm Reuters query once the popcounts were vectorized (perf).
-        let factors = self.view.factors_bytes().chunks_exact(FACTORS * 4);
-        out.extend(s.counts.iter().zip(factors).map(|(&pi, b)| {
-            let f32_at = |i: usize| f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-            let f = Factors {
-                norm_r: f32_at(0),
-                obar_o: f32_at(4),
-                r_dot_c: f32_at(8),
-            };
-            let est = quant.estimate_ip_from(pi, &f);
-            match metric {
-                Metric::L2 => f.norm_r * f.norm_r + quant.norm_sq - 2.0 * est,
-                _ => ip_distance(metric, q_dot_c + est + f.r_dot_c),
-            }
-        }));
+        quant.estimate_block(metric, q_dot_c, &s.counts, self.view.factors_bytes(), out);
     }
 
     /// The most precise distance available for vector `j`: the caller's
