@@ -10,7 +10,7 @@ use roaring::RoaringBitmap;
 
 use crate::error::{Result, VectorError};
 use crate::format::Metric;
-use crate::kernels::norm_f64;
+use crate::kernels::{dot_rows, norm_f64};
 use crate::probe_order::ProbeOrder;
 use crate::reader::{IndexHeader, VectorIndex};
 use crate::scoring::{ClusterCtx, PreparedQuery, Scratch};
@@ -189,9 +189,18 @@ impl IndexHeader {
     /// `m` is how far the order is likely read (see [`ProbeOrder`]).
     fn cluster_order(&self, q: &PreparedQuery, m: usize) -> ProbeOrder {
         let metric = self.metric();
-        let scored: Vec<(f32, usize)> = (0..self.lists())
-            .map(|c| (crate::scoring::distance(metric, &q.q, self.centroid(c)), c))
-            .collect();
+        let scored: Vec<(f32, usize)> = if metric == Metric::L2 {
+            (0..self.lists())
+                .map(|c| (crate::scoring::distance(metric, &q.q, self.centroid(c)), c))
+                .collect()
+        } else {
+            let mut dots = Vec::new();
+            dot_rows(&q.q, &self.centroids, &mut dots);
+            dots.into_iter()
+                .map(|d| crate::scoring::ip_distance(metric, d))
+                .zip(0..)
+                .collect()
+        };
         ProbeOrder::new(scored, m)
     }
 
