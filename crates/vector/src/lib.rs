@@ -66,6 +66,7 @@ mod error;
 mod format;
 mod kernels;
 mod kmeans;
+mod probe_order;
 mod rabitq;
 mod reader;
 mod rng;
@@ -82,7 +83,10 @@ pub use builder::{
 };
 pub use error::{Result, Section, VectorError};
 pub use format::{Metric, Rerank};
-pub use kernels::{dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level};
+pub use kernels::{
+    dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level, sq4_dot, sq4_l2_sq,
+    sq8_dot, sq8_l2_sq,
+};
 pub use rabitq::{pack_signs, unpack_signs};
 pub use reader::{HEADER_PREFIX, IndexHeader, VectorIndex};
 pub use search::{

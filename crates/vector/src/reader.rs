@@ -318,6 +318,12 @@ impl ClusterView {
         }
     }
 
+    /// All factors of the block: `FACTORS` little-endian f32 per vector.
+    pub(crate) fn factors_bytes(&self) -> &[u8] {
+        let at = self.layout.factors;
+        &self.bytes[at..at + self.layout.count * FACTORS * 4]
+    }
+
     pub(crate) fn factors(&self, j: usize) -> Factors {
         let at = self.layout.factors + j * FACTORS * 4;
         Factors {

@@ -5,12 +5,12 @@
 
 use crate::error::{Result, VectorError};
 use crate::format::{Metric, Rerank, code_words};
-use crate::kernels::{dot, ip_4bit_1bit_many, l2_sq, norm_f64};
+use crate::kernels::{
+    dot, ip_4bit_1bit_many, l2_sq, norm_f64, prefetch, sq4_dot, sq4_l2_sq, sq8_dot, sq8_l2_sq,
+};
 use crate::rabitq::QuantizedQuery;
 use crate::reader::{ClusterView, IndexHeader};
 use crate::search::RowVectors;
-use crate::sq4::sq4_decode;
-use crate::sq8::sq8_decode;
 
 /// The query, prepared once per search.
 #[derive(Debug)]
@@ -41,7 +41,8 @@ pub(crate) fn distance(metric: Metric, q: &[f32], x: &[f32]) -> f32 {
 #[derive(Debug)]
 pub(crate) struct ClusterCtx {
     pub(crate) view: ClusterView,
-    /// `q − c` (original space).
+    /// `q − c` (original space), for SQ8 payloads under L2; empty
+    /// otherwise.
     qc: Vec<f32>,
     /// `Rq − Rc`, for SQ4 payloads (rotated residuals); empty otherwise.
     rqc: Vec<f32>,
@@ -71,6 +72,24 @@ impl Scratch {
     }
 }
 
+/// The query's rotated residual to cluster `centroid`, quantized, built
+/// into `slot` on first use.
+fn quantized<'a>(
+    slot: &'a mut Option<QuantizedQuery>,
+    h: &IndexHeader,
+    q: &PreparedQuery,
+    s: &mut Scratch,
+    centroid: usize,
+) -> &'a QuantizedQuery {
+    slot.get_or_insert_with(|| {
+        let rc = h.rotated_centroid(centroid);
+        for ((r, &qv), &cv) in s.rot.iter_mut().zip(&q.rotated).zip(rc) {
+            *r = qv - cv;
+        }
+        QuantizedQuery::new(&s.rot)
+    })
+}
+
 impl ClusterCtx {
     pub(crate) fn new(
         h: &IndexHeader,
@@ -79,7 +98,12 @@ impl ClusterCtx {
         view: ClusterView,
     ) -> Self {
         let c = h.centroid(centroid);
-        let qc = q.q.iter().zip(c).map(|(a, b)| a - b).collect();
+        // Only the SQ8 rerank under L2 scores against `q − c`.
+        let qc = if h.header.rerank == Rerank::Sq8 && h.header.metric == Metric::L2 {
+            q.q.iter().zip(c).map(|(a, b)| a - b).collect()
+        } else {
+            Vec::new()
+        };
         let rqc = if h.header.rerank == Rerank::Sq4 && h.header.metric == Metric::L2 {
             let rc = h.rotated_centroid(centroid);
             q.rotated.iter().zip(rc).map(|(a, b)| a - b).collect()
@@ -101,16 +125,6 @@ impl ClusterCtx {
         self.centroid
     }
 
-    fn quant(&mut self, h: &IndexHeader, q: &PreparedQuery, s: &mut Scratch) -> &QuantizedQuery {
-        self.quant.get_or_insert_with(|| {
-            let rc = h.rotated_centroid(self.centroid);
-            for ((r, &qv), &cv) in s.rot.iter_mut().zip(&q.rotated).zip(rc) {
-                *r = qv - cv;
-            }
-            QuantizedQuery::new(&s.rot)
-        })
-    }
-
     /// The RaBitQ distance estimate of vector `j`.
     pub(crate) fn estimate(
         &mut self,
@@ -121,10 +135,9 @@ impl ClusterCtx {
     ) -> f32 {
         let metric = h.header.metric;
         let q_dot_c = self.q_dot_c;
-        self.quant(h, q, s);
+        let quant = quantized(&mut self.quant, h, q, s, self.centroid);
         let f = self.view.factors(j);
         self.view.code(j, &mut s.code);
-        let quant = self.quant.as_ref().expect("invariant: built just above");
         let est = quant.estimate_ip(&s.code, &f);
         match metric {
             Metric::L2 => f.norm_r * f.norm_r + quant.norm_sq - 2.0 * est,
@@ -143,19 +156,10 @@ impl ClusterCtx {
     ) {
         let metric = h.header.metric;
         let q_dot_c = self.q_dot_c;
-        self.quant(h, q, s);
-        let quant = self.quant.as_ref().expect("invariant: built just above");
+        let quant = quantized(&mut self.quant, h, q, s, self.centroid);
         s.counts.clear();
         ip_4bit_1bit_many(quant.planes(), self.view.codes_bytes(), &mut s.counts);
-        out.clear();
-        out.extend(s.counts.iter().enumerate().map(|(j, &pi)| {
-            let f = self.view.factors(j);
-            let est = quant.estimate_ip_from(pi, &f);
-            match metric {
-                Metric::L2 => f.norm_r * f.norm_r + quant.norm_sq - 2.0 * est,
-                _ => ip_distance(metric, q_dot_c + est + f.r_dot_c),
-            }
-        }));
+        quant.estimate_block(metric, q_dot_c, &s.counts, self.view.factors_bytes(), out);
     }
 
     /// The most precise distance available for vector `j`: the caller's
@@ -211,19 +215,21 @@ impl ClusterCtx {
                 distance(metric, &q.q, &s.vec)
             }
             Rerank::Sq8 => {
+                // The payload is the residual `x − c`, decoded inside the
+                // kernel: the rerank was a fifth of a warm Reuters query
+                // with a decode buffer between two passes (perf).
                 let (min, scale) = self.view.sq_params(j);
-                sq8_decode(payload, min, scale, &mut s.vec);
                 match metric {
-                    Metric::L2 => l2_sq(&self.qc, &s.vec),
-                    _ => ip_distance(metric, self.q_dot_c + dot(&q.q, &s.vec)),
+                    Metric::L2 => sq8_l2_sq(&self.qc, payload, min, scale),
+                    _ => ip_distance(metric, self.q_dot_c + sq8_dot(&q.q, payload, min, scale)),
                 }
             }
             Rerank::Sq4 => {
                 // The payload is the rotated residual `ŷ ≈ R(x − c)`; the
                 // rotation is orthogonal, so distances and inner products
                 // with it are those of the original space.
+                // Decoded inside the kernel, as for SQ8.
                 let (min, scale) = self.view.sq_params(j);
-                sq4_decode(payload, min, scale, &mut s.rot);
                 match metric {
                     // `ŷ = y + e` with rounding error `e` about uniform
                     // over a step, so `‖(Rq − Rc) − ŷ‖²` overshoots by
@@ -232,13 +238,24 @@ impl ClusterCtx {
                     // vectors behind their true place.
                     Metric::L2 => {
                         #[expect(clippy::cast_precision_loss, reason = "P ≤ 4096")]
-                        let bias = s.rot.len() as f32 * scale * scale / 12.0;
-                        l2_sq(&self.rqc, &s.rot) - bias
+                        let bias = self.rqc.len() as f32 * scale * scale / 12.0;
+                        sq4_l2_sq(&self.rqc, payload, min, scale) - bias
                     }
-                    _ => ip_distance(metric, self.q_dot_c + dot(&q.rotated, &s.rot)),
+                    _ => ip_distance(
+                        metric,
+                        self.q_dot_c + sq4_dot(&q.rotated, payload, min, scale),
+                    ),
                 }
             }
             Rerank::None => f32::NAN,
+        }
+    }
+
+    /// Starts loading vector `j`'s payload entry into cache (nothing
+    /// without a payload).
+    pub(crate) fn prefetch_payload(&self, h: &IndexHeader, j: usize) {
+        if h.header.rerank != Rerank::None {
+            prefetch(self.view.payload(j, h.payload_entry_len()));
         }
     }
 

@@ -65,7 +65,7 @@ impl IndexHeader {
         if opts.k == 0 || self.is_empty() || allowed.is_some_and(RoaringBitmap::is_empty) {
             return Ok(list);
         }
-        let Mode::Probe { order, planned } = self.mode(&q, opts, allowed) else {
+        let Mode::Probe { mut order, planned } = self.mode(&q, opts, allowed) else {
             return Err(VectorError::params(
                 "exact",
                 "a scanning search reads whole clusters, not a shortlist",
@@ -80,7 +80,7 @@ impl IndexHeader {
             heads: true,
             s: Scratch::new(self),
         };
-        let (cands, ctxs) = run.candidates(&order, planned, opts)?;
+        let (cands, ctxs) = run.candidates(&mut order, planned, opts)?;
         list.cands = cands;
         list.ctxs = ctxs;
         list.q = Some(q);

@@ -34,6 +34,153 @@ pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `Σ qᵢ · (min + scale · uᵢ)`: the inner product with an SQ8-coded
+/// vector, decoded on the fly, over the common prefix.
+pub fn sq8_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes[..n].chunks_exact(8));
+    let (tq, tu) = (cq.remainder(), cu.remainder());
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            acc[i] += x[i] * (min + scale * f32::from(u[i]));
+        }
+    }
+    let tail: f32 = tq
+        .iter()
+        .zip(tu)
+        .map(|(x, &u)| x * (min + scale * f32::from(u)))
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ (qᵢ − (min + scale · uᵢ))²`: the squared distance to an SQ8-coded
+/// vector, decoded on the fly, over the common prefix.
+pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes[..n].chunks_exact(8));
+    let (tq, tu) = (cq.remainder(), cu.remainder());
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            let d = x[i] - (min + scale * f32::from(u[i]));
+            acc[i] += d * d;
+        }
+    }
+    let tail: f32 = tq
+        .iter()
+        .zip(tu)
+        .map(|(x, &u)| {
+            let d = x - (min + scale * f32::from(u));
+            d * d
+        })
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ qᵢ · (min + scale · uᵢ)` with `uᵢ` the SQ4 code `i` of `codes`
+/// (low nibble of byte `i/2` for even `i`, high for odd; see
+/// [`crate::sq4_encode`]), over the first `min(q.len(), 2·codes.len())`
+/// components.
+pub fn sq4_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(2 * codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes.chunks_exact(4));
+    let tq = cq.remainder();
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            let c = (u[i / 2] >> (4 * (i % 2))) & 0x0f;
+            acc[i] += x[i] * (min + scale * f32::from(c));
+        }
+    }
+    let base = n - tq.len();
+    let tail: f32 = tq
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let i = base + k;
+            let c = (codes[i / 2] >> (4 * (i % 2))) & 0x0f;
+            x * (min + scale * f32::from(c))
+        })
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ (qᵢ − (min + scale · uᵢ))²` over SQ4 codes as in [`sq4_dot`].
+pub fn sq4_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let n = q.len().min(2 * codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes.chunks_exact(4));
+    let tq = cq.remainder();
+    for (x, u) in cq.zip(cu) {
+        for i in 0..8 {
+            let c = (u[i / 2] >> (4 * (i % 2))) & 0x0f;
+            let d = x[i] - (min + scale * f32::from(c));
+            acc[i] += d * d;
+        }
+    }
+    let base = n - tq.len();
+    let tail: f32 = tq
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let i = base + k;
+            let c = (codes[i / 2] >> (4 * (i % 2))) & 0x0f;
+            let d = x - (min + scale * f32::from(c));
+            d * d
+        })
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `(min, max)` of `a`; `(+∞, −∞)` when empty.
+pub(crate) fn min_max(a: &[f32]) -> (f32, f32) {
+    a.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Quantizes `q` to 4-bit levels `min(⌊(qᵢ − lo) · inv + ½⌋, 15)` (every
+/// `qᵢ ≥ lo`) stored as four bit planes (`planes[b·w + i/64]` bit `i % 64`
+/// is bit `b` of level `i`, `w = ⌈len / 64⌉`; `planes` zeroed, `4w` long);
+/// returns the sum of the levels.
+pub(crate) fn quantize_4bit(q: &[f32], lo: f32, inv: f32, planes: &mut [u64]) -> u32 {
+    let words = q.len().div_ceil(64);
+    let mut sum = 0u32;
+    for (w, chunk) in q.chunks(64).enumerate() {
+        for (k, eight) in chunk.chunks(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            for (b, &v) in bytes.iter_mut().zip(eight) {
+                // Non-negative, so adding ½ and truncating rounds to nearest.
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "in 0..=15"
+                )]
+                let level = (((v - lo) * inv + 0.5) as u32).min(15) as u8;
+                *b = level;
+                sum += u32::from(level);
+            }
+            let x = u64::from_le_bytes(bytes);
+            for (b, plane) in planes.chunks_exact_mut(words).enumerate() {
+                plane[w] |= gather_bits(x >> b) << (8 * k);
+            }
+        }
+    }
+    sum
+}
+
+/// Bit 0 of each byte of `x`, as bit `i` for byte `i` of the result.
+///
+/// The masked bits sit at positions `8i`; multiplying by a constant with
+/// byte `j` equal to `2^(7−j)` moves bit `8i` to `56 + i` for `j = 7 − i`,
+/// and every other product lands at a distinct position below 56 or
+/// beyond 63, so nothing carries into the top byte.
+pub(crate) fn gather_bits(x: u64) -> u64 {
+    ((x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
 /// Squared Euclidean norm.
 pub fn norm_sq(a: &[f32]) -> f32 {
     dot(a, a)
