@@ -1,6 +1,7 @@
 //! Test fixtures shared by infino's crates and the benchmark. Not published.
 //!
 //! - [`corpus`]: deterministic Zipf-distributed synthetic text.
+//! - [`vectors`]: deterministic clustered vectors.
 //! - [`fault_proxy`]: an HTTP proxy that drops or fails chosen requests.
 //! - [`server`]: real object-store servers (SeaweedFS for S3, Azurite for
 //!   Azure Blob) started on 127.0.0.1 by the project's own script and stopped
@@ -14,3 +15,4 @@
 pub mod corpus;
 pub mod fault_proxy;
 pub mod server;
+pub mod vectors;

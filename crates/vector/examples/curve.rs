@@ -21,12 +21,11 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use bytes::Bytes;
+use infino_testkit::vectors::clustered;
 use infino_vector::{
     BuildParams, Metric, Rerank, SearchOptions, VectorIndex, VectorIndexBuilder, dot,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 const K: usize = 10;
 const QUERIES: usize = 200;
@@ -47,26 +46,6 @@ fn embeddings(path: PathBuf) -> Res<(Vec<f32>, usize)> {
         out.extend_from_slice(&values.values()[start..start + emb.len() * dim]);
     }
     Ok((out, dim))
-}
-
-/// The bench's clustered synthetic vectors (same generator and seed).
-fn clustered(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let centres_n = (n / 1000).max(16);
-    let centres: Vec<f32> = (0..centres_n * dim)
-        .map(|_| rng.random_range(-1.0f32..1.0))
-        .collect();
-    let noise = 1.0 / (dim as f32).sqrt() * 0.9;
-    let mut data = Vec::with_capacity(n * dim);
-    for _ in 0..n {
-        let c = rng.random_range(0..centres_n);
-        let scale = 1.0 / (dim as f32 / 3.0).sqrt();
-        for d in 0..dim {
-            let g: f32 = (0..3).map(|_| rng.random_range(-1.0f32..1.0)).sum();
-            data.push(centres[c * dim + d] * scale + g * noise);
-        }
-    }
-    data
 }
 
 fn normalized(v: &[f32]) -> Vec<f32> {

@@ -23,9 +23,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table, VectorQuery};
+use infino_testkit::vectors::clustered;
 use infino_vector::{BuildParams, Metric, Rerank, SearchOptions, VectorIndex, VectorIndexBuilder};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 use crate::cells::hnsw_peer::HnswPeer;
 use crate::report::{Report, peak_rss_bytes, percentile_ms, reset_peak_rss, rss_bytes};
@@ -44,28 +43,6 @@ pub(crate) struct VectorsArgs {
     pub(crate) peer_max: usize,
     /// Threads inserting into the peer (our build uses the rayon pool).
     pub(crate) threads: usize,
-}
-
-/// Clustered synthetic unit-ish vectors: `n` rows around `n / 1000`
-/// (at least 16) random centres, each row a centre plus isotropic noise
-/// about as large as the centre, so lists overlap as real embeddings do.
-pub(crate) fn clustered(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let centres_n = (n / 1000).max(16);
-    let centres: Vec<f32> = (0..centres_n * dim)
-        .map(|_| rng.random_range(-1.0f32..1.0))
-        .collect();
-    let noise = 1.0 / (dim as f32).sqrt() * 0.9;
-    let mut data = Vec::with_capacity(n * dim);
-    for _ in 0..n {
-        let c = rng.random_range(0..centres_n);
-        let scale = 1.0 / (dim as f32 / 3.0).sqrt();
-        for d in 0..dim {
-            let g: f32 = (0..3).map(|_| rng.random_range(-1.0f32..1.0)).sum();
-            data.push(centres[c * dim + d] * scale + g * noise);
-        }
-    }
-    data
 }
 
 fn normalized(v: &[f32]) -> Vec<f32> {
