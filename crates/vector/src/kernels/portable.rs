@@ -34,46 +34,65 @@ pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `Σ qᵢ · (min + scale · uᵢ)`: the inner product with an SQ8-coded
-/// vector, decoded on the fly, over the common prefix.
-pub fn sq8_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+/// `Σ term(qᵢ, min + scale · uᵢ)` over the common prefix of `q` and the
+/// SQ8 `codes`, in eight interleaved partial sums (the order the SIMD
+/// kernels are compared against).
+#[inline(always)]
+fn sq8_sum(q: &[f32], codes: &[u8], min: f32, scale: f32, term: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0.0f32; 8];
     let n = q.len().min(codes.len());
     let (cq, cu) = (q[..n].chunks_exact(8), codes[..n].chunks_exact(8));
     let (tq, tu) = (cq.remainder(), cu.remainder());
     for (x, u) in cq.zip(cu) {
         for i in 0..8 {
-            acc[i] += x[i] * (min + scale * f32::from(u[i]));
+            acc[i] += term(x[i], min + scale * f32::from(u[i]));
         }
     }
     let tail: f32 = tq
         .iter()
         .zip(tu)
-        .map(|(x, &u)| x * (min + scale * f32::from(u)))
+        .map(|(&x, &u)| term(x, min + scale * f32::from(u)))
         .sum();
     acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ qᵢ · (min + scale · uᵢ)`: the inner product with an SQ8-coded
+/// vector, decoded on the fly, over the common prefix.
+pub fn sq8_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    sq8_sum(q, codes, min, scale, |x, v| x * v)
 }
 
 /// `Σ (qᵢ − (min + scale · uᵢ))²`: the squared distance to an SQ8-coded
 /// vector, decoded on the fly, over the common prefix.
 pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
+    sq8_sum(q, codes, min, scale, |x, v| (x - v) * (x - v))
+}
+
+/// SQ4 code `i` of `codes`: the low nibble of byte `i/2` for even `i`, the
+/// high one for odd (see [`crate::sq4_encode`]).
+#[inline(always)]
+fn nibble(codes: &[u8], i: usize) -> u8 {
+    (codes[i / 2] >> (4 * (i % 2))) & 0x0f
+}
+
+/// [`sq8_sum`] over SQ4 codes: the first `min(q.len(), 2·codes.len())`
+/// components.
+#[inline(always)]
+fn sq4_sum(q: &[f32], codes: &[u8], min: f32, scale: f32, term: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0.0f32; 8];
-    let n = q.len().min(codes.len());
-    let (cq, cu) = (q[..n].chunks_exact(8), codes[..n].chunks_exact(8));
-    let (tq, tu) = (cq.remainder(), cu.remainder());
+    let n = q.len().min(2 * codes.len());
+    let (cq, cu) = (q[..n].chunks_exact(8), codes.chunks_exact(4));
+    let tq = cq.remainder();
     for (x, u) in cq.zip(cu) {
         for i in 0..8 {
-            let d = x[i] - (min + scale * f32::from(u[i]));
-            acc[i] += d * d;
+            acc[i] += term(x[i], min + scale * f32::from(nibble(u, i)));
         }
     }
+    let base = n - tq.len();
     let tail: f32 = tq
         .iter()
-        .zip(tu)
-        .map(|(x, &u)| {
-            let d = x - (min + scale * f32::from(u));
-            d * d
-        })
+        .enumerate()
+        .map(|(k, &x)| term(x, min + scale * f32::from(nibble(codes, base + k))))
         .sum();
     acc.iter().sum::<f32>() + tail
 }
@@ -83,54 +102,12 @@ pub fn sq8_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
 /// [`crate::sq4_encode`]), over the first `min(q.len(), 2·codes.len())`
 /// components.
 pub fn sq4_dot(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let n = q.len().min(2 * codes.len());
-    let (cq, cu) = (q[..n].chunks_exact(8), codes.chunks_exact(4));
-    let tq = cq.remainder();
-    for (x, u) in cq.zip(cu) {
-        for i in 0..8 {
-            let c = (u[i / 2] >> (4 * (i % 2))) & 0x0f;
-            acc[i] += x[i] * (min + scale * f32::from(c));
-        }
-    }
-    let base = n - tq.len();
-    let tail: f32 = tq
-        .iter()
-        .enumerate()
-        .map(|(k, x)| {
-            let i = base + k;
-            let c = (codes[i / 2] >> (4 * (i % 2))) & 0x0f;
-            x * (min + scale * f32::from(c))
-        })
-        .sum();
-    acc.iter().sum::<f32>() + tail
+    sq4_sum(q, codes, min, scale, |x, v| x * v)
 }
 
 /// `Σ (qᵢ − (min + scale · uᵢ))²` over SQ4 codes as in [`sq4_dot`].
 pub fn sq4_l2_sq(q: &[f32], codes: &[u8], min: f32, scale: f32) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let n = q.len().min(2 * codes.len());
-    let (cq, cu) = (q[..n].chunks_exact(8), codes.chunks_exact(4));
-    let tq = cq.remainder();
-    for (x, u) in cq.zip(cu) {
-        for i in 0..8 {
-            let c = (u[i / 2] >> (4 * (i % 2))) & 0x0f;
-            let d = x[i] - (min + scale * f32::from(c));
-            acc[i] += d * d;
-        }
-    }
-    let base = n - tq.len();
-    let tail: f32 = tq
-        .iter()
-        .enumerate()
-        .map(|(k, x)| {
-            let i = base + k;
-            let c = (codes[i / 2] >> (4 * (i % 2))) & 0x0f;
-            let d = x - (min + scale * f32::from(c));
-            d * d
-        })
-        .sum();
-    acc.iter().sum::<f32>() + tail
+    sq4_sum(q, codes, min, scale, |x, v| (x - v) * (x - v))
 }
 
 /// `(min, max)` of `a`; `(+∞, −∞)` when empty.
