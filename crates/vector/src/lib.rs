@@ -84,8 +84,8 @@ pub use builder::{
 pub use error::{Result, Section, VectorError};
 pub use format::{Metric, Rerank};
 pub use kernels::{
-    dot, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level, sq4_dot, sq4_l2_sq,
-    sq8_dot, sq8_l2_sq,
+    dot, dot_norm_sq, ip_4bit_1bit, ip_4bit_1bit_many, l2_sq, norm_sq, portable, simd_level,
+    sq4_dot, sq4_l2_sq, sq8_dot, sq8_l2_sq,
 };
 pub use rabitq::{pack_signs, unpack_signs};
 pub use reader::{HEADER_PREFIX, IndexHeader, VectorIndex};

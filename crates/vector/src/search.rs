@@ -402,14 +402,16 @@ impl<S: ClusterSource + ?Sized> Run<'_, S> {
             return Ok(cands.iter().map(|&(d, row, _, _)| (row, d)).collect());
         }
         let mut hits = Vec::with_capacity(cands.len());
-        // The shortlisted payload entries lie scattered over the probed
-        // blocks; asking for the next few ahead overlaps their cache
+        // The shortlisted payload entries (or exact vectors) lie scattered
+        // in memory; asking for the next few ahead overlaps their cache
         // misses with the current rerank.
         const AHEAD: usize = 4;
-        let prefetch = self.exact.is_none();
         for (i, &(_, row, slot, j)) in cands.iter().enumerate() {
-            if let (true, Some(&(_, _, ps, pj))) = (prefetch, cands.get(i + AHEAD)) {
-                ctxs[ps].prefetch_payload(self.h, pj);
+            if let Some(&(_, _, ps, pj)) = cands.get(i + AHEAD) {
+                match self.exact {
+                    Some(exact) => ctxs[ps].prefetch_exact(exact, pj),
+                    None => ctxs[ps].prefetch_payload(self.h, pj),
+                }
             }
             let d = ctxs[slot].precise(self.h, self.q, &mut self.s, j, self.exact)?;
             hits.push((row, sane(d)));

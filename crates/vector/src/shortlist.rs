@@ -19,7 +19,9 @@ use crate::error::{Result, Section, VectorError};
 use crate::format::Rerank;
 use crate::reader::IndexHeader;
 use crate::scoring::{ClusterCtx, PreparedQuery, Scratch};
-use crate::search::{Candidate, ClusterSource, Mode, Neighbor, Run, SearchOptions, sane, top_k};
+use crate::search::{
+    Candidate, ClusterSource, Mode, Neighbor, RowVectors, Run, SearchOptions, sane, top_k,
+};
 
 /// The result of a probe's first phase: the shortlisted candidates and the
 /// payload entries their rerank needs. Get one from
@@ -97,6 +99,34 @@ impl Shortlist {
     /// Whether nothing was shortlisted.
     pub fn is_empty(&self) -> bool {
         self.cands.is_empty()
+    }
+
+    /// The shortlisted rows, in shortlist order: what a rerank from the
+    /// stored column ([`rerank_exact`](Self::rerank_exact)) needs.
+    pub fn rows(&self) -> Vec<u32> {
+        self.cands.iter().map(|&(_, row, _, _)| row).collect()
+    }
+
+    /// The `k` nearest candidates, reranked with their exact stored vectors
+    /// (e.g. read from the superfile's Parquet column), best first, ties
+    /// by row. The same results as
+    /// [`search_clusters`](IndexHeader::search_clusters) with the same
+    /// `exact` source.
+    ///
+    /// # Errors
+    /// [`VectorError::MissingVector`] when `exact` lacks a shortlisted row.
+    pub fn rerank_exact(mut self, exact: &dyn RowVectors) -> Result<Vec<Neighbor>> {
+        let Some(q) = self.q.take() else {
+            return Ok(Vec::new());
+        };
+        let (h, ctxs) = (&self.header, &mut self.ctxs);
+        let mut s = Scratch::new(h);
+        let mut hits = Vec::with_capacity(self.cands.len());
+        for &(_, row, slot, j) in &self.cands {
+            let d = ctxs[slot].precise(h, &q, &mut s, j, Some(exact))?;
+            hits.push((row, sane(d)));
+        }
+        Ok(top_k(hits, self.k))
     }
 
     /// The candidates' payload entries, one per candidate in shortlist

@@ -24,7 +24,9 @@ use bytes::Bytes;
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table, VectorQuery};
 use infino_testkit::vectors::clustered;
-use infino_vector::{BuildParams, Metric, Rerank, SearchOptions, VectorIndex, VectorIndexBuilder};
+use infino_vector::{
+    BuildParams, Metric, Rerank, RowVectors, SearchOptions, VectorIndex, VectorIndexBuilder,
+};
 
 use crate::cells::hnsw_peer::HnswPeer;
 use crate::report::{Report, peak_rss_bytes, percentile_ms, reset_peak_rss, rss_bytes};
@@ -146,10 +148,30 @@ fn record_build(
     );
 }
 
+/// The stored vector column held decoded in memory, as a table keeps it
+/// for reranking from the column (row `r` is `data[r·D..(r+1)·D]`).
+struct Column<'a> {
+    data: &'a [f32],
+    dim: usize,
+}
+
+impl RowVectors for Column<'_> {
+    fn vector(&self, row: u32) -> Option<&[f32]> {
+        let start = usize::try_from(row).ok()?.checked_mul(self.dim)?;
+        self.data.get(start..start + self.dim)
+    }
+}
+
 /// Our index built alone (no Parquet) with `rerank` payloads, then its
-/// recall/latency curve.
+/// recall/latency curve. Without a payload ([`Rerank::None`]) the shortlist
+/// is reranked from the stored column, decoded in memory.
 fn ours(report: &mut Report, set: &Set<'_>, rerank: Rerank) -> anyhow::Result<()> {
     let name = format!("{} {}", set.name, rerank_name(rerank));
+    let column = Column {
+        data: set.data,
+        dim: set.dim,
+    };
+    let exact: Option<&dyn RowVectors> = (rerank == Rerank::None).then_some(&column as _);
     let subject = format!("infino ivf {name}");
     let params = BuildParams {
         rerank,
@@ -191,7 +213,7 @@ fn ours(report: &mut Report, set: &Set<'_>, rerank: Rerank) -> anyhow::Result<()
     for (label, opts) in settings {
         let (r, p50) = curve_point(set.queries, &set.truth, |q| {
             Ok(index
-                .search(q, &opts)?
+                .search_with(q, &opts, None, exact)?
                 .iter()
                 .map(|h| u64::from(h.0))
                 .collect())
@@ -208,13 +230,13 @@ fn rerank_name(rerank: Rerank) -> &'static str {
         Rerank::Sq8 => "sq8",
         Rerank::Sq4 => "sq4",
         Rerank::F32 => "f32",
-        _ => "none",
+        _ => "column",
     }
 }
 
 /// Our index once per compared rerank payload.
 fn ours_each(report: &mut Report, set: &Set<'_>) -> anyhow::Result<()> {
-    for rerank in [Rerank::Sq8, Rerank::Sq4] {
+    for rerank in [Rerank::Sq8, Rerank::Sq4, Rerank::None] {
         ours(report, set, rerank)?;
     }
     Ok(())

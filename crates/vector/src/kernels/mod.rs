@@ -32,6 +32,21 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     portable::dot(a, b)
 }
 
+/// `(Σ aᵢbᵢ, Σ bᵢ²)` in one pass: a cosine against an unnormalized `b`
+/// (an exact rerank from the stored column) without a second read of `b`.
+///
+/// Only the first `min(a.len(), b.len())` components are used. `O(len)`.
+pub fn dot_norm_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { x86::dot_norm_sq(a, b) };
+    }
+    portable::dot_norm_sq(a, b)
+}
+
 /// Squared Euclidean distance `Σ (aᵢ − bᵢ)²`.
 ///
 /// Only the first `min(a.len(), b.len())` components are used. `O(len)`.
@@ -148,6 +163,18 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
+}
+
+/// [`prefetch`] for a vector of floats.
+pub(crate) fn prefetch_floats(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in v.chunks(16) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: as in `prefetch`: a hint that never faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
 }
 
 /// `(min, max)` of `a`; `(+∞, −∞)` when empty. Exact on every path.
@@ -285,6 +312,24 @@ mod tests {
         let mut out = vec![1.0];
         dot_rows(&[], &[1.0], &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn dot_norm_sq_matches_two_passes() {
+        let mut rng = SplitMix64::new(14);
+        for dim in [0, 1, 7, 8, 9, 16, 383, 384] {
+            let a = random(&mut rng, dim);
+            let b = random(&mut rng, dim + 3);
+            let (ip, nn) = dot_norm_sq(&a, &b);
+            let scale: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+            assert!(
+                (ip - portable::dot(&a, &b)).abs() <= 1e-4 * scale.max(1.0),
+                "dim {dim}"
+            );
+            let want = portable::dot(&b[..dim], &b[..dim]);
+            assert!((nn - want).abs() <= 1e-4 * want.max(1.0), "dim {dim}");
+            assert_eq!(portable::dot_norm_sq(&a, &b).0.is_nan(), ip.is_nan());
+        }
     }
 
     #[test]

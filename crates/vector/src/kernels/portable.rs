@@ -18,6 +18,26 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `(Σ aᵢbᵢ, Σ bᵢ²)` over the common prefix of `a` and `b`, in one pass.
+pub fn dot_norm_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let (mut ip, mut nn) = ([0.0f32; 8], [0.0f32; 8]);
+    let n = a.len().min(b.len());
+    let (ca, cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            ip[i] += x[i] * y[i];
+            nn[i] += y[i] * y[i];
+        }
+    }
+    let tail_ip: f32 = ta.iter().zip(tb).map(|(x, y)| x * y).sum();
+    let tail_nn: f32 = tb.iter().map(|y| y * y).sum();
+    (
+        ip.iter().sum::<f32>() + tail_ip,
+        nn.iter().sum::<f32>() + tail_nn,
+    )
+}
+
 /// Squared Euclidean distance over the common prefix of `a` and `b`.
 pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];

@@ -42,6 +42,37 @@ unsafe fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
+/// `(Σ aᵢbᵢ, Σ bᵢ²)` in one pass over both.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `a.len() == b.len()`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn dot_norm_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut ip = _mm256_setzero_ps();
+    let mut nn = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 ≤ n = a.len() = b.len(): both loads are in bounds;
+        // loadu has no alignment requirement.
+        unsafe {
+            let y = _mm256_loadu_ps(pb.add(i));
+            ip = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), y, ip);
+            nn = _mm256_fmadd_ps(y, y, nn);
+        }
+        i += 8;
+    }
+    // SAFETY: AVX2 is enabled for this function.
+    let (mut dot, mut norm) = unsafe { (hsum(ip), hsum(nn)) };
+    for j in i..n {
+        dot += a[j] * b[j];
+        norm += b[j] * b[j];
+    }
+    (dot, norm)
+}
+
 /// # Safety
 /// The CPU must support AVX2 and FMA; `a.len() == b.len()`.
 #[target_feature(enable = "avx2,fma")]
