@@ -31,6 +31,9 @@ use crate::reader::{OpenOptions, plan_fetch, read_directory, select_sorted, veri
 /// Bytes read from the end of a file to find its footer in one request.
 pub const SUFFIX_READ_BYTES: u64 = 64 * 1024;
 
+/// Stored vectors kept by (column, row).
+pub(crate) type KeptRows = std::collections::HashMap<(String, u32), Arc<[f32]>>;
+
 /// A superfile read lazily from a [`Store`].
 #[derive(Debug)]
 pub struct LazySuperfile {
@@ -56,6 +59,10 @@ pub struct LazySuperfile {
     pub(crate) payloads: Mutex<std::collections::HashMap<(String, u64), Bytes>>,
     /// Known lookup-prefix lengths of full-text regions, by column.
     pub(crate) lookup_hints: BTreeMap<String, u64>,
+    /// Row layouts of vector columns (`None`: not addressable by row).
+    pub(crate) vector_pages: Mutex<BTreeMap<String, Option<Arc<crate::row_vectors::VectorPages>>>>,
+    /// Stored vectors read for reranks, by (column, row).
+    pub(crate) row_vectors: Mutex<KeptRows>,
 }
 
 impl LazySuperfile {
@@ -129,6 +136,8 @@ impl LazySuperfile {
             heads: Mutex::new(std::collections::HashMap::new()),
             payloads: Mutex::new(std::collections::HashMap::new()),
             lookup_hints: BTreeMap::new(),
+            vector_pages: Mutex::new(BTreeMap::new()),
+            row_vectors: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -308,6 +317,32 @@ impl LazySuperfile {
         Ok(arrow::compute::concat_batches(&schema, &batches)?)
     }
 
+    /// The Parquet metadata with the page index: as opened when the kept
+    /// tail held it, else with the page index read now (one request, from
+    /// the end of the index regions to the end of the file).
+    ///
+    /// # Errors
+    /// Storage errors; corrupt or checksum errors for a damaged page index.
+    pub(crate) async fn metadata_with_page_index(&self) -> Result<Arc<ParquetMetaData>> {
+        let metadata = self.metadata.metadata();
+        let regions_end = self.directory.regions_end();
+        if metadata.offset_index().is_some() || regions_end >= self.size {
+            return Ok(Arc::clone(metadata));
+        }
+        let tail = self
+            .store
+            .get_range(&self.path, regions_end..self.size)
+            .await?;
+        let metadata = with_page_index(
+            (**metadata).clone(),
+            &self.directory,
+            &tail,
+            self.size,
+            self.options,
+        )?;
+        Ok(Arc::new(metadata))
+    }
+
     /// Read `selection` of row group `group` (of the whole file when `None`).
     async fn read_selected(
         &self,
@@ -365,19 +400,35 @@ pub fn decode_tail(
         verify_footer(&directory, footer)?;
     }
     let tail_start = size - tail.len() as u64;
-    let regions_end = directory.regions_end();
-    if tail_start <= regions_end && regions_end < size - footer_total {
-        let page_index = &tail[to_usize(regions_end - tail_start)..footer_start];
-        if options.verify_checksums {
-            let expected = parse_hex("page_index_crc32c", &directory.page_index_crc32c)?;
-            verify("page index", page_index, expected)?;
-        }
-        let mut reader = ParquetMetaDataReader::new_with_metadata(metadata)
-            .with_page_index_policy(PageIndexPolicy::Optional);
-        reader.read_page_indexes_sized(tail, size)?;
-        metadata = reader.finish()?;
+    if tail_start <= directory.regions_end() && directory.regions_end() < size - footer_total {
+        metadata = with_page_index(metadata, &directory, tail, size, options)?;
     }
     Ok((metadata, directory))
+}
+
+/// `metadata` with its page index, read from `tail`: the file's last bytes
+/// from the end of the index regions on (page index, footer, trailer),
+/// checked against the directory's CRC32C when asked.
+fn with_page_index(
+    metadata: ParquetMetaData,
+    directory: &Directory,
+    tail: &Bytes,
+    size: u64,
+    options: OpenOptions,
+) -> Result<ParquetMetaData> {
+    let footer_total = footer_len(tail)? + PARQUET_TRAILER_LEN;
+    let tail_start = size - tail.len() as u64;
+    let page_index = tail
+        .get(to_usize(directory.regions_end() - tail_start)..tail.len() - to_usize(footer_total))
+        .ok_or_else(|| SuperfileError::corrupt("page index", "outside the file's tail"))?;
+    if options.verify_checksums {
+        let expected = parse_hex("page_index_crc32c", &directory.page_index_crc32c)?;
+        verify("page index", page_index, expected)?;
+    }
+    let mut reader = ParquetMetaDataReader::new_with_metadata(metadata)
+        .with_page_index_policy(PageIndexPolicy::Optional);
+    reader.read_page_indexes_sized(tail, size)?;
+    Ok(reader.finish()?)
 }
 
 fn to_usize(n: u64) -> usize {

@@ -20,7 +20,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use infino_fts::FtsIndexBuilder;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
@@ -165,6 +165,14 @@ impl SuperfileWriter {
                     .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
                 // File columns: `_id` first.
                 dictionary_columns.push((i + 1, field.name().clone()));
+            }
+        }
+        for field in schema.fields() {
+            if let (true, DataType::FixedSizeList(item, _)) = (
+                spec.vector.iter().any(|c| c.column == *field.name()),
+                field.data_type(),
+            ) {
+                properties = row_addressable(properties, field.name(), item.name());
             }
         }
         let properties = properties
@@ -441,6 +449,23 @@ fn index_text(builder: &mut FtsIndexBuilder, column: &ArrayRef, base: u64) -> Re
             reason: format!("cannot index {other} as text"),
         }),
     }
+}
+
+/// An indexed vector column is written uncompressed, PLAIN, without a
+/// dictionary: a page's values are then its last bytes, `4·D` per row (the
+/// column has no nulls, which the chunk statistics say), so the offset
+/// index locates any row's vector and a rerank from the column reads just
+/// those bytes (`row_vectors.rs`). Embeddings do not compress anyway.
+fn row_addressable(
+    properties: WriterPropertiesBuilder,
+    column: &str,
+    item: &str,
+) -> WriterPropertiesBuilder {
+    let leaf = ColumnPath::new(vec![column.to_owned(), "list".to_owned(), item.to_owned()]);
+    properties
+        .set_column_compression(leaf.clone(), Compression::UNCOMPRESSED)
+        .set_column_encoding(leaf.clone(), Encoding::PLAIN)
+        .set_column_dictionary_enabled(leaf, false)
 }
 
 /// Fill in the page-index and footer checksums, in place, in the finished file.

@@ -6,6 +6,7 @@
     reason = "test sizes are small"
 )]
 
+mod column_vectors;
 mod common;
 mod corruption;
 mod lazy;
