@@ -7,9 +7,11 @@
 //! thinned global top k; the per-file answers merge by similarity.
 
 use arrow::array::RecordBatch;
+use bytes::Bytes;
 use futures::future::try_join_all;
 use infino_fts::Query;
-use infino_vector::{Metric, SearchOptions};
+use infino_superfile::LazySuperfile;
+use infino_vector::{IndexHeader, Metric, Neighbor, Rerank, SearchOptions};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +37,11 @@ pub struct VectorQuery<'a> {
     pub rerank_breadth: Option<usize>,
     /// Brute force over every vector instead of probing.
     pub exact: bool,
+    /// Rerank the shortlist with the exact vectors of the Parquet column
+    /// instead of the index's payload (always so for an index built
+    /// without one, `Rerank::None`): each shortlisted row's `4·D` bytes
+    /// are read from its page, once, and kept.
+    pub rerank_from_column: bool,
     /// Only rows matching this full-text query: (text column, query).
     pub filter: Option<(&'a str, &'a str)>,
     /// Only rows with these `_id`s (combined with `filter` when both are
@@ -52,6 +59,7 @@ impl<'a> VectorQuery<'a> {
             nprobe: None,
             rerank_breadth: None,
             exact: false,
+            rerank_from_column: false,
             filter: None,
             ids: None,
         }
@@ -69,6 +77,63 @@ struct VectorJob {
     planned: usize,
     /// Results already found by a two-phase read.
     found: Option<Vec<infino_vector::Neighbor>>,
+}
+
+/// Whether `query` reranks from the stored column in a file whose index is
+/// `header`.
+fn from_column(query: &VectorQuery<'_>, header: &IndexHeader) -> bool {
+    query.rerank_from_column || header.rerank() == Rerank::None
+}
+
+/// A probing search of one file reranked from its stored vectors: the
+/// shortlist from the cluster `heads`, then the shortlisted rows' vectors
+/// read (or found kept) in one request.
+async fn rerank_from_column(
+    file: &LazySuperfile,
+    query: &VectorQuery<'_>,
+    options: &SearchOptions,
+    header: &Arc<IndexHeader>,
+    allowed: Option<Arc<RoaringBitmap>>,
+    heads: Vec<(usize, Bytes)>,
+) -> Result<Vec<Neighbor>> {
+    let (h, v, o) = (Arc::clone(header), query.vector.to_vec(), options.clone());
+    let shortlist =
+        pools::read(move || Ok(h.shortlist(&v, &o, allowed.as_deref(), heads.as_slice())?)).await?;
+    let vectors = file
+        .column_vectors(query.column, header.dim(), &shortlist.rows())
+        .await?;
+    pools::read(move || Ok(shortlist.rerank_exact(&vectors)?)).await
+}
+
+/// A scanning search of one file (exact, or brute force over a small allow
+/// set) scored with the stored vectors of every row it may return.
+async fn scan_from_column(
+    file: &LazySuperfile,
+    query: &VectorQuery<'_>,
+    options: &SearchOptions,
+    header: &Arc<IndexHeader>,
+    allowed: Option<Arc<RoaringBitmap>>,
+    planned: &[usize],
+) -> Result<Vec<Neighbor>> {
+    let rows: Vec<u32> = match &allowed {
+        Some(a) => a.iter().collect(),
+        None => (0..u32::try_from(file.rows()).unwrap_or(u32::MAX)).collect(),
+    };
+    let (clusters, vectors) = futures::try_join!(
+        file.vector_clusters(query.column, planned),
+        file.column_vectors(query.column, header.dim(), &rows),
+    )?;
+    let (h, v, o) = (Arc::clone(header), query.vector.to_vec(), options.clone());
+    pools::read(move || {
+        Ok(h.search_clusters(
+            &v,
+            &o,
+            allowed.as_deref(),
+            clusters.as_slice(),
+            Some(&vectors),
+        )?)
+    })
+    .await
 }
 
 /// Similarity (higher is better) from an index distance (lower is better).
@@ -167,11 +232,15 @@ impl Table {
             let wanted = (query.k as u64).min(available);
             if (found.len() as u64) < wanted && *read < header.lists() {
                 let all: Vec<usize> = (0..header.lists()).collect();
-                let clusters = self
-                    .file(*i)
-                    .await?
-                    .vector_clusters(query.column, &all)
-                    .await?;
+                let file = self.file(*i).await?;
+                if from_column(query, header) {
+                    let heads = file.vector_heads(query.column, &all).await?;
+                    *found =
+                        rerank_from_column(&file, query, &options, header, allowed.clone(), heads)
+                            .await?;
+                    continue;
+                }
+                let clusters = file.vector_clusters(query.column, &all).await?;
                 let (h, a, v, o) = (
                     Arc::clone(header),
                     allowed.clone(),
@@ -310,11 +379,27 @@ impl Table {
         }
         // Only the clusters the search will probe are read: whole, or,
         // when that saves enough payload to pay for a round trip, their
-        // heads first and then the shortlisted payload entries.
+        // heads first and then the shortlisted payload entries (or the
+        // shortlisted rows' stored vectors).
         let planned = header.plan(query.vector, options, allowed.as_deref())?;
-        if header.probes(options, allowed.as_deref())
-            && file.vector_two_phase_pays(query.column, &header, &planned)
-        {
+        let probes = header.probes(options, allowed.as_deref());
+        if from_column(query, &header) {
+            let found = if probes {
+                let heads = file.vector_heads(query.column, &planned).await?;
+                rerank_from_column(&file, query, options, &header, allowed.clone(), heads).await?
+            } else {
+                scan_from_column(&file, query, options, &header, allowed.clone(), &planned).await?
+            };
+            return Ok(Some(VectorJob {
+                file: i,
+                header,
+                allowed,
+                clusters: Vec::new(),
+                planned: planned.len(),
+                found: Some(found),
+            }));
+        }
+        if probes && file.vector_two_phase_pays(query.column, &header, &planned) {
             let heads = file.vector_heads(query.column, &planned).await?;
             let (h, a, v, o) = (
                 Arc::clone(&header),

@@ -65,6 +65,15 @@ pub(crate) async fn table(
     files: usize,
     per_file: usize,
 ) -> (Table, Vec<Option<String>>, Vec<Vec<f32>>) {
+    table_with(files, per_file, Rerank::F32).await
+}
+
+/// [`table`] with the given rerank payload.
+async fn table_with(
+    files: usize,
+    per_file: usize,
+    rerank: Rerank,
+) -> (Table, Vec<Option<String>>, Vec<Vec<f32>>) {
     let docs = bodies(files * per_file, 8);
     let vecs = vectors(files * per_file, 9);
     let spec = IndexSpec::default()
@@ -73,7 +82,7 @@ pub(crate) async fn table(
             "embedding",
             Metric::Cosine,
             BuildParams {
-                rerank: Rerank::F32,
+                rerank,
                 ..BuildParams::default()
             },
         );
@@ -233,4 +242,69 @@ async fn hybrid_equals_rrf_by_hand() {
         .await
         .expect("batch");
     assert_eq!(batch.num_rows(), 5);
+}
+
+/// Without a rerank payload the shortlist is reranked from the stored
+/// column: scores are the exact cosines, recall holds at defaults, exact
+/// and brute-force filtered searches match the oracle, and a payload index
+/// asked to rerank from the column agrees with its own F32 payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerank_from_the_column() {
+    let (t, _, vecs) = table_with(4, 1_000, Rerank::None).await;
+    let queries = vectors(40, 78);
+    let mut found = 0;
+    for q in &queries {
+        let hits = t
+            .vector_search_hits(&VectorQuery::new("embedding", q, 10))
+            .await
+            .expect("search");
+        assert_eq!(hits.len(), 10);
+        for h in &hits {
+            let want = cosine(&vecs[h.id as usize], q);
+            assert!((h.score - want).abs() < 1e-5, "{} vs {want}", h.score);
+        }
+        let truth = exact(&vecs, q, 10, |_| true);
+        found += hits.iter().filter(|h| truth.contains(&h.id)).count();
+
+        let exact_hits = t
+            .vector_search_hits(&VectorQuery {
+                exact: true,
+                ..VectorQuery::new("embedding", q, 10)
+            })
+            .await
+            .expect("exact");
+        let ids: Vec<u64> = exact_hits.iter().map(|h| h.id).collect();
+        assert_eq!(ids, truth);
+
+        // A small allow set is scanned by brute force.
+        let allowed: Vec<u64> = (0..vecs.len() as u64).step_by(97).collect();
+        let filtered = t
+            .vector_search_hits(&VectorQuery {
+                ids: Some(&allowed),
+                ..VectorQuery::new("embedding", q, 10)
+            })
+            .await
+            .expect("filtered");
+        let ids: Vec<u64> = filtered.iter().map(|h| h.id).collect();
+        assert_eq!(ids, exact(&vecs, q, 10, |i| i % 97 == 0));
+    }
+    let recall = found as f64 / (queries.len() * 10) as f64;
+    assert!(recall >= 0.95, "recall@10 {recall}");
+
+    let (t, _, _) = table_with(2, 1_000, Rerank::F32).await;
+    for q in &queries[..10] {
+        let payload = t
+            .vector_search_hits(&VectorQuery::new("embedding", q, 10))
+            .await
+            .expect("payload");
+        let column = t
+            .vector_search_hits(&VectorQuery {
+                rerank_from_column: true,
+                ..VectorQuery::new("embedding", q, 10)
+            })
+            .await
+            .expect("column");
+        let ids = |h: &[Hit]| h.iter().map(|h| h.id).collect::<Vec<_>>();
+        assert_eq!(ids(&payload), ids(&column));
+    }
 }

@@ -11,7 +11,10 @@
 //! raw bytes. Queries are the corpus's query embeddings when it has them
 //! (`queries.parquet`), else stored vectors moved slightly; exact top-10
 //! comes from brute force over the same rows. Ours is built once per rerank
-//! payload (SQ8, SQ4) so their size and curves sit side by side. The peer may run
+//! payload (SQ8, SQ4, and none: `column`, reranked from the stored vectors,
+//! which the in-memory curve holds decoded as a warm table would) so their
+//! size and curves sit side by side; the cold table runs SQ8 and `column`.
+//! The peer may run
 //! on a prefix of the data when the whole would take too long to insert
 //! (`--peer-max`), and then ours is built on that prefix too.
 
@@ -368,10 +371,34 @@ async fn cold(
     queries: &[Vec<f32>],
     truth: &[Vec<u64>],
 ) -> anyhow::Result<()> {
-    let n = data.len() / dim;
     let conn = Connection::connect("memory://")?;
-    let spec =
-        IndexSpec::default().with_vector("embedding", Metric::Cosine, BuildParams::default());
+    for rerank in [Rerank::Sq8, Rerank::None] {
+        cold_one(report, &conn, rerank, data, dim, queries, truth).await?;
+    }
+    Ok(())
+}
+
+/// [`cold`] for one rerank payload: SQ8 (the default; subjects `table N
+/// …`) or none, reranked from the stored column (`table N column …`).
+async fn cold_one(
+    report: &mut Report,
+    conn: &Connection,
+    rerank: Rerank,
+    data: &[f32],
+    dim: usize,
+    queries: &[Vec<f32>],
+    truth: &[Vec<u64>],
+) -> anyhow::Result<()> {
+    let n = data.len() / dim;
+    let params = BuildParams {
+        rerank,
+        ..BuildParams::default()
+    };
+    let spec = IndexSpec::default().with_vector("embedding", Metric::Cosine, params);
+    let (name, tag) = match rerank {
+        Rerank::Sq8 => ("v", String::new()),
+        other => ("v_column", format!("{} ", rerank_name(other))),
+    };
     let list = FixedSizeListArray::try_new(
         Arc::new(Field::new("item", DataType::Float32, false)),
         i32::try_from(dim)?,
@@ -387,11 +414,11 @@ async fn cold(
     )?;
     let started = Instant::now();
     let table = conn
-        .create_table("v", schema(dim)?, &spec)
+        .create_table(name, schema(dim)?, &spec)
         .await?
         .append(&[batch])
         .await?;
-    let subject = format!("table {n} ({} files)", table.manifest().files.len());
+    let subject = format!("table {n} {tag}({} files)", table.manifest().files.len());
     report.record(
         CELL,
         &subject,
@@ -423,7 +450,7 @@ async fn cold(
         let mut cold_requests = Vec::new();
         let mut cold_trips = Vec::new();
         for q in queries.iter().take(5) {
-            let fresh = conn.open_table("v").await?;
+            let fresh = conn.open_table(name).await?;
             let before = conn.store().stats();
             fresh.vector_search_hits(&query_of(q, nprobe)).await?;
             let io = conn.store().stats().since(&before);
@@ -432,7 +459,7 @@ async fn cold(
             cold_trips.push(io.round_trips as f64);
         }
         let (recall, mut times) = measure(&table, queries, &truth, nprobe).await?;
-        let subject = format!("table {n} {label}");
+        let subject = format!("table {n} {tag}{label}");
         report.record(CELL, &subject, "recall_at_10", recall, "");
         report.record(CELL, &subject, "p50", percentile_ms(&mut times, 50.0), "ms");
         cold_bytes.sort_by(f64::total_cmp);
