@@ -31,8 +31,8 @@ use crate::reader::{OpenOptions, plan_fetch, read_directory, select_sorted, veri
 /// Bytes read from the end of a file to find its footer in one request.
 pub const SUFFIX_READ_BYTES: u64 = 64 * 1024;
 
-/// Stored vectors kept by (column, row).
-pub(crate) type KeptRows = std::collections::HashMap<(String, u32), Arc<[f32]>>;
+/// Stored vectors kept, by column then row.
+pub(crate) type KeptRows = BTreeMap<String, std::collections::HashMap<u32, Arc<[f32]>>>;
 
 /// A superfile read lazily from a [`Store`].
 #[derive(Debug)]
@@ -137,7 +137,7 @@ impl LazySuperfile {
             payloads: Mutex::new(std::collections::HashMap::new()),
             lookup_hints: BTreeMap::new(),
             vector_pages: Mutex::new(BTreeMap::new()),
-            row_vectors: Mutex::new(std::collections::HashMap::new()),
+            row_vectors: Mutex::new(BTreeMap::new()),
         })
     }
 
