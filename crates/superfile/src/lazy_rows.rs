@@ -59,7 +59,7 @@ impl LazySuperfile {
         dim: usize,
         rows: &[u32],
     ) -> Result<ColumnVectors> {
-        let mut out = ColumnVectors::default();
+        let mut out: Vec<(u32, Arc<[f32]>)> = Vec::with_capacity(rows.len());
         let mut missing: Vec<u32> = Vec::new();
         {
             let kept = self
@@ -70,7 +70,7 @@ impl LazySuperfile {
             for &row in rows {
                 match kept.and_then(|k| k.get(&row)) {
                     Some(v) => {
-                        out.rows.insert(row, Arc::clone(v));
+                        out.push((row, Arc::clone(v)));
                     }
                     None => missing.push(row),
                 }
@@ -79,7 +79,7 @@ impl LazySuperfile {
         missing.sort_unstable();
         missing.dedup();
         if missing.is_empty() {
-            return Ok(out);
+            return Ok(ColumnVectors::new(out));
         }
         let fetched = match self.vector_pages(column, dim).await? {
             Some(pages) => self.read_addressed(&pages, &missing).await?,
@@ -92,9 +92,9 @@ impl LazySuperfile {
         let kept = kept.entry(column.to_owned()).or_default();
         for (row, vector) in fetched {
             kept.insert(row, Arc::clone(&vector));
-            out.rows.insert(row, vector);
+            out.push((row, vector));
         }
-        Ok(out)
+        Ok(ColumnVectors::new(out))
     }
 
     /// `rows` (sorted, distinct) read as byte ranges of their pages.

@@ -13,7 +13,6 @@
 //! offset index) gets no [`VectorPages`]; callers then fetch rows through
 //! Parquet, which is always correct, only slower.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -114,10 +113,19 @@ pub(crate) fn decode_vector(bytes: &[u8]) -> Arc<[f32]> {
 /// Stored vectors of some rows of one file, for an exact rerank.
 #[derive(Debug, Default, Clone)]
 pub struct ColumnVectors {
-    pub(crate) rows: HashMap<u32, Arc<[f32]>>,
+    /// Sorted by row, distinct: a few hundred rows, looked up once each,
+    /// where a hash map's inserts cost more than the searches.
+    rows: Vec<(u32, Arc<[f32]>)>,
 }
 
 impl ColumnVectors {
+    /// The vectors of `rows` (any order; a repeated row keeps one).
+    pub(crate) fn new(mut rows: Vec<(u32, Arc<[f32]>)>) -> Self {
+        rows.sort_unstable_by_key(|r| r.0);
+        rows.dedup_by_key(|r| r.0);
+        Self { rows }
+    }
+
     /// Rows held.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -131,6 +139,7 @@ impl ColumnVectors {
 
 impl RowVectors for ColumnVectors {
     fn vector(&self, row: u32) -> Option<&[f32]> {
-        self.rows.get(&row).map(AsRef::as_ref)
+        let i = self.rows.binary_search_by_key(&row, |r| r.0).ok()?;
+        Some(&self.rows[i].1)
     }
 }
