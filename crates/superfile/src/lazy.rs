@@ -57,7 +57,8 @@ pub struct LazySuperfile {
     /// Rerank payload entries fetched by two-phase reads, by (column,
     /// region offset).
     pub(crate) payloads: Mutex<std::collections::HashMap<(String, u64), Bytes>>,
-    /// Known lookup-prefix lengths of full-text regions, by column.
+    /// Known lookup-prefix lengths of full-text regions and header lengths
+    /// of vector regions, by column.
     pub(crate) lookup_hints: BTreeMap<String, u64>,
     /// Row layouts of vector columns (`None`: not addressable by row).
     pub(crate) vector_pages: Mutex<BTreeMap<String, Option<Arc<crate::row_vectors::VectorPages>>>>,
@@ -141,9 +142,10 @@ impl LazySuperfile {
         })
     }
 
-    /// Tell the reader how long each full-text region's lookup prefix is
-    /// (the table manifest records it), so the first query reads exactly
-    /// that in one request instead of guessing and reading again.
+    /// Tell the reader how long each full-text region's lookup prefix and
+    /// each vector region's header is (the table manifest records both), so
+    /// the first query reads exactly that in one request instead of
+    /// guessing (and reading too much, or again).
     #[must_use]
     pub fn with_lookup_hints(mut self, hints: BTreeMap<String, u64>) -> Self {
         self.lookup_hints = hints;

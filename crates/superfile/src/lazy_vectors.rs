@@ -61,7 +61,12 @@ impl LazySuperfile {
             return Ok(Arc::clone(h));
         }
         let entry = self.vector_entry(column)?;
-        let first_len = entry.length.min(VECTOR_PREFIX_READ_BYTES);
+        let guess = self.lookup_hints.get(column).copied();
+        let first_len = entry.length.min(
+            guess
+                .unwrap_or(VECTOR_PREFIX_READ_BYTES)
+                .max(HEADER_PREFIX as u64),
+        );
         let first = self
             .store
             .get_range(&self.path, entry.offset..entry.offset + first_len)

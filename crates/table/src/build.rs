@@ -155,6 +155,11 @@ pub(crate) fn build_file(
             term_ranges.insert(col.column.clone(), range);
         }
     }
+    let mut vector_lookup = BTreeMap::new();
+    for col in &spec.vector {
+        let index = file.vector(&col.column)?;
+        vector_lookup.insert(col.column.clone(), index.header().data_offset());
+    }
     let entry = FileEntry {
         path: String::new(),
         rows: file.rows(),
@@ -170,6 +175,7 @@ pub(crate) fn build_file(
         term_ranges,
         vectors,
         fts_lookup,
+        vector_lookup,
     };
     Ok((bytes, entry))
 }

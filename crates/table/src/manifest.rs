@@ -118,6 +118,11 @@ pub struct FileEntry {
     /// exactly one request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fts_lookup: BTreeMap<String, u64>,
+    /// Per vector column, the length of its region's header (centroids,
+    /// cluster directory), so a cold query reads it in exactly one request
+    /// instead of a 256 KiB guess.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vector_lookup: BTreeMap<String, u64>,
 }
 
 impl FileEntry {

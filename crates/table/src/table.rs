@@ -271,7 +271,11 @@ impl Table {
                     ),
                     None => LazySuperfile::open(store, &path, OpenOptions::default()).await,
                 }
-                .map(|file| Arc::new(file.with_lookup_hints(entry.fts_lookup.clone())))
+                .map(|file| {
+                    let mut hints = entry.fts_lookup.clone();
+                    hints.extend(entry.vector_lookup.clone());
+                    Arc::new(file.with_lookup_hints(hints))
+                })
             })
             .await?;
         Ok(Arc::clone(file))
