@@ -308,6 +308,7 @@ async fn manifest_open(report: &mut Report) -> anyhow::Result<()> {
             term_ranges: Default::default(),
             vectors: Default::default(),
             fts_lookup: [("text".to_owned(), 1_000_000)].into(),
+            vector_lookup: Default::default(),
         })
         .collect();
     manifest.version = 1;
