@@ -87,7 +87,7 @@ fn from_column(query: &VectorQuery<'_>, header: &IndexHeader) -> bool {
 
 /// A probing search of one file reranked from its stored vectors: the
 /// shortlist from the cluster `heads`, then the shortlisted rows' vectors
-/// read (or found kept) in one request.
+/// read (or found kept) in one concurrent batch.
 async fn rerank_from_column(
     file: &LazySuperfile,
     query: &VectorQuery<'_>,
