@@ -1,9 +1,10 @@
-//! Row predicates that become a vector search's allow set.
+//! Row predicates that become a search's allow set.
 //!
 //! `vector_search(…) WHERE category = 'x'` means "the `k` nearest rows
 //! where `category = 'x'`", not "the rows among the `k` nearest where it
 //! holds": a post-filter of the global top `k` thins it, to nothing for a
-//! selective predicate. So a predicate over the table's own columns (and
+//! selective predicate. The same holds for `bm25_search` and
+//! `hybrid_search` (`highlight` keeps the post-filter). So a predicate over the table's own columns (and
 //! `_id`) placed on the call, or given as its `filter` argument, is
 //! evaluated first ([`Table::ids_matching`]: manifest pruning, then only
 //! the named columns of the live rows) and the search runs over the rows
@@ -16,7 +17,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionContext;
 use infino_table::{RowFilter, Table};
 
-/// Whether the filter `expr` on a `vector_search` call can run as a row
+/// Whether the filter `expr` on a search call can run as a row
 /// predicate on `table`: it reads only `_id` and the table's columns (not
 /// `_score`), and is deterministic and self-contained (no subquery, outer
 /// reference, placeholder or `matches`, which has its own path).

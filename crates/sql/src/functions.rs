@@ -69,6 +69,8 @@ enum Search {
         column: String,
         query: String,
         k: usize,
+        /// The `filter` argument, over `_id` and the table's columns.
+        filter: Option<Expr>,
     },
     /// BM25 with a highlighted snippet of the searched column.
     Highlight {
@@ -90,6 +92,8 @@ enum Search {
         vector_column: String,
         vector: Vec<f32>,
         k: usize,
+        /// The `filter` argument, over `_id` and the table's columns.
+        filter: Option<Expr>,
     },
 }
 
@@ -98,9 +102,8 @@ impl TableFunctionImpl for SearchFunction {
         let name = self.kind.name();
         let exprs = args.exprs();
         let args = match self.kind {
-            Kind::Bm25 | Kind::Highlight => {
-                Args::new(name, exprs, 4, 4, "(table, column, query, k)")?
-            }
+            Kind::Bm25 => Args::new(name, exprs, 4, 5, "(table, column, query, k [, filter])")?,
+            Kind::Highlight => Args::new(name, exprs, 4, 4, "(table, column, query, k)")?,
             Kind::Exact => Args::new(name, exprs, 3, 3, "(table, column, value)")?,
             Kind::Tokens => Args::new(name, exprs, 4, 4, "(table, column, text, mode)")?,
             Kind::Vector => Args::new(
@@ -114,8 +117,8 @@ impl TableFunctionImpl for SearchFunction {
                 name,
                 exprs,
                 6,
-                6,
-                "(table, text_column, query, vector_column, vector, k)",
+                7,
+                "(table, text_column, query, vector_column, vector, k [, filter])",
             )?,
         };
         let provider = crate::resolve(&self.tables, name, &args.name(0, "table")?)?;
@@ -128,6 +131,7 @@ impl TableFunctionImpl for SearchFunction {
                 column: indexed(&table, name, &args.name(1, "column")?, true)?,
                 query: args.string(2, "query")?,
                 k: args.count(3, "k")?,
+                filter: filter_arg(&args, 4, name, &table)?,
             },
             Kind::Highlight => Search::Highlight {
                 column: indexed(&table, name, &args.name(1, "column")?, true)?,
@@ -150,12 +154,7 @@ impl TableFunctionImpl for SearchFunction {
                     } else {
                         None
                     },
-                    filter: if args.has(filter_at) {
-                        let sql = args.string(filter_at, "filter")?;
-                        Some(allow::parse(name, &table, &sql)?)
-                    } else {
-                        None
-                    },
+                    filter: filter_arg(&args, filter_at, name, &table)?,
                 }
             }
             Kind::Hybrid => Search::Hybrid {
@@ -164,6 +163,7 @@ impl TableFunctionImpl for SearchFunction {
                 vector_column: indexed(&table, name, &args.name(3, "vector_column")?, false)?,
                 vector: args.vector(4, "vector")?,
                 k: args.count(5, "k")?,
+                filter: filter_arg(&args, 6, name, &table)?,
             },
         };
         let mut schema = hits_schema(&table.schema());
@@ -179,6 +179,16 @@ impl TableFunctionImpl for SearchFunction {
             search,
         }))
     }
+}
+
+/// The optional `filter` argument at `at`: SQL predicate text over
+/// `table`'s columns and `_id`.
+fn filter_arg(args: &Args, at: usize, name: &str, table: &Table) -> Result<Option<Expr>> {
+    if !args.has(at) {
+        return Ok(None);
+    }
+    let sql = args.string(at, "filter")?;
+    Ok(Some(allow::parse(name, table, &sql)?))
 }
 
 /// `column` if it carries the index the function needs (full-text when
@@ -254,17 +264,24 @@ impl SearchTable {
             .collect()
     }
 
-    /// Whether `filter` joins a vector search's allow set.
+    /// Whether `filter` joins a search's allow set: a BM25, vector or
+    /// hybrid search returns its best `k` among the rows it holds for.
     fn is_row_filter(&self, filter: &Expr) -> bool {
-        matches!(self.search, Search::Vector { .. }) && allow::is_row_predicate(filter, &self.table)
+        matches!(
+            self.search,
+            Search::Bm25 { .. } | Search::Vector { .. } | Search::Hybrid { .. }
+        ) && allow::is_row_predicate(filter, &self.table)
     }
 
-    /// The `_id`s a vector search may return: the live rows where its
-    /// `filter` argument and the row predicates pushed onto it all hold;
-    /// `None` when it has neither.
+    /// The `_id`s a search may return: the live rows where its `filter`
+    /// argument and the row predicates pushed onto it all hold; `None` when
+    /// it has neither.
     async fn allowed_ids(&self, filters: &[&Expr]) -> Result<Option<Vec<u64>>> {
-        let Search::Vector { filter, .. } = &self.search else {
-            return Ok(None);
+        let filter = match &self.search {
+            Search::Bm25 { filter, .. }
+            | Search::Vector { filter, .. }
+            | Search::Hybrid { filter, .. } => filter,
+            Search::Highlight { .. } => return Ok(None),
         };
         let mut predicates = Vec::new();
         predicates.extend(filter.clone());
@@ -292,8 +309,12 @@ impl SearchTable {
         ids: Option<&[u64]>,
     ) -> infino_table::Result<RecordBatch> {
         match &self.search {
-            Search::Bm25 { column, query, k } => {
-                self.table.search(column, query, *k, columns).await
+            Search::Bm25 {
+                column, query, k, ..
+            } => {
+                self.table
+                    .search_among(column, query, *k, ids, columns)
+                    .await
             }
             Search::Highlight { column, query, k } => {
                 let batch = self.table.search(column, query, *k, columns).await?;
@@ -334,8 +355,12 @@ impl SearchTable {
                 vector_column,
                 vector,
                 k,
+                filter: _,
             } => {
-                let near = VectorQuery::new(vector_column, vector, *k);
+                let near = VectorQuery {
+                    ids,
+                    ..VectorQuery::new(vector_column, vector, *k)
+                };
                 self.table
                     .hybrid_search(text_column, query, &near, *k, Fusion::default(), columns)
                     .await

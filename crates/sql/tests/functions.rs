@@ -398,8 +398,16 @@ async fn bad_arguments_are_typed_errors() {
             "must be an integer",
         ),
         (
+            "SELECT * FROM bm25_search('docs', 'body', 'a', 5, 'nope = 1')",
+            "bm25_search: filter `nope = 1`",
+        ),
+        (
+            "SELECT * FROM bm25_search('docs', 'body', 'a', 5, 7)",
+            "filter",
+        ),
+        (
             "SELECT * FROM bm25_search('docs', 'body', 'a')",
-            "takes (table, column, query, k)",
+            "takes (table, column, query, k [, filter])",
         ),
         (
             "SELECT * FROM bm25_search('docs', 'body', 7, 5)",
@@ -495,6 +503,60 @@ async fn vector_search_takes_matches_as_its_allow_set() {
     .await;
     assert_eq!(ids(&got), expected);
     assert_eq!(expected.len(), 20);
+}
+
+/// `bm25_search` and `hybrid_search` also return their best `k` among the
+/// rows a predicate on the table's columns keeps (placed on the call or
+/// given as its `filter` argument), not the rows it keeps among their best
+/// `k`: the oracle is the unfiltered ranking with the other rows left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bm25_and_hybrid_search_take_row_predicates_as_allow_sets() {
+    let (sql, t) = setup().await;
+    let red: BTreeSet<u64> = t
+        .ids_matching("tag = 'red'")
+        .await
+        .expect("red ids")
+        .into_iter()
+        .collect();
+    for query in ["alpha", "river OR stone"] {
+        let full = t.search_hits("body", query, 1_000).await.expect("full");
+        let want: Vec<String> = full
+            .iter()
+            .filter(|h| red.contains(&h.id))
+            .take(15)
+            .map(|h| format!("{}|{}", h.id, h.score))
+            .collect();
+        assert_eq!(want.len(), 15, "{query}: enough red matches");
+        for call in [
+            format!("bm25_search('docs', 'body', '{query}', 15) WHERE tag = 'red'"),
+            format!("bm25_search('docs', 'body', '{query}', 15, 'tag = ''red''')"),
+        ] {
+            let got = lines_in_order(&run(&sql, &format!("SELECT _id, _score FROM {call}")).await);
+            assert_eq!(got, want, "{call}");
+        }
+    }
+    let q = vector_of(4_242);
+    let v = sql_vector(&q);
+    let red_ids: Vec<u64> = red.iter().copied().collect();
+    let near = VectorQuery {
+        ids: Some(&red_ids),
+        ..VectorQuery::new("embedding", &q, 10)
+    };
+    let expected = t
+        .hybrid_search_hits("body", "alpha", &near, 10, Fusion::default())
+        .await
+        .expect("hybrid");
+    assert_eq!(expected.len(), 10);
+    assert!(expected.iter().all(|h| red.contains(&h.id)));
+    let got = run(
+        &sql,
+        &format!(
+            "SELECT _id FROM hybrid_search('docs', 'body', 'alpha', 'embedding', {v}, 10) \
+             WHERE tag = 'red'"
+        ),
+    )
+    .await;
+    assert_eq!(ids(&got), expected.iter().map(|h| h.id).collect::<Vec<_>>());
 }
 
 #[tokio::test]

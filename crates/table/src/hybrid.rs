@@ -8,6 +8,8 @@
 use arrow::array::RecordBatch;
 use std::collections::HashMap;
 
+use infino_fts::Bm25Params;
+
 use crate::error::Result;
 use crate::table::{Hit, Table};
 use crate::vector_search::VectorQuery;
@@ -56,7 +58,8 @@ pub(crate) fn fuse(rankings: &[(&[Hit], f32)], rrf_k: f32, k: usize) -> Vec<Hit>
 
 impl Table {
     /// The best `k` rows for a text query on `text_column` and a vector
-    /// query together, fused as `fusion` says.
+    /// query together, fused as `fusion` says. When `vector.ids` is set,
+    /// both rankings hold only those rows.
     ///
     /// # Errors
     /// As [`Table::search_hits`] and [`Table::vector_search_hits`].
@@ -72,9 +75,16 @@ impl Table {
             k: fusion.depth,
             ..vector.clone()
         };
-        // Both searches at once: their round trips overlap.
+        // Both searches at once: their round trips overlap. An id allow
+        // set on the vector query restricts the text ranking too.
         let (text, near) = futures::try_join!(
-            self.search_hits(text_column, text_query, fusion.depth),
+            self.search_hits_among(
+                text_column,
+                text_query,
+                fusion.depth,
+                Bm25Params::default(),
+                vector.ids
+            ),
             self.vector_search_hits(&deep)
         )?;
         Ok(fuse(

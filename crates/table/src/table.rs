@@ -304,7 +304,31 @@ impl Table {
         k: usize,
         params: Bm25Params,
     ) -> Result<Vec<Hit>> {
+        self.search_hits_among(column, query, k, params, None).await
+    }
+
+    /// [`Table::search_hits_with`] over only the rows whose `_id` is in
+    /// `ids` (when given; ids not in the table are ignored), such as
+    /// [`Table::ids_matching`] gives for a SQL predicate: the best `k` of
+    /// those rows, never a thinned global top `k`. Scores are the
+    /// unfiltered search's (statistics of the whole table version), so the
+    /// answer is the unfiltered ranking with the other rows left out.
+    ///
+    /// # Errors
+    /// As [`Table::search_hits_with`].
+    pub async fn search_hits_among(
+        &self,
+        column: &str,
+        query: &str,
+        k: usize,
+        params: Bm25Params,
+        ids: Option<&[u64]>,
+    ) -> Result<Vec<Hit>> {
         let parsed = Query::parse(query)?;
+        let by_id = match ids {
+            None => None,
+            Some(ids) => Some(self.rows_of_ids(ids).await?),
+        };
         let (opened, pruned) = self.candidates(column, &parsed).await?;
         let mut all_terms = BTreeSet::new();
         for (_, index) in &opened {
@@ -331,7 +355,21 @@ impl Table {
         let jobs: Vec<_> = opened
             .iter()
             .zip(lives)
-            .map(|((i, index), live)| (*i, Arc::clone(index), live))
+            .filter_map(|((i, index), live)| {
+                // An id allow set narrows the live rows, and leaves out
+                // files it names no row of.
+                let allowed = match &by_id {
+                    None => live,
+                    Some(by_id) => {
+                        let rows = by_id.get(i)?;
+                        Some(Arc::new(match live {
+                            Some(live) => live.as_ref() & rows,
+                            None => rows.clone(),
+                        }))
+                    }
+                };
+                Some((*i, Arc::clone(index), allowed))
+            })
             .collect();
         // Each file's top k on the reader pool, files in parallel.
         let per_file = pools::read(move || {
@@ -378,7 +416,25 @@ impl Table {
         k: usize,
         columns: &[&str],
     ) -> Result<RecordBatch> {
-        let hits = self.search_hits(column, query, k).await?;
+        self.search_among(column, query, k, None, columns).await
+    }
+
+    /// [`Table::search_hits_among`] (default BM25 parameters) as a record
+    /// batch, as [`Table::search`].
+    ///
+    /// # Errors
+    /// As [`Table::search`].
+    pub async fn search_among(
+        &self,
+        column: &str,
+        query: &str,
+        k: usize,
+        ids: Option<&[u64]>,
+        columns: &[&str],
+    ) -> Result<RecordBatch> {
+        let hits = self
+            .search_hits_among(column, query, k, Bm25Params::default(), ids)
+            .await?;
         self.resolve(&hits, columns).await
     }
 
