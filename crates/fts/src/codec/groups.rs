@@ -11,6 +11,11 @@ use crate::codec::bitpack;
 /// Values per group.
 pub(crate) const GROUP: usize = 128;
 
+/// A run this short within a group not yet decoded is read in place,
+/// value by value, instead of decoding the group's 128 values: a phrase
+/// reads a common term's few positions in one document per block.
+const IN_PLACE_MAX: usize = 16;
+
 /// Appends `streams` (all the same length) as groups.
 pub(crate) fn pack<const N: usize>(streams: [&[u32]; N], out: &mut Vec<u8>) {
     let len = streams.first().map_or(0, |s| s.len());
@@ -103,11 +108,26 @@ impl<const N: usize> GroupReader<N> {
         let mut i = first;
         while i < end {
             let group = i / GROUP as u64;
-            if self.cached != Some(group) {
-                self.load(bytes, group)?;
-            }
             let at = usize::try_from(i % GROUP as u64).ok()?;
             let take = usize::try_from((end - i).min((GROUP - at) as u64)).ok()?;
+            if self.cached != Some(group) {
+                if take <= IN_PLACE_MAX {
+                    let (start, widths) = self.locate(bytes, group)?;
+                    let count = self.count(group);
+                    let packed = bytes.get(start + N..)?;
+                    if packed.len() < bitpack::packed_len(count, widths[0]) {
+                        return None;
+                    }
+                    let mut few = [0u32; IN_PLACE_MAX];
+                    for (j, slot) in few[..take].iter_mut().enumerate() {
+                        *slot = bitpack::get(packed, widths[0], count, at + j);
+                    }
+                    each(&few[..take]);
+                    i += take as u64;
+                    continue;
+                }
+                self.load(bytes, group)?;
+            }
             each(&self.values[0][at..at + take]);
             i += take as u64;
         }
@@ -124,7 +144,9 @@ impl<const N: usize> GroupReader<N> {
         widths.iter().all(|&w| w <= 32).then_some(widths)
     }
 
-    fn load(&mut self, bytes: &[u8], group: u64) -> Option<()> {
+    /// The byte offset of `group` in the block and its widths, walking
+    /// on from the last group located.
+    fn locate(&mut self, bytes: &[u8], group: u64) -> Option<(usize, [u8; N])> {
         if group < self.walk_group {
             self.walk_group = 0;
             self.walk_at = 0;
@@ -139,9 +161,13 @@ impl<const N: usize> GroupReader<N> {
             walked += 1;
         }
         (self.walk_group, self.walk_at) = (walked, at);
+        Some((at, Self::widths(bytes, at)?))
+    }
+
+    fn load(&mut self, bytes: &[u8], group: u64) -> Option<()> {
+        let (start, widths) = self.locate(bytes, group)?;
         let count = self.count(group);
-        let widths = Self::widths(bytes, self.walk_at)?;
-        let mut at = self.walk_at + N;
+        let mut at = start + N;
         if at + group_len(count, &widths) - N > bytes.len() {
             return None;
         }
@@ -192,6 +218,16 @@ mod tests {
                 let mut run = Vec::new();
                 let got = reader.for_each_slice(&bytes, i as u64, count, |s| run.extend_from_slice(s));
                 let end = i + count as usize;
+                let want = (end <= a.len()).then(|| a[i..end].to_vec());
+                proptest::prop_assert_eq!(got.map(|()| run), want);
+                // Short runs on a fresh reader are read in place (no group
+                // decoded), crossing group edges too.
+                let short = (i % 20) as u64;
+                let mut fresh = GroupReader::<2>::new();
+                fresh.reset(a.len() as u64);
+                let mut run = Vec::new();
+                let got = fresh.for_each_slice(&bytes, i as u64, short, |s| run.extend_from_slice(s));
+                let end = i + short as usize;
                 let want = (end <= a.len()).then(|| a[i..end].to_vec());
                 proptest::prop_assert_eq!(got.map(|()| run), want);
             }
