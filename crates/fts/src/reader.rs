@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use fst::Automaton;
@@ -67,6 +67,40 @@ pub struct FtsIndex {
     header: Header,
     analyzer: Arc<Analyzer>,
     dict: fst::Map<Bytes>,
+    /// The last few dictionary lookups, shared by clones.
+    recent: Arc<Mutex<RecentTerms>>,
+}
+
+/// The last [`RECENT_TERMS`] terms looked up and what was found. A query
+/// looks each of its terms up more than once (for the statistics, then
+/// for its cursors), and a lookup — an FST walk, then a scan of up to 16
+/// term records — was a third of a rare phrase query's time.
+#[derive(Debug, Default)]
+struct RecentTerms {
+    slots: Vec<(Box<str>, Option<TermInfo>)>,
+    /// The slot the next new term replaces once all are used.
+    next: usize,
+}
+
+const RECENT_TERMS: usize = 8;
+
+impl RecentTerms {
+    fn get(&self, term: &str) -> Option<Option<TermInfo>> {
+        self.slots
+            .iter()
+            .find(|(t, _)| &**t == term)
+            .map(|(_, info)| info.clone())
+    }
+
+    fn put(&mut self, term: &str, info: Option<TermInfo>) {
+        let entry = (Box::from(term), info);
+        if self.slots.len() < RECENT_TERMS {
+            self.slots.push(entry);
+        } else if let Some(slot) = self.slots.get_mut(self.next) {
+            *slot = entry;
+            self.next = (self.next + 1) % RECENT_TERMS;
+        }
+    }
 }
 
 impl std::fmt::Debug for FtsIndex {
@@ -247,6 +281,7 @@ impl FtsIndex {
             header,
             analyzer: Arc::new(analyzer),
             dict,
+            recent: Arc::default(),
         })
     }
 
@@ -336,10 +371,16 @@ impl FtsIndex {
     /// # Errors
     /// [`FtsError::Corrupt`] if the term's row is malformed.
     pub fn term_info(&self, term: &str) -> Result<Option<TermInfo>> {
-        match self.dict.get(term.as_bytes()) {
-            Some(ordinal) => self.term_info_by_ordinal(ordinal).map(Some),
-            None => Ok(None),
+        let recent = || self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = recent().get(term) {
+            return Ok(known);
         }
+        let info = match self.dict.get(term.as_bytes()) {
+            Some(ordinal) => Some(self.term_info_by_ordinal(ordinal)?),
+            None => None,
+        };
+        recent().put(term, info.clone());
+        Ok(info)
     }
 
     fn term_info_by_ordinal(&self, ordinal: u64) -> Result<TermInfo> {
