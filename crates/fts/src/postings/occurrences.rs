@@ -58,8 +58,12 @@ pub(super) struct OccurrenceState {
     /// of every entry's start was a serial pass over the whole block.
     at: usize,
     start: u64,
+    /// Occurrences in the block.
+    total: u64,
     positions: GroupReader<1>,
-    offsets: GroupReader<2>,
+    /// Made when offsets are first read (a 1 KiB buffer most queries,
+    /// phrases included, never use).
+    offsets: Option<Box<GroupReader<2>>>,
 }
 
 impl Postings<'_> {
@@ -74,8 +78,9 @@ impl Postings<'_> {
                 block: usize::MAX,
                 at: 0,
                 start: 0,
+                total: 0,
                 positions: GroupReader::new(),
-                offsets: GroupReader::new(),
+                offsets: None,
             })
         });
         if state.block != block {
@@ -88,8 +93,11 @@ impl Postings<'_> {
             state.block = block;
             state.at = 0;
             state.start = 0;
+            state.total = total;
             state.positions.reset(total);
-            state.offsets.reset(total);
+            if let Some(offsets) = &mut state.offsets {
+                offsets.reset(total);
+            }
         }
         // The cursor never moves back within a block: the start moves on
         // by the tfs in between.
@@ -192,10 +200,16 @@ impl Postings<'_> {
             .ok_or_else(corrupt)?;
         let state = self.occurrence_state();
         let first = state.start;
+        let total = state.total;
+        let offsets = state.offsets.get_or_insert_with(|| {
+            let mut reader = Box::new(GroupReader::new());
+            reader.reset(total);
+            reader
+        });
         let mut out = Vec::with_capacity(positions.len());
         let mut end = 0u32;
         for (j, position) in (0u64..).zip(positions) {
-            let [gap, len] = state.offsets.get(bytes, first + j).ok_or_else(corrupt)?;
+            let [gap, len] = offsets.get(bytes, first + j).ok_or_else(corrupt)?;
             let start = end.checked_add(gap).ok_or_else(corrupt)?;
             end = start.checked_add(len).ok_or_else(corrupt)?;
             out.push(Occurrence {
