@@ -97,6 +97,22 @@ impl LazySuperfile {
         Ok(ColumnVectors::new(out))
     }
 
+    /// The stored vectors of `rows` of `column` if every one is kept (a
+    /// warm file): no await, so a search can rerank on the thread that
+    /// shortlisted. `None` when any is missing (or null).
+    pub fn kept_column_vectors(&self, column: &str, rows: &[u32]) -> Option<ColumnVectors> {
+        let kept = self
+            .row_vectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let kept = kept.get(column)?;
+        let found = rows
+            .iter()
+            .map(|row| Some((*row, Arc::clone(kept.get(row)?))))
+            .collect::<Option<Vec<_>>>()?;
+        Some(ColumnVectors::new(found))
+    }
+
     /// `rows` (sorted, distinct) read as byte ranges of their pages.
     async fn read_addressed(
         &self,

@@ -89,7 +89,7 @@ fn from_column(query: &VectorQuery<'_>, header: &IndexHeader) -> bool {
 /// shortlist from the cluster `heads`, then the shortlisted rows' vectors
 /// read (or found kept) in one concurrent batch.
 async fn rerank_from_column(
-    file: &LazySuperfile,
+    file: &Arc<LazySuperfile>,
     query: &VectorQuery<'_>,
     options: &SearchOptions,
     header: &Arc<IndexHeader>,
@@ -97,8 +97,20 @@ async fn rerank_from_column(
     heads: Vec<(usize, Bytes)>,
 ) -> Result<Vec<Neighbor>> {
     let (h, v, o) = (Arc::clone(header), query.vector.to_vec(), options.clone());
-    let shortlist =
-        pools::read(move || Ok(h.shortlist(&v, &o, allowed.as_deref(), heads.as_slice())?)).await?;
+    let (f, column) = (Arc::clone(file), query.column.to_owned());
+    // A warm file keeps the shortlisted rows: rerank in the same pool task.
+    let shortlisted = pools::read(move || {
+        let list = h.shortlist(&v, &o, allowed.as_deref(), heads.as_slice())?;
+        Ok(match f.kept_column_vectors(&column, &list.rows()) {
+            Some(vectors) => Err(list.rerank_exact(&vectors)?),
+            None => Ok(list),
+        })
+    })
+    .await?;
+    let shortlist = match shortlisted {
+        Ok(list) => list,
+        Err(found) => return Ok(found),
+    };
     let vectors = file
         .column_vectors(query.column, header.dim(), &shortlist.rows())
         .await?;
@@ -206,25 +218,37 @@ impl Table {
         let jobs: Vec<VectorJob> = jobs.into_iter().flatten().collect();
         let vector = query.vector.to_vec();
         let search_options = options.clone();
-        let mut per_file = pools::read(move || {
-            use rayon::prelude::*;
-            jobs.into_par_iter()
+        let all_found = jobs.iter().all(|job| job.found.is_some());
+        let mut per_file = if all_found {
+            // Nothing left to search (two-phase or column reranks): no
+            // pool task to wait for.
+            jobs.into_iter()
                 .map(|job| {
-                    let found = match job.found {
-                        Some(found) => found,
-                        None => job.header.search_clusters(
-                            &vector,
-                            &search_options,
-                            job.allowed.as_deref(),
-                            job.clusters.as_slice(),
-                            None,
-                        )?,
-                    };
-                    Ok((job.file, job.header, job.allowed, job.planned, found))
+                    let found = job.found.unwrap_or_default();
+                    (job.file, job.header, job.allowed, job.planned, found)
                 })
-                .collect::<Result<Vec<_>>>()
-        })
-        .await?;
+                .collect()
+        } else {
+            pools::read(move || {
+                use rayon::prelude::*;
+                jobs.into_par_iter()
+                    .map(|job| {
+                        let found = match job.found {
+                            Some(found) => found,
+                            None => job.header.search_clusters(
+                                &vector,
+                                &search_options,
+                                job.allowed.as_deref(),
+                                job.clusters.as_slice(),
+                                None,
+                            )?,
+                        };
+                        Ok((job.file, job.header, job.allowed, job.planned, found))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await?
+        };
         // A filtered search whose planned clusters held too few allowed
         // rows would widen into clusters not read: read them all then.
         for (i, header, allowed, read, found) in &mut per_file {
