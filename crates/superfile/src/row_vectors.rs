@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use infino_vector::RowVectors;
-use parquet::basic::{Compression, Encoding};
+use parquet::basic::{Compression, Encoding, Type};
 use parquet::file::metadata::ParquetMetaData;
 
 /// Where each row's vector lies in the file.
@@ -38,7 +38,8 @@ impl VectorPages {
             schema.column(i).path().parts().first().map(String::as_str) == Some(column)
         });
         let leaf = leaves.next()?;
-        if leaves.next().is_some() || dim == 0 {
+        if leaves.next().is_some() || dim == 0 || schema.column(leaf).physical_type() != Type::FLOAT
+        {
             return None;
         }
         let offsets = metadata.offset_index()?;
