@@ -308,3 +308,34 @@ async fn rerank_from_the_column() {
         assert_eq!(ids(&payload), ids(&column));
     }
 }
+
+/// A repeated column-reranked search reads nothing: the heads and the
+/// shortlisted rows' vectors are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_column_rerank_reads_nothing() {
+    let docs = bodies(3_000, 8);
+    let vecs = vectors(3_000, 9);
+    let params = BuildParams {
+        rerank: Rerank::None,
+        ..BuildParams::default()
+    };
+    let spec = IndexSpec::default().with_vector("embedding", Metric::Cosine, params);
+    let conn = Connection::connect("memory://").expect("connect");
+    conn.create_table("v", schema(), &spec)
+        .await
+        .expect("create")
+        .append(&[batch(0, &docs, &vecs)])
+        .await
+        .expect("append");
+    let t = conn.open_table("v").await.expect("open");
+    let q = vectors(1, 5).remove(0);
+    let query = VectorQuery::new("embedding", &q, 10);
+    let before = conn.store().stats();
+    let first = t.vector_search_hits(&query).await.expect("cold");
+    assert!(conn.store().stats().since(&before).total_requests() > 0);
+    let before = conn.store().stats();
+    let again = t.vector_search_hits(&query).await.expect("warm");
+    assert_eq!(conn.store().stats().since(&before).total_requests(), 0);
+    let ids = |h: &[Hit]| h.iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(ids(&first), ids(&again));
+}
