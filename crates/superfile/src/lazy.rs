@@ -63,7 +63,7 @@ pub struct LazySuperfile {
     /// Row layouts of vector columns (`None`: not addressable by row).
     pub(crate) vector_pages: Mutex<BTreeMap<String, Option<Arc<crate::row_vectors::VectorPages>>>>,
     /// Stored vectors read for reranks, by (column, row).
-    pub(crate) row_vectors: Mutex<KeptRows>,
+    pub(crate) row_vectors: std::sync::RwLock<KeptRows>,
 }
 
 impl LazySuperfile {
@@ -138,7 +138,7 @@ impl LazySuperfile {
             payloads: Mutex::new(std::collections::HashMap::new()),
             lookup_hints: BTreeMap::new(),
             vector_pages: Mutex::new(BTreeMap::new()),
-            row_vectors: Mutex::new(BTreeMap::new()),
+            row_vectors: std::sync::RwLock::new(BTreeMap::new()),
         })
     }
 

@@ -14,7 +14,9 @@ use arrow::datatypes::Float32Type;
 
 use crate::error::{Result, SuperfileError};
 use crate::lazy::LazySuperfile;
-use crate::row_vectors::{ColumnVectors, VectorPages, decode_vector};
+use infino_vector::RowVectors;
+
+use crate::row_vectors::{ColumnVectors, KeptVectors, VectorPages, decode_vector};
 use crate::sparse_read::read_sparse;
 
 /// Gap between two wanted vectors that a sparse read fetches rather than
@@ -64,7 +66,7 @@ impl LazySuperfile {
         {
             let kept = self
                 .row_vectors
-                .lock()
+                .read()
                 .unwrap_or_else(PoisonError::into_inner);
             let kept = kept.get(column);
             for &row in rows {
@@ -87,7 +89,7 @@ impl LazySuperfile {
         };
         let mut kept = self
             .row_vectors
-            .lock()
+            .write()
             .unwrap_or_else(PoisonError::into_inner);
         let kept = kept.entry(column.to_owned()).or_default();
         for (row, vector) in fetched {
@@ -97,20 +99,26 @@ impl LazySuperfile {
         Ok(ColumnVectors::new(out))
     }
 
-    /// The stored vectors of `rows` of `column` if every one is kept (a
-    /// warm file): no await, so a search can rerank on the thread that
-    /// shortlisted. `None` when any is missing (or null).
-    pub fn kept_column_vectors(&self, column: &str, rows: &[u32]) -> Option<ColumnVectors> {
+    /// `with(vectors)` over the kept stored vectors of `column`, if every
+    /// one of `rows` is kept (a warm file), else `None` without calling it:
+    /// no await and no copy, so a search reranks on the thread that
+    /// shortlisted, reading the kept vectors in place (cloning 200 shared
+    /// handles touched 200 cold cache lines).
+    pub fn with_kept_column_vectors<R>(
+        &self,
+        column: &str,
+        rows: &[u32],
+        with: impl FnOnce(&dyn RowVectors) -> R,
+    ) -> Option<R> {
         let kept = self
             .row_vectors
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner);
         let kept = kept.get(column)?;
-        let found = rows
-            .iter()
-            .map(|row| Some((*row, Arc::clone(kept.get(row)?))))
-            .collect::<Option<Vec<_>>>()?;
-        Some(ColumnVectors::new(found))
+        if !rows.iter().all(|row| kept.contains_key(row)) {
+            return None;
+        }
+        Some(with(&KeptVectors(kept)))
     }
 
     /// `rows` (sorted, distinct) read as byte ranges of their pages.

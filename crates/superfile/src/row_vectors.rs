@@ -13,6 +13,7 @@
 //! offset index) gets no [`VectorPages`]; callers then fetch rows through
 //! Parquet, which is always correct, only slower.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -142,5 +143,14 @@ impl RowVectors for ColumnVectors {
     fn vector(&self, row: u32) -> Option<&[f32]> {
         let i = self.rows.binary_search_by_key(&row, |r| r.0).ok()?;
         Some(&self.rows[i].1)
+    }
+}
+
+/// Kept vectors by row, borrowed in place.
+pub(crate) struct KeptVectors<'a>(pub(crate) &'a HashMap<u32, Arc<[f32]>>);
+
+impl RowVectors for KeptVectors<'_> {
+    fn vector(&self, row: u32) -> Option<&[f32]> {
+        self.0.get(&row).map(AsRef::as_ref)
     }
 }

@@ -164,7 +164,7 @@ async fn column_rerank_matches_an_exact_source() {
             .vector_heads("embedding", &planned)
             .await
             .expect("heads");
-        let list = header
+        let mut list = header
             .shortlist(&q, &opts, None, heads.as_slice())
             .expect("shortlist");
         let vectors = file

@@ -100,14 +100,17 @@ async fn rerank_from_column(
     let (f, column) = (Arc::clone(file), query.column.to_owned());
     // A warm file keeps the shortlisted rows: rerank in the same pool task.
     let shortlisted = pools::read(move || {
-        let list = h.shortlist(&v, &o, allowed.as_deref(), heads.as_slice())?;
-        Ok(match f.kept_column_vectors(&column, &list.rows()) {
-            Some(vectors) => Err(list.rerank_exact(&vectors)?),
-            None => Ok(list),
-        })
+        let mut list = h.shortlist(&v, &o, allowed.as_deref(), heads.as_slice())?;
+        let rows = list.rows();
+        Ok(
+            match f.with_kept_column_vectors(&column, &rows, |kept| list.rerank_exact(kept)) {
+                Some(found) => Err(found?),
+                None => Ok(list),
+            },
+        )
     })
     .await?;
-    let shortlist = match shortlisted {
+    let mut shortlist = match shortlisted {
         Ok(list) => list,
         Err(found) => return Ok(found),
     };

@@ -115,15 +115,15 @@ impl Shortlist {
     ///
     /// # Errors
     /// [`VectorError::MissingVector`] when `exact` lacks a shortlisted row.
-    pub fn rerank_exact(mut self, exact: &dyn RowVectors) -> Result<Vec<Neighbor>> {
-        let Some(q) = self.q.take() else {
+    pub fn rerank_exact(&mut self, exact: &dyn RowVectors) -> Result<Vec<Neighbor>> {
+        let Some(q) = &self.q else {
             return Ok(Vec::new());
         };
         let (h, ctxs) = (&self.header, &mut self.ctxs);
         let mut s = Scratch::new(h);
         let mut hits = Vec::with_capacity(self.cands.len());
         for &(_, row, slot, j) in &self.cands {
-            let d = ctxs[slot].precise(h, &q, &mut s, j, Some(exact))?;
+            let d = ctxs[slot].precise(h, q, &mut s, j, Some(exact))?;
             hits.push((row, sane(d)));
         }
         Ok(top_k(hits, self.k))
