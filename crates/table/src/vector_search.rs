@@ -410,23 +410,14 @@ impl Table {
         // shortlisted rows' stored vectors).
         let planned = header.plan(query.vector, options, allowed.as_deref())?;
         let probes = header.probes(options, allowed.as_deref());
-        if from_column(query, &header) {
-            let found = if probes {
+        let found = if from_column(query, &header) {
+            Some(if probes {
                 let heads = file.vector_heads(query.column, &planned).await?;
                 rerank_from_column(&file, query, options, &header, allowed.clone(), heads).await?
             } else {
                 scan_from_column(&file, query, options, &header, allowed.clone(), &planned).await?
-            };
-            return Ok(Some(VectorJob {
-                file: i,
-                header,
-                allowed,
-                clusters: Vec::new(),
-                planned: planned.len(),
-                found: Some(found),
-            }));
-        }
-        if probes && file.vector_two_phase_pays(query.column, &header, &planned) {
+            })
+        } else if probes && file.vector_two_phase_pays(query.column, &header, &planned) {
             let heads = file.vector_heads(query.column, &planned).await?;
             let (h, a, v, o) = (
                 Arc::clone(&header),
@@ -440,24 +431,22 @@ impl Table {
             let payloads = file
                 .vector_payloads(query.column, &shortlist.payload_ranges())
                 .await?;
-            let found = pools::read(move || Ok(shortlist.rerank(&payloads)?)).await?;
-            return Ok(Some(VectorJob {
-                file: i,
-                header,
-                allowed,
-                clusters: Vec::new(),
-                planned: planned.len(),
-                found: Some(found),
-            }));
-        }
-        let clusters = file.vector_clusters(query.column, &planned).await?;
+            Some(pools::read(move || Ok(shortlist.rerank(&payloads)?)).await?)
+        } else {
+            None
+        };
+        // Searches answered above read no whole clusters.
+        let clusters = match found {
+            Some(_) => Vec::new(),
+            None => file.vector_clusters(query.column, &planned).await?,
+        };
         Ok(Some(VectorJob {
             file: i,
             header,
             allowed,
             clusters,
             planned: planned.len(),
-            found: None,
+            found,
         }))
     }
 
