@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
 use bytes::Bytes;
-use infino_testkit::vectors::clustered;
+use infino_testkit::vectors::{clustered, queries_near};
 use infino_vector::{
     BuildParams, Metric, Rerank, SearchOptions, VectorIndex, VectorIndexBuilder, dot,
 };
@@ -84,17 +84,7 @@ fn main() -> Res<()> {
     } else {
         let n: usize = which.parse()?;
         let data = clustered(n, dim, 7);
-        let step = (n / QUERIES).max(1);
-        let queries = (0..QUERIES.min(n))
-            .map(|i| {
-                let row = (i * step + step / 2).min(n - 1);
-                data[row * dim..(row + 1) * dim]
-                    .iter()
-                    .enumerate()
-                    .map(|(d, x)| x + if d % 2 == 0 { 0.01 } else { -0.01 })
-                    .collect()
-            })
-            .collect();
+        let queries = queries_near(&data, dim, QUERIES);
         (data, queries)
     };
     let n = data.len() / dim;

@@ -26,7 +26,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table, VectorQuery};
-use infino_testkit::vectors::clustered;
+use infino_testkit::vectors::{clustered, queries_near};
 use infino_vector::{
     BuildParams, Metric, Rerank, RowVectors, SearchOptions, VectorIndex, VectorIndexBuilder,
 };
@@ -294,7 +294,6 @@ pub(crate) async fn run(
     let unit: Vec<f32> = data.chunks_exact(dim).flat_map(normalized).collect();
     // The corpus's queries, else queries like the data: stored vectors,
     // slightly moved.
-    let step = (n / QUERIES).max(1);
     let real: Option<Vec<Vec<f32>>> = query_embeddings.filter(|(d, _)| *d == dim).map(|(_, q)| {
         q.chunks_exact(dim)
             .take(QUERIES)
@@ -304,18 +303,7 @@ pub(crate) async fn run(
     if let Some(q) = &real {
         println!("vectors: {} corpus queries", q.len());
     }
-    let queries: Vec<Vec<f32>> = real.unwrap_or_else(|| {
-        (0..QUERIES.min(n))
-            .map(|i| {
-                let row = (i * step + step / 2).min(n - 1);
-                data[row * dim..(row + 1) * dim]
-                    .iter()
-                    .enumerate()
-                    .map(|(d, x)| x + if d % 2 == 0 { 0.01 } else { -0.01 })
-                    .collect()
-            })
-            .collect()
-    });
+    let queries: Vec<Vec<f32>> = real.unwrap_or_else(|| queries_near(&data, dim, QUERIES));
     let truth_of = |rows: usize| -> Vec<Vec<u64>> {
         queries
             .iter()
