@@ -2,10 +2,6 @@
 //! straight in their pages when the layout allows, through Parquet
 //! otherwise, the same vectors either way.
 
-use std::sync::Arc;
-
-use arrow::array::{FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema};
 use infino_store::{Path, Store};
 use infino_superfile::{
     IndexSpec, LazySuperfile, OpenOptions, SuperfileError, SuperfileWriter, WriterOptions,
@@ -14,15 +10,7 @@ use infino_vector::{BuildParams, Metric, Rerank, RowVectors, SearchOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const DIM: usize = 16;
-
-fn schema() -> Arc<Schema> {
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("embedding", DataType::FixedSizeList(item, DIM as i32), true),
-    ]))
-}
+use crate::vectors::{DIM, batch, schema};
 
 /// `n` random vectors; with `nulls`, every 10th row is null.
 fn rows(n: usize, nulls: bool) -> Vec<Option<Vec<f32>>> {
@@ -33,24 +21,6 @@ fn rows(n: usize, nulls: bool) -> Vec<Option<Vec<f32>>> {
             (!nulls || i % 10 != 4).then_some(v)
         })
         .collect()
-}
-
-fn batch(rows: &[Option<Vec<f32>>]) -> RecordBatch {
-    let values: Vec<f32> = rows
-        .iter()
-        .flat_map(|r| r.clone().unwrap_or_else(|| vec![0.0; DIM]))
-        .collect();
-    let validity: Vec<bool> = rows.iter().map(Option::is_some).collect();
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let list = FixedSizeListArray::try_new(
-        item,
-        DIM as i32,
-        Arc::new(Float32Array::from(values)),
-        Some(validity.into()),
-    )
-    .expect("list");
-    let ids = Int64Array::from_iter_values(0..rows.len() as i64);
-    RecordBatch::try_new(schema(), vec![Arc::new(ids), Arc::new(list)]).expect("batch")
 }
 
 /// A superfile of `rows` in row groups of 1,000, indexed without a rerank

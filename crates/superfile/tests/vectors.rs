@@ -14,9 +14,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const DIM: usize = 16;
+pub(crate) const DIM: usize = 16;
 
-fn schema() -> Arc<Schema> {
+pub(crate) fn schema() -> Arc<Schema> {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
@@ -32,7 +32,8 @@ fn rows(n: usize) -> Vec<Option<Vec<f32>>> {
         .collect()
 }
 
-fn batch(rows: &[Option<Vec<f32>>]) -> RecordBatch {
+/// `rows` as a batch of `id` and a nullable `embedding` column.
+pub(crate) fn batch(rows: &[Option<Vec<f32>>]) -> RecordBatch {
     let values: Vec<f32> = rows
         .iter()
         .flat_map(|r| r.clone().unwrap_or_else(|| vec![0.0; DIM]))
