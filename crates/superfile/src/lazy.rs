@@ -64,6 +64,8 @@ pub struct LazySuperfile {
     pub(crate) vector_pages: Mutex<BTreeMap<String, Option<Arc<crate::row_vectors::VectorPages>>>>,
     /// Stored vectors read for reranks, by (column, row).
     pub(crate) row_vectors: std::sync::RwLock<KeptRows>,
+    /// The Parquet metadata with the page index, when it had to be read.
+    with_page_index: tokio::sync::OnceCell<Arc<ParquetMetaData>>,
 }
 
 impl LazySuperfile {
@@ -139,6 +141,7 @@ impl LazySuperfile {
             lookup_hints: BTreeMap::new(),
             vector_pages: Mutex::new(BTreeMap::new()),
             row_vectors: std::sync::RwLock::new(BTreeMap::new()),
+            with_page_index: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -331,18 +334,24 @@ impl LazySuperfile {
         if metadata.offset_index().is_some() || regions_end >= self.size {
             return Ok(Arc::clone(metadata));
         }
-        let tail = self
-            .store
-            .get_range(&self.path, regions_end..self.size)
-            .await?;
-        let metadata = with_page_index(
-            (**metadata).clone(),
-            &self.directory,
-            &tail,
-            self.size,
-            self.options,
-        )?;
-        Ok(Arc::new(metadata))
+        // Read once per file, whichever vector column asks first.
+        self.with_page_index
+            .get_or_try_init(|| async {
+                let tail = self
+                    .store
+                    .get_range(&self.path, regions_end..self.size)
+                    .await?;
+                let metadata = with_page_index(
+                    (**metadata).clone(),
+                    &self.directory,
+                    &tail,
+                    self.size,
+                    self.options,
+                )?;
+                Ok(Arc::new(metadata))
+            })
+            .await
+            .cloned()
     }
 
     /// Read `selection` of row group `group` (of the whole file when `None`).
