@@ -150,21 +150,41 @@ impl SuperfileWriter {
         let mut fields: Vec<Field> = vec![Field::new(ID_COLUMN, DataType::UInt64, false)];
         fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
         let file_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        // Dictionary pages only where values may repeat: a long-text or
-        // vector column's dictionary would hold nearly every value, and a row
-        // fetch would have to read it whole before its one page. Other
-        // columns start with a dictionary whose limit the first batch
-        // decides (`dictionary.rs`).
+        // Dictionary pages only where values may repeat: a vector column's
+        // dictionary would hold every value, and a row fetch would have to
+        // read it whole before its one page. Other columns start with a
+        // dictionary whose limit the first batch decides (`dictionary.rs`);
+        // a full-text column (mostly long, unique text) gets one only when
+        // the first batch shows its values repeat (tags, codes, names —
+        // the columns an equality filter is put on).
         let mut properties = WriterProperties::builder().set_dictionary_enabled(false);
         let mut dictionary_columns = Vec::new();
         for (i, field) in schema.fields().iter().enumerate() {
-            let indexed = spec.fts.iter().any(|c| c.column == *field.name())
-                || spec.vector.iter().any(|c| c.column == *field.name());
-            if !indexed && !field.data_type().is_nested() {
+            if field.data_type().is_nested()
+                || spec.vector.iter().any(|c| c.column == *field.name())
+            {
+                continue;
+            }
+            let text = spec.fts.iter().any(|c| c.column == *field.name());
+            if !text {
                 properties = properties
                     .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), true);
-                // File columns: `_id` first.
-                dictionary_columns.push((i + 1, field.name().clone()));
+            }
+            // File columns: `_id` first.
+            dictionary_columns.push((i + 1, field.name().clone()));
+        }
+        // Integers as deltas where they are not dictionary-encoded: `_id`
+        // always, other integer columns once their dictionary is given up
+        // (row numbers, keys, timestamps). Ascending values take a few bits
+        // per row instead of eight bytes, random ones about their width.
+        properties = properties
+            .set_column_encoding(ColumnPath::from(ID_COLUMN), Encoding::DELTA_BINARY_PACKED);
+        for field in schema.fields() {
+            if delta_packs(field.data_type()) {
+                properties = properties.set_column_encoding(
+                    ColumnPath::from(field.name().as_str()),
+                    Encoding::DELTA_BINARY_PACKED,
+                );
             }
         }
         for field in schema.fields() {
@@ -397,10 +417,10 @@ impl SuperfileWriter {
                 .map(|b| Arc::clone(b.column(*i)))
                 .collect();
             if dictionary::repeats(&parts)? {
-                properties = properties.set_column_dictionary_page_size_limit(
-                    ColumnPath::from(name.as_str()),
-                    REPEATING_DICTIONARY_LIMIT,
-                );
+                let path = ColumnPath::from(name.as_str());
+                properties = properties
+                    .set_column_dictionary_enabled(path.clone(), true)
+                    .set_column_dictionary_page_size_limit(path, REPEATING_DICTIONARY_LIMIT);
             }
         }
         let mut writer = ArrowWriter::try_new(
@@ -449,6 +469,28 @@ fn index_text(builder: &mut FtsIndexBuilder, column: &ArrayRef, base: u64) -> Re
             reason: format!("cannot index {other} as text"),
         }),
     }
+}
+
+/// Whether a top-level column of type `t` is stored as 32- or 64-bit
+/// integers, which `DELTA_BINARY_PACKED` encodes.
+fn delta_packs(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Date32
+            | DataType::Date64
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Timestamp(_, _)
+            | DataType::Duration(_)
+    )
 }
 
 /// An indexed vector column is written uncompressed, PLAIN, without a

@@ -180,7 +180,7 @@ fn data_page_encodings(bytes: &bytes::Bytes, column: usize) -> Vec<parquet::basi
 }
 
 #[test]
-fn repeating_columns_keep_their_dictionary_and_unique_ones_fall_back_to_plain() {
+fn repeating_columns_keep_their_dictionary_and_unique_ones_fall_back() {
     use std::sync::Arc;
 
     use arrow::array::{Float64Array, Int64Array};
@@ -214,9 +214,19 @@ fn repeating_columns_keep_their_dictionary_and_unique_ones_fall_back_to_plain() 
         .expect("write");
     let bytes = writer.finish().expect("finish");
     // Columns: `_id`, `key`, `price`.
+    let ids = data_page_encodings(&bytes, 0);
     let key = data_page_encodings(&bytes, 1);
     let price = data_page_encodings(&bytes, 2);
-    assert!(key.contains(&Encoding::PLAIN), "key fell back: {key:?}");
+    // Integers without a dictionary are stored as deltas: `_id` always,
+    // `key` once it gives its dictionary up.
+    assert!(
+        ids.iter().all(|e| *e == Encoding::DELTA_BINARY_PACKED),
+        "_id as deltas: {ids:?}"
+    );
+    assert!(
+        key.contains(&Encoding::DELTA_BINARY_PACKED),
+        "key fell back to deltas: {key:?}"
+    );
     assert!(
         price.iter().all(|e| *e == Encoding::RLE_DICTIONARY),
         "price kept its dictionary: {price:?}"
@@ -232,4 +242,72 @@ fn repeating_columns_keep_their_dictionary_and_unique_ones_fall_back_to_plain() 
             .value(0),
         79.99
     );
+}
+
+#[test]
+fn an_indexed_text_column_keeps_a_dictionary_only_when_its_values_repeat() {
+    use std::sync::Arc;
+
+    use arrow::array::StringArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use infino_fts::FtsConfig;
+    use parquet::basic::Encoding;
+    // 20,000 rows: `code` takes 500 values (a tag an equality filter is put
+    // on), `text` is unique per row. Both are full-text indexed.
+    let n = 20_000;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("code", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let code = |i: usize| format!("c{}", i * 7919 % 500);
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from_iter_values((0..n).map(code))),
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("document number {i} says {}", i * 31)),
+            )),
+        ],
+    )
+    .expect("batch");
+    let spec = IndexSpec::default()
+        .with_fts("code", FtsConfig::default())
+        .with_fts("text", FtsConfig::default());
+    let mut writer =
+        SuperfileWriter::new(schema, &spec, &WriterOptions::default()).expect("writer");
+    writer.write(&batch).expect("write");
+    let bytes = writer.finish().expect("finish");
+    // Columns: `_id`, `code`, `text`.
+    let codes = data_page_encodings(&bytes, 1);
+    let texts = data_page_encodings(&bytes, 2);
+    assert!(
+        codes.iter().all(|e| *e == Encoding::RLE_DICTIONARY),
+        "code keeps a dictionary: {codes:?}"
+    );
+    assert!(
+        texts.iter().all(|e| *e == Encoding::PLAIN),
+        "text has none: {texts:?}"
+    );
+    // Values and the index read back the same either way.
+    let file = Superfile::open(bytes, OpenOptions::default()).expect("open");
+    let rows = file.fetch_rows(&[12_345], None).expect("fetch");
+    let value = |name: &str| {
+        rows.column_by_name(name)
+            .expect("column")
+            .as_string::<i32>()
+            .value(0)
+            .to_owned()
+    };
+    assert_eq!(value("code"), code(12_345));
+    assert_eq!(
+        value("text"),
+        format!("document number 12345 says {}", 12_345 * 31)
+    );
+    let fts = file.fts("code").expect("index");
+    let matched =
+        infino_fts::token_match(fts, &code(12_345), infino_fts::MatchMode::All).expect("match");
+    let expected: Vec<u32> = (0..n as u32)
+        .filter(|&i| code(i as usize) == code(12_345))
+        .collect();
+    assert_eq!(matched.iter().collect::<Vec<_>>(), expected);
 }
