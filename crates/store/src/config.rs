@@ -50,10 +50,14 @@ impl CacheConfig {
             memory_budget: 1 << 30,
             mode: CacheMode::Fill,
             fill_concurrency: 2,
-            suffixes: vec![".parquet".into(), ".manifest".into(), ".del".into()],
+            suffixes: IMMUTABLE_SUFFIXES.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }
+
+/// Path endings of the objects infino writes once and never changes:
+/// superfiles, manifests, deletion vectors.
+pub(crate) const IMMUTABLE_SUFFIXES: [&str; 3] = [".parquet", ".manifest", ".del"];
 
 /// Storage behaviour that is ours rather than the backend's.
 ///

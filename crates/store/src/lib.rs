@@ -63,6 +63,7 @@ mod cost;
 mod counting;
 mod error;
 mod local_cas;
+mod local_map;
 mod location;
 mod ranges;
 mod scope;

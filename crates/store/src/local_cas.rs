@@ -21,6 +21,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
+
+use crate::local_map::MappedFiles;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -35,13 +37,22 @@ pub(crate) const LOCK_DIR: &str = ".infino-locks";
 pub(crate) struct LocalCasStore {
     inner: Arc<LocalFileSystem>,
     lock_dir: PathBuf,
+    /// Immutable objects, read from memory mappings.
+    mapped: Arc<MappedFiles>,
 }
 
 impl LocalCasStore {
-    pub(crate) fn new(inner: LocalFileSystem, root: &std::path::Path) -> Self {
+    /// `inner` with compare-and-swap, reading the objects whose paths end
+    /// in one of `immutable_suffixes` from memory mappings.
+    pub(crate) fn new(
+        inner: LocalFileSystem,
+        root: &std::path::Path,
+        immutable_suffixes: Vec<String>,
+    ) -> Self {
         Self {
             inner: Arc::new(inner),
             lock_dir: root.join(LOCK_DIR),
+            mapped: Arc::new(MappedFiles::new(immutable_suffixes)),
         }
     }
 
@@ -87,6 +98,7 @@ impl ObjectStore for LocalCasStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.mapped.forget(location);
         let PutMode::Update(expected) = &opts.mode else {
             return self.inner.put_opts(location, payload, opts).await;
         };
@@ -128,6 +140,11 @@ impl ObjectStore for LocalCasStore {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
+        if let Ok(file) = self.inner.path_to_filesystem(location)
+            && let Some(read) = self.mapped.get(location, &file, &options)
+        {
+            return Ok(read);
+        }
         self.inner.get_opts(location, options).await
     }
 
@@ -138,6 +155,7 @@ impl ObjectStore for LocalCasStore {
         let this = LocalCasStore {
             inner: Arc::clone(&self.inner),
             lock_dir: self.lock_dir.clone(),
+            mapped: Arc::clone(&self.mapped),
         };
         let this = Arc::new(this);
         locations
@@ -146,6 +164,7 @@ impl ObjectStore for LocalCasStore {
                 async move {
                     let location = item?;
                     let _guard = this.lock(&location).await?;
+                    this.mapped.forget(&location);
                     this.inner.delete(&location).await?;
                     Ok(location)
                 }
@@ -176,6 +195,7 @@ impl ObjectStore for LocalCasStore {
         to: &Path,
         options: CopyOptions,
     ) -> object_store::Result<()> {
+        self.mapped.forget(to);
         self.inner.copy_opts(from, to, options).await
     }
 }

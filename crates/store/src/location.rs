@@ -221,7 +221,14 @@ fn open_local(uri: &str, dir: &str, options: &[(String, String)]) -> Result<Back
             reason: e.to_string(),
         })?
         .with_automatic_cleanup(true);
-    let store = Arc::new(LocalCasStore::new(fs, &root));
+    let store = Arc::new(LocalCasStore::new(
+        fs,
+        &root,
+        crate::config::IMMUTABLE_SUFFIXES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    ));
     Ok(Backend {
         kind: BackendKind::Local,
         store,

@@ -52,6 +52,55 @@ async fn conformance_local_filesystem() {
     );
 }
 
+/// Immutable objects of a local store are read from memory mappings; a
+/// mapping never serves bytes the file no longer holds.
+#[tokio::test]
+async fn local_mapped_reads_follow_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().to_str().expect("utf8")).expect("open");
+    let path = Path::from("t/data/a.sf.parquet");
+    let first: Vec<u8> = (0..4096_u32).map(|i| (i % 251) as u8).collect();
+    store.put(&path, first.clone().into()).await.expect("put");
+    assert_eq!(
+        store.get_range(&path, 10..20).await.expect("range"),
+        first[10..20]
+    );
+    // The version a read reports is the one HEAD reports (conditional
+    // writes compare them).
+    let (_, version) = store.get_versioned(&path).await.expect("get");
+    assert_eq!(version, store.head(&path).await.expect("head").version);
+
+    // Replaced behind the store's back (another process, by rename): the
+    // next read sees the new file, not the old mapping.
+    // Same length, other bytes: only the file's identity tells them apart.
+    let second: Vec<u8> = (0..4096_u32).map(|i| (i % 13) as u8).collect();
+    let on_disk = dir.path().join("t/data/a.sf.parquet");
+    let staged = dir.path().join("t/data/staged");
+    std::fs::write(&staged, &second).expect("write");
+    std::fs::rename(&staged, &on_disk).expect("rename");
+    assert_ne!(first[100..110], second[100..110]);
+    assert_eq!(
+        store.get_range(&path, 100..110).await.expect("range"),
+        second[100..110]
+    );
+    assert_eq!(store.get(&path).await.expect("get"), second);
+
+    // Deleted through the store, or behind it: typed not-found.
+    store.delete(&path).await.expect("delete");
+    assert!(matches!(
+        store.get_range(&path, 0..4).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let other = Path::from("t/data/b.sf.parquet");
+    store.put(&other, first.clone().into()).await.expect("put");
+    store.get_range(&other, 0..4).await.expect("mapped");
+    std::fs::remove_file(dir.path().join("t/data/b.sf.parquet")).expect("rm");
+    assert!(matches!(
+        store.get_range(&other, 0..4).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conformance_s3_seaweedfs() {
     let Some(server) = ObjectStoreServer::start_or_skip(ServerKind::SeaweedFs) else {
