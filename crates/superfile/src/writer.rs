@@ -408,6 +408,14 @@ impl SuperfileWriter {
     /// The Parquet writer, with larger dictionaries allowed for the columns
     /// whose values repeat in the held batches, which it is given (and
     /// which are released).
+    ///
+    /// Such a column's pages are bit-packed dictionary indices, which Snappy
+    /// barely shrinks (0–17 % on the SQL cell's columns) but which every
+    /// read had to decompress whole, even to pick a few rows: they are
+    /// stored uncompressed, so a scan decodes them in place and a row
+    /// selection skips what it does not need. Measured on the SQL cell (1M
+    /// rows): the table 7 % larger, an indexed 0.1 % equality 2.9 → 1.8 ms,
+    /// a full scan 6.3 → 4.9 ms.
     fn start_parquet(&mut self) -> Result<ArrowWriter<Vec<u8>>> {
         let mut properties = self.properties.clone();
         for (i, name) in &self.dictionary_columns {
@@ -420,6 +428,7 @@ impl SuperfileWriter {
                 let path = ColumnPath::from(name.as_str());
                 properties = properties
                     .set_column_dictionary_enabled(path.clone(), true)
+                    .set_column_compression(path.clone(), Compression::UNCOMPRESSED)
                     .set_column_dictionary_page_size_limit(path, REPEATING_DICTIONARY_LIMIT);
             }
         }
