@@ -24,7 +24,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use infino_fts::HighlightOptions;
+use infino_fts::{Bm25Params, HighlightOptions};
 use infino_table::{Fusion, RowFilter, Table, VectorQuery};
 
 use crate::Tables;
@@ -77,6 +77,8 @@ enum Search {
         column: String,
         query: String,
         k: usize,
+        /// The `filter` argument, over `_id` and the table's columns.
+        filter: Option<Expr>,
     },
     Vector {
         column: String,
@@ -103,7 +105,9 @@ impl TableFunctionImpl for SearchFunction {
         let exprs = args.exprs();
         let args = match self.kind {
             Kind::Bm25 => Args::new(name, exprs, 4, 5, "(table, column, query, k [, filter])")?,
-            Kind::Highlight => Args::new(name, exprs, 4, 4, "(table, column, query, k)")?,
+            Kind::Highlight => {
+                Args::new(name, exprs, 4, 5, "(table, column, query, k [, filter])")?
+            }
             Kind::Exact => Args::new(name, exprs, 3, 3, "(table, column, value)")?,
             Kind::Tokens => Args::new(name, exprs, 4, 4, "(table, column, text, mode)")?,
             Kind::Vector => Args::new(
@@ -137,6 +141,7 @@ impl TableFunctionImpl for SearchFunction {
                 column: indexed(&table, name, &args.name(1, "column")?, true)?,
                 query: args.string(2, "query")?,
                 k: args.count(3, "k")?,
+                filter: filter_arg(&args, 4, name, &table)?,
             },
             Kind::Vector => {
                 // `nprobe` and `filter` are both optional: a string fifth
@@ -264,13 +269,10 @@ impl SearchTable {
             .collect()
     }
 
-    /// Whether `filter` joins a search's allow set: a BM25, vector or
-    /// hybrid search returns its best `k` among the rows it holds for.
+    /// Whether `filter` joins a search's allow set: a search returns its
+    /// best `k` among the rows it holds for.
     fn is_row_filter(&self, filter: &Expr) -> bool {
-        matches!(
-            self.search,
-            Search::Bm25 { .. } | Search::Vector { .. } | Search::Hybrid { .. }
-        ) && allow::is_row_predicate(filter, &self.table)
+        allow::is_row_predicate(filter, &self.table)
     }
 
     /// The `_id`s a search may return: the live rows where its `filter`
@@ -279,9 +281,9 @@ impl SearchTable {
     async fn allowed_ids(&self, filters: &[&Expr]) -> Result<Option<Vec<u64>>> {
         let filter = match &self.search {
             Search::Bm25 { filter, .. }
+            | Search::Highlight { filter, .. }
             | Search::Vector { filter, .. }
             | Search::Hybrid { filter, .. } => filter,
-            Search::Highlight { .. } => return Ok(None),
         };
         let mut predicates = Vec::new();
         predicates.extend(filter.clone());
@@ -316,9 +318,14 @@ impl SearchTable {
                     .search_among(column, query, *k, ids, columns)
                     .await
             }
-            Search::Highlight { column, query, k } => {
-                let batch = self.table.search(column, query, *k, columns).await?;
-                let hits = self.table.search_hits(column, query, *k).await?;
+            Search::Highlight {
+                column, query, k, ..
+            } => {
+                let hits = self
+                    .table
+                    .search_hits_among(column, query, *k, Bm25Params::default(), ids)
+                    .await?;
+                let batch = self.table.resolve(&hits, columns).await?;
                 let snippets = self
                     .table
                     .highlights(column, query, &hits, &HighlightOptions::default())

@@ -606,6 +606,42 @@ async fn highlight_marks_the_search_terms() {
         .await;
         assert_eq!(lines_in_order(&got), expected, "{query}");
     }
+    // A row predicate, on the call or as the `filter` argument, makes the
+    // answer the best `k` of the rows it holds for (not a thinned top `k`):
+    // the hits `bm25_search` gives with the same predicate, highlighted.
+    let red: Vec<u64> = t.ids_matching("tag = 'red'").await.expect("red ids");
+    let hits = t
+        .search_hits_among(
+            "body",
+            "alpha",
+            12,
+            infino_fts::Bm25Params::default(),
+            Some(&red),
+        )
+        .await
+        .expect("red hits");
+    assert_eq!(hits.len(), 12, "enough red matches");
+    let snippets = t
+        .highlights(
+            "body",
+            "alpha",
+            &hits,
+            &infino_fts::HighlightOptions::default(),
+        )
+        .await
+        .expect("highlights");
+    let expected: Vec<String> = hits
+        .iter()
+        .zip(&snippets)
+        .map(|(h, s)| format!("{}|{}|{}", h.id, h.score, s.as_deref().unwrap_or("NULL")))
+        .collect();
+    for call in [
+        "highlight('docs', 'body', 'alpha', 12) WHERE tag = 'red'",
+        "highlight('docs', 'body', 'alpha', 12, 'tag = ''red''')",
+    ] {
+        let got = run(&sql, &format!("SELECT _id, _score, _highlight FROM {call}")).await;
+        assert_eq!(lines_in_order(&got), expected, "{call}");
+    }
     // With table columns, in hit order.
     let got = run(
         &sql,

@@ -509,11 +509,13 @@ impl Table {
         Ok(stats)
     }
 
-    /// The files `parsed` may match on `column`, opened with their
-    /// full-text indexes, and the indexes of the files skipped because
-    /// their term bloom filters rule out every positive query term.
-    /// Build the output batch for `hits`, fetching `columns` file by file.
-    pub(crate) async fn resolve(&self, hits: &[Hit], columns: &[&str]) -> Result<RecordBatch> {
+    /// The batch for `hits` (from any of the `*_hits` searches): `_id`,
+    /// `_score`, then `columns`, in hit order, fetching only the hit rows
+    /// file by file.
+    ///
+    /// # Errors
+    /// An unknown column, or a failed read.
+    pub async fn resolve(&self, hits: &[Hit], columns: &[&str]) -> Result<RecordBatch> {
         let mut fields = vec![
             Field::new("_id", DataType::UInt64, false),
             Field::new("_score", DataType::Float32, false),
