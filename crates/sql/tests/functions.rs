@@ -578,25 +578,30 @@ async fn vector_columns_read_as_lists() {
     assert_eq!(lines_in_order(&got), expected);
 }
 
+/// `_id|_score|_highlight` of `hits` for `query` on `body`, as the table
+/// methods give them.
+async fn highlighted(t: &Table, query: &str, hits: &[infino_table::Hit]) -> Vec<String> {
+    let snippets = t
+        .highlights(
+            "body",
+            query,
+            hits,
+            &infino_fts::HighlightOptions::default(),
+        )
+        .await
+        .expect("highlights");
+    hits.iter()
+        .zip(&snippets)
+        .map(|(h, s)| format!("{}|{}|{}", h.id, h.score, s.as_deref().unwrap_or("NULL")))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn highlight_marks_the_search_terms() {
     let (sql, t) = setup().await;
     for (query, k) in [("alpha river", 6), ("nothing", 3)] {
         let hits = t.search_hits("body", query, k).await.expect("hits");
-        let snippets = t
-            .highlights(
-                "body",
-                query,
-                &hits,
-                &infino_fts::HighlightOptions::default(),
-            )
-            .await
-            .expect("highlights");
-        let expected: Vec<String> = hits
-            .iter()
-            .zip(&snippets)
-            .map(|(h, s)| format!("{}|{}|{}", h.id, h.score, s.as_deref().unwrap_or("NULL")))
-            .collect();
+        let expected = highlighted(&t, query, &hits).await;
         let got = run(
             &sql,
             &format!(
@@ -621,20 +626,7 @@ async fn highlight_marks_the_search_terms() {
         .await
         .expect("red hits");
     assert_eq!(hits.len(), 12, "enough red matches");
-    let snippets = t
-        .highlights(
-            "body",
-            "alpha",
-            &hits,
-            &infino_fts::HighlightOptions::default(),
-        )
-        .await
-        .expect("highlights");
-    let expected: Vec<String> = hits
-        .iter()
-        .zip(&snippets)
-        .map(|(h, s)| format!("{}|{}|{}", h.id, h.score, s.as_deref().unwrap_or("NULL")))
-        .collect();
+    let expected = highlighted(&t, "alpha", &hits).await;
     for call in [
         "highlight('docs', 'body', 'alpha', 12) WHERE tag = 'red'",
         "highlight('docs', 'body', 'alpha', 12, 'tag = ''red''')",
