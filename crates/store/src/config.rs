@@ -50,14 +50,18 @@ impl CacheConfig {
             memory_budget: 1 << 30,
             mode: CacheMode::Fill,
             fill_concurrency: 2,
-            suffixes: IMMUTABLE_SUFFIXES.iter().map(|s| (*s).to_owned()).collect(),
+            suffixes: immutable_suffixes(),
         }
     }
 }
 
 /// Path endings of the objects infino writes once and never changes:
 /// superfiles, manifests, deletion vectors.
-pub(crate) const IMMUTABLE_SUFFIXES: [&str; 3] = [".parquet", ".manifest", ".del"];
+pub(crate) fn immutable_suffixes() -> Vec<String> {
+    [".parquet", ".manifest", ".del"]
+        .map(str::to_owned)
+        .to_vec()
+}
 
 /// Storage behaviour that is ours rather than the backend's.
 ///

@@ -21,13 +21,13 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
-
-use crate::local_map::MappedFiles;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
+
+use crate::local_map::MappedFiles;
 
 /// Name of the directory (under the root) that holds the lock files.
 pub(crate) const LOCK_DIR: &str = ".infino-locks";

@@ -224,10 +224,7 @@ fn open_local(uri: &str, dir: &str, options: &[(String, String)]) -> Result<Back
     let store = Arc::new(LocalCasStore::new(
         fs,
         &root,
-        crate::config::IMMUTABLE_SUFFIXES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
+        crate::config::immutable_suffixes(),
     ));
     Ok(Backend {
         kind: BackendKind::Local,
