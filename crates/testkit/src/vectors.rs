@@ -30,15 +30,28 @@ pub fn clustered(n: usize, dim: usize, seed: u64) -> Vec<f32> {
 /// `dim`-component rows of `data`, each moved slightly (±0.01 per
 /// component, alternating), so a query is near, not on, a stored vector.
 pub fn queries_near(data: &[f32], dim: usize, count: usize) -> Vec<Vec<f32>> {
+    rows_moved(data, dim, count, 2, 0.01)
+}
+
+/// Up to `count` rows of `data` (`dim` components each), one from each of
+/// `count` even stretches — `1/phase` of the way into it — with `shift`
+/// added to even components and taken from odd ones.
+pub fn rows_moved(
+    data: &[f32],
+    dim: usize,
+    count: usize,
+    phase: usize,
+    shift: f32,
+) -> Vec<Vec<f32>> {
     let n = data.len().checked_div(dim).unwrap_or(0);
     let step = (n / count.max(1)).max(1);
     (0..count.min(n))
         .map(|i| {
-            let row = (i * step + step / 2).min(n - 1);
+            let row = (i * step + step / phase.max(1)).min(n - 1);
             data[row * dim..(row + 1) * dim]
                 .iter()
                 .enumerate()
-                .map(|(d, x)| x + if d % 2 == 0 { 0.01 } else { -0.01 })
+                .map(|(d, x)| x + if d % 2 == 0 { shift } else { -shift })
                 .collect()
         })
         .collect()

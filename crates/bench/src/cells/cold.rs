@@ -377,16 +377,7 @@ async fn query_kinds(
     let rare = class("single_rare");
     let step = (n / PROBES).max(1);
     // Queries like the data: stored vectors, slightly moved.
-    let probes: Vec<Vec<f32>> = (0..PROBES)
-        .map(|i| {
-            let row = (i * step + step / 3).min(n - 1);
-            vecs[row * dim..(row + 1) * dim]
-                .iter()
-                .enumerate()
-                .map(|(d, x)| x + if d % 2 == 0 { 0.05 } else { -0.05 })
-                .collect()
-        })
-        .collect();
+    let probes = infino_testkit::vectors::rows_moved(vecs, dim, PROBES, 3, 0.05);
     Ok(vec![
         (
             "bm25 rare term",
