@@ -26,6 +26,7 @@ mod reader;
 mod row_vectors;
 mod sparse_read;
 mod spec;
+mod take;
 mod vector_column;
 mod writer;
 
@@ -39,4 +40,5 @@ pub use lazy_vectors::{TWO_PHASE_MIN_PAYLOAD, VECTOR_PREFIX_READ_BYTES};
 pub use reader::{OpenOptions, Superfile};
 pub use row_vectors::ColumnVectors;
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
+pub use take::RowTake;
 pub use writer::{SuperfileWriter, WriterOptions};

@@ -12,4 +12,5 @@ mod corruption;
 mod lazy;
 mod oracle;
 mod roundtrip;
+mod take;
 mod vectors;
