@@ -3,8 +3,9 @@
 //! A dictionary page is read whole before any page that uses it, so its size
 //! is what a one-row fetch pays on top of one data page. A column of unique
 //! keys gains nothing from a dictionary and would make every cold row fetch
-//! read the row group's values: such columns fall back to plain pages once
-//! the dictionary passes [`DICTIONARY_PAGE_LIMIT`]. A column whose values
+//! read the row group's values: integer columns that do not repeat get no
+//! dictionary at all (delta pages, `writer.rs`), other such columns fall
+//! back to plain pages once the dictionary passes [`DICTIONARY_PAGE_LIMIT`]. A column whose values
 //! repeat (categories, prices, codes) is several times smaller and faster to
 //! scan with its dictionary, so it may keep one up to
 //! [`REPEATING_DICTIONARY_LIMIT`]. Repetition is judged on the first row

@@ -178,7 +178,8 @@ impl SuperfileWriter {
         // (row numbers, keys, timestamps). Ascending values take a few bits
         // per row instead of eight bytes, random ones about their width.
         properties = properties
-            .set_column_encoding(ColumnPath::from(ID_COLUMN), Encoding::DELTA_BINARY_PACKED);
+            .set_column_encoding(ColumnPath::from(ID_COLUMN), Encoding::DELTA_BINARY_PACKED)
+            .set_column_compression(ColumnPath::from(ID_COLUMN), Compression::UNCOMPRESSED);
         for field in schema.fields() {
             if delta_packs(field.data_type()) {
                 properties = properties.set_column_encoding(
@@ -424,12 +425,23 @@ impl SuperfileWriter {
                 .iter()
                 .map(|b| Arc::clone(b.column(*i)))
                 .collect();
+            let path = ColumnPath::from(name.as_str());
             if dictionary::repeats(&parts)? {
-                let path = ColumnPath::from(name.as_str());
                 properties = properties
                     .set_column_dictionary_enabled(path.clone(), true)
                     .set_column_compression(path.clone(), Compression::UNCOMPRESSED)
                     .set_column_dictionary_page_size_limit(path, REPEATING_DICTIONARY_LIMIT);
+            } else if parts.first().is_some_and(|p| delta_packs(p.data_type())) {
+                // Unique-ish integers (keys, row numbers, timestamps) are
+                // delta pages from the start: a dictionary given up after
+                // its first pages would still be read, and decompressed,
+                // by every row fetch of the row group. Deltas are already
+                // bit-packed (Snappy saves next to nothing), and
+                // uncompressed pages let a row fetch sum its way to a row
+                // without inflating the page first.
+                properties = properties
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_compression(path, Compression::UNCOMPRESSED);
             }
         }
         let mut writer = ArrowWriter::try_new(

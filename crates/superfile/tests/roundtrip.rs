@@ -180,7 +180,7 @@ fn data_page_encodings(bytes: &bytes::Bytes, column: usize) -> Vec<parquet::basi
 }
 
 #[test]
-fn repeating_columns_keep_their_dictionary_and_unique_ones_fall_back() {
+fn repeating_columns_keep_their_dictionary_and_unique_integers_are_deltas() {
     use std::sync::Arc;
 
     use arrow::array::{Float64Array, Int64Array};
@@ -218,15 +218,27 @@ fn repeating_columns_keep_their_dictionary_and_unique_ones_fall_back() {
     let key = data_page_encodings(&bytes, 1);
     let price = data_page_encodings(&bytes, 2);
     // Integers without a dictionary are stored as deltas: `_id` always,
-    // `key` once it gives its dictionary up.
+    // `key` (unique in the first row group) from its first page, with no
+    // dictionary page, and both uncompressed.
     assert!(
         ids.iter().all(|e| *e == Encoding::DELTA_BINARY_PACKED),
         "_id as deltas: {ids:?}"
     );
     assert!(
-        key.contains(&Encoding::DELTA_BINARY_PACKED),
-        "key fell back to deltas: {key:?}"
+        key.iter().all(|e| *e == Encoding::DELTA_BINARY_PACKED),
+        "key as deltas: {key:?}"
     );
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes)
+        .expect("footer");
+    for leaf in [0, 1] {
+        let chunk = meta.row_group(0).column(leaf);
+        assert_eq!(
+            chunk.compression(),
+            parquet::basic::Compression::UNCOMPRESSED
+        );
+        assert_eq!(chunk.dictionary_page_offset(), None, "column {leaf}");
+    }
     assert!(
         price.iter().all(|e| *e == Encoding::RLE_DICTIONARY),
         "price kept its dictionary: {price:?}"

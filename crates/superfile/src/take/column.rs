@@ -122,20 +122,17 @@ pub(crate) fn read_chunk(
         .map(|o| o.page_locations().clone());
     let group_rows = usize::try_from(metadata.row_group(group).num_rows()).unwrap_or(0);
     let mut reader = SerializedPageReader::new(Arc::clone(fetched), chunk, group_rows, locations)?;
-    let has_dictionary = pages
-        .first()
-        .and_then(|(bytes, _)| dictionary_range(metadata, group, leaf, bytes.start))
+    let first_page = pages.first().map(|(bytes, _)| bytes.start);
+    let has_dictionary = first_page
+        .and_then(|first| dictionary_range(metadata, group, leaf, first))
         .is_some();
-    let dictionary = if has_dictionary {
-        match reader.get_next_page()? {
-            Some(Page::DictionaryPage {
-                buf, num_values, ..
-            }) => Some(Dictionary::new(buf, num_values, chunk.column_type(), out)?),
-            _ => return Err(corrupt("dictionary page expected")),
-        }
-    } else {
-        None
-    };
+    if has_dictionary {
+        // Decoded only if a page read uses it: a column that gave its
+        // dictionary up after a few pages does not decompress it for rows
+        // in its later pages.
+        reader.skip_next_page()?;
+    }
+    let mut dictionary: Option<Dictionary> = None;
     let mut at = 0;
     for (_, page_rows) in pages {
         let n = rows[at..].partition_point(|&r| r < page_rows.end);
@@ -146,6 +143,9 @@ pub(crate) fn read_chunk(
         let page = reader
             .get_next_page()?
             .ok_or_else(|| corrupt("fewer pages than the offset index lists"))?;
+        if dictionary.is_none() && uses_dictionary(&page) && has_dictionary {
+            dictionary = Some(read_dictionary(metadata, group, leaf, fetched, out)?);
+        }
         let wanted = rows[at..at + n].iter().map(|&r| r - page_rows.start);
         read_page(page, wanted, nullable, dictionary.as_ref(), out)?;
         at += n;
@@ -154,6 +154,44 @@ pub(crate) fn read_chunk(
         return Err(corrupt("rows past the chunk's pages"));
     }
     Ok(())
+}
+
+fn uses_dictionary(page: &Page) -> bool {
+    match page {
+        Page::DataPage { encoding, .. } | Page::DataPageV2 { encoding, .. } => {
+            matches!(
+                encoding,
+                Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
+            )
+        }
+        Page::DictionaryPage { .. } => false,
+    }
+}
+
+/// The dictionary page of the chunk of `leaf` in `group`, decoded.
+fn read_dictionary(
+    metadata: &ParquetMetaData,
+    group: usize,
+    leaf: usize,
+    fetched: &Arc<Fetched>,
+    out: &mut ColumnOut,
+) -> Result<Dictionary> {
+    let chunk = metadata.row_group(group).column(leaf);
+    // A page reader given only the first data page's location reads the
+    // dictionary page before it.
+    let first = metadata
+        .offset_index()
+        .and_then(|o| o.get(group)?.get(leaf)?.page_locations().first().cloned())
+        .ok_or_else(|| corrupt("no offset index"))?;
+    let rows = usize::try_from(metadata.row_group(group).num_rows()).unwrap_or(0);
+    let mut reader =
+        SerializedPageReader::new(Arc::clone(fetched), chunk, rows, Some(vec![first]))?;
+    match reader.get_next_page()? {
+        Some(Page::DictionaryPage {
+            buf, num_values, ..
+        }) => Dictionary::new(buf, num_values, chunk.column_type(), out),
+        _ => Err(corrupt("dictionary page expected")),
+    }
 }
 
 /// Reads the `wanted` positions (ascending) of one data page into `out`.

@@ -44,12 +44,20 @@ pub(crate) fn bits_at(bytes: &[u8], bit: usize, n: u32) -> u64 {
         return 0;
     }
     let (byte, shift) = (bit / 8, bit % 8);
-    let mut word = [0u8; 16];
-    let end = (byte + 9).min(bytes.len());
-    if byte < end {
-        word[..end - byte].copy_from_slice(&bytes[byte..end]);
-    }
     let mask = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    // One 16-byte load where the bytes are there (a copy of a variable
+    // length is a call to `memmove`); zero-padded at the end.
+    let word = match bytes.get(byte..byte + 16).map(<[u8; 16]>::try_from) {
+        Some(Ok(word)) => word,
+        _ => {
+            let mut word = [0u8; 16];
+            let end = (byte + 9).min(bytes.len());
+            if byte < end {
+                word[..end - byte].copy_from_slice(&bytes[byte..end]);
+            }
+            word
+        }
+    };
     u64::try_from((u128::from_le_bytes(word) >> shift) & u128::from(mask)).unwrap_or(0)
 }
 
