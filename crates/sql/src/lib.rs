@@ -55,6 +55,7 @@ mod provider;
 mod prune;
 mod pushdown;
 mod reader;
+mod take_scan;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

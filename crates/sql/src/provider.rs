@@ -33,7 +33,8 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
-use infino_store::Store;
+use infino_store::{Path, Store};
+use infino_superfile::RowTake;
 use infino_table::Table;
 use parquet::arrow::arrow_reader::RowSelection;
 use roaring::RoaringBitmap;
@@ -44,6 +45,7 @@ use crate::explain::{LabeledScan, ScanLabel};
 use crate::prune;
 use crate::pushdown::{self, Candidates, IndexExpr, IndexedColumns};
 use crate::reader::StoreReaders;
+use crate::take_scan::{TAKE_MAX_SHARE, TakeFile, TakeScan};
 
 /// Rows per row group of each file, read once per snapshot.
 type RowGroups = Vec<OnceCell<Arc<Vec<u64>>>>;
@@ -126,15 +128,14 @@ impl InfinoTable {
         Ok(Arc::clone(sizes))
     }
 
-    /// The access plan of file `i`: the rows `candidates` keeps (all when
-    /// `None`) less its deleted rows, and how many those are. `None` when no
-    /// row is left.
-    async fn access_plan(
+    /// The rows of file `i` to read: those `candidates` keeps (all when
+    /// `None`) less its deleted rows — `Some(None)` for every row, `None`
+    /// when no row is left.
+    async fn kept_rows(
         &self,
         i: usize,
         candidates: Option<RoaringBitmap>,
-        readers: &StoreReaders,
-    ) -> Result<Option<Option<(ParquetAccessPlan, u64)>>> {
+    ) -> Result<Option<Option<RoaringBitmap>>> {
         let deleted = self
             .table
             .deleted_rows(i)
@@ -151,11 +152,46 @@ impl InfinoTable {
                 all - deleted.as_ref()
             }
         };
-        if keep.is_empty() {
+        Ok((!keep.is_empty()).then_some(Some(keep)))
+    }
+
+    /// The files to read as row takes ([`TakeScan`]) producing `schema`,
+    /// or `None` when the kept rows are too large a share of their files'
+    /// rows, or a file is not addressable by row.
+    async fn takes(
+        &self,
+        chosen: &[(usize, Option<RoaringBitmap>)],
+        schema: &SchemaRef,
+        readers: &StoreReaders,
+    ) -> Result<Option<Vec<TakeFile>>> {
+        let files = &self.table.manifest().files;
+        let (mut kept, mut total) = (0u64, 0u64);
+        for (i, rows) in chosen {
+            let Some(rows) = rows else {
+                return Ok(None);
+            };
+            kept += rows.len();
+            total += files[*i].rows;
+        }
+        if kept.saturating_mul(TAKE_MAX_SHARE) > total {
             return Ok(None);
         }
-        let sizes = self.row_groups(i, readers).await?;
-        Ok(Some(Some((plan_for(&keep, &sizes), keep.len()))))
+        let mut out = Vec::with_capacity(chosen.len());
+        for (i, rows) in chosen {
+            let rows = rows
+                .as_ref()
+                .map(|r| r.iter().collect())
+                .unwrap_or_default();
+            let metadata = readers.metadata(*i).await?;
+            let Some(take) = RowTake::plan(metadata, Arc::clone(schema), rows) else {
+                return Ok(None);
+            };
+            out.push(TakeFile {
+                path: Path::from(files[*i].path.as_str()),
+                take,
+            });
+        }
+        Ok(Some(out))
     }
 }
 
@@ -254,6 +290,7 @@ impl TableProvider for InfinoTable {
                 label.fts_pushdown.push(f.to_string());
             }
         }
+        let narrowed = !narrowing.is_empty();
         let candidates: Candidates = match narrowing.len() {
             0 => vec![None; files.len()],
             1 => pushdown::evaluate(&self.table, &narrowing[0]).await?,
@@ -269,33 +306,48 @@ impl TableProvider for InfinoTable {
             .collect();
         let keep = prune::files_to_keep(state, &self.table, &self.schema, &prunable)
             .unwrap_or_else(|_| vec![true; files.len()]);
-        let mut scanned = Vec::new();
+        let mut chosen: Vec<(usize, Option<RoaringBitmap>)> = Vec::new();
         for (i, rows) in candidates.into_iter().enumerate() {
             if !keep.get(i).copied().unwrap_or(true) {
                 label.pruned_by_manifest += 1;
                 continue;
             }
-            let Some(plan) = self.access_plan(i, rows, &readers).await? else {
-                label.no_candidates += 1;
-                continue;
-            };
-            let entry = &files[i];
-            let mut file = PartitionedFile::new(entry.path.clone(), entry.size);
-            if let Some((plan, rows)) = plan {
-                file = file.with_extension(plan);
-                label.selected_files += 1;
-                label.selected_rows += rows;
+            match self.kept_rows(i, rows).await? {
+                None => label.no_candidates += 1,
+                Some(rows) => {
+                    if let Some(rows) = &rows {
+                        label.selected_files += 1;
+                        label.selected_rows += rows.len();
+                    }
+                    chosen.push((i, rows));
+                }
             }
-            scanned.push(file);
         }
         let projected = match projection {
             Some(p) => Arc::new(self.schema.project(p)?),
             None => Arc::clone(&self.schema),
         };
-        if scanned.is_empty() {
+        if chosen.is_empty() {
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
-        let groups = state.config().target_partitions().clamp(1, scanned.len());
+        let partitions = state.config().target_partitions();
+        if narrowed && let Some(files) = self.takes(&chosen, &projected, &readers).await? {
+            let store = readers.store().clone();
+            return Ok(Arc::new(TakeScan::new(
+                label, files, store, projected, limit, partitions,
+            )));
+        }
+        let mut scanned = Vec::with_capacity(chosen.len());
+        for (i, rows) in chosen {
+            let entry = &files[i];
+            let mut file = PartitionedFile::new(entry.path.clone(), entry.size);
+            if let Some(rows) = rows {
+                let sizes = self.row_groups(i, &readers).await?;
+                file = file.with_extension(plan_for(&rows, &sizes));
+            }
+            scanned.push(file);
+        }
+        let groups = partitions.clamp(1, scanned.len());
         let mut file_groups = vec![Vec::new(); groups];
         for (i, file) in scanned.into_iter().enumerate() {
             file_groups[i % groups].push(file);

@@ -79,6 +79,11 @@ impl StoreReaders {
         }
     }
 
+    /// The store the readers send their requests through.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The Parquet metadata of file `i`, page index included when the file
     /// has one: from the tail the manifest keeps (no request), else read
     /// from the file once.

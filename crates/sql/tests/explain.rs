@@ -64,7 +64,7 @@ async fn scan_line(sql: &SqlContext, query: &str) -> (String, usize) {
         .collect();
     let line = text
         .iter()
-        .find(|l| l.contains("DataSourceExec"))
+        .find(|l| l.contains("infino: table="))
         .unwrap_or_else(|| panic!("{query}: no scan in {text:#?}"))
         .clone();
     let out = sql.sql(query).await.expect("query");
