@@ -208,8 +208,12 @@ fn row_sets() -> Vec<Vec<u32>> {
         vec![n - 1],
         (0..n).collect(),
         (1_490..1_520).collect(),
-        (0..n).filter(|i| mix(u64::from(*i)).is_multiple_of(97)).collect(),
-        (0..n).filter(|i| mix(u64::from(*i) + 5).is_multiple_of(5)).collect(),
+        (0..n)
+            .filter(|i| mix(u64::from(*i)).is_multiple_of(97))
+            .collect(),
+        (0..n)
+            .filter(|i| mix(u64::from(*i) + 5).is_multiple_of(5))
+            .collect(),
         // Unordered with repeats.
         vec![4_000, 17, 17, 2_500, 3, 4_999, 3],
     ]
