@@ -205,6 +205,13 @@ pub(crate) async fn evaluate(table: &Table, expr: &IndexExpr) -> Result<Candidat
         }
         IndexExpr::And(parts) | IndexExpr::Or(parts) => {
             let and = matches!(expr, IndexExpr::And(_));
+            let merged;
+            let parts = if and {
+                parts
+            } else {
+                merged = merge_or_leaves(parts);
+                &merged
+            };
             let mut acc: Option<Candidates> = None;
             for part in parts {
                 let next = Box::pin(evaluate(table, part)).await?;
@@ -220,6 +227,42 @@ pub(crate) async fn evaluate(table: &Table, expr: &IndexExpr) -> Result<Candidat
             Ok(acc.unwrap_or_else(|| vec![None; files]))
         }
     }
+}
+
+/// Clauses (terms, phrases) one merged query may hold: under the query
+/// parser's limit (`infino_fts` accepts 1,024 leaves).
+const MERGED_CLAUSES: usize = 1_000;
+
+/// The parts of an `OR` with the leaves of each column joined into as few
+/// queries as the clause limit allows (`(a) OR (b) OR …`): an `IN` list of
+/// 60 values is then one pass over each file's index instead of 60 (the
+/// index narrowed a 6 % `IN` more slowly than a full scan).
+fn merge_or_leaves(parts: &[IndexExpr]) -> Vec<IndexExpr> {
+    let mut out: Vec<IndexExpr> = Vec::new();
+    // (column, merged query, clauses in it) per open merge.
+    let mut open: Vec<(String, String, usize)> = Vec::new();
+    for part in parts {
+        let IndexExpr::Leaf { column, query } = part else {
+            out.push(part.clone());
+            continue;
+        };
+        let clauses = query.split_whitespace().count().max(1);
+        match open
+            .iter_mut()
+            .find(|(c, _, n)| c == column && n + clauses <= MERGED_CLAUSES)
+        {
+            Some((_, merged, n)) => {
+                merged.push_str(&format!(" OR ({query})"));
+                *n += clauses;
+            }
+            None => open.push((column.clone(), format!("({query})"), clauses)),
+        }
+    }
+    out.extend(
+        open.into_iter()
+            .map(|(column, query, _)| IndexExpr::Leaf { column, query }),
+    );
+    out
 }
 
 /// `a AND b` or `a OR b` of two per-file sets, `None` being every row.
@@ -276,6 +319,35 @@ impl ScalarUDFImpl for Matches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn or_leaves_of_a_column_merge_within_the_clause_limit() {
+        let leaf = |column: &str, query: &str| IndexExpr::Leaf {
+            column: column.to_owned(),
+            query: query.to_owned(),
+        };
+        let other = IndexExpr::And(vec![leaf("a", "+x"), leaf("b", "+y")]);
+        let merged = merge_or_leaves(&[
+            leaf("a", "+c1"),
+            leaf("b", "+z"),
+            other.clone(),
+            leaf("a", "+c2 +c3"),
+        ]);
+        assert_eq!(
+            merged,
+            vec![other, leaf("a", "(+c1) OR (+c2 +c3)"), leaf("b", "(+z)"),]
+        );
+        let many: Vec<IndexExpr> = (0..2_500).map(|i| leaf("a", &format!("+c{i}"))).collect();
+        let merged = merge_or_leaves(&many);
+        assert_eq!(merged.len(), 3);
+        for part in &merged {
+            let IndexExpr::Leaf { query, .. } = part else {
+                panic!("{part:?}");
+            };
+            assert!(query.split_whitespace().count() <= 2 * MERGED_CLAUSES);
+            assert!(infino_fts::Query::parse(query).is_ok(), "{query}");
+        }
+    }
 
     #[test]
     fn combine_treats_none_as_every_row() {

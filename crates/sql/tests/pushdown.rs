@@ -135,6 +135,21 @@ async fn indexed_predicates_equal_a_scan_without_the_index() {
         assert_eq!(indexed, plain, "{predicate}");
         assert_eq!(!indexed.is_empty(), *nonempty, "{predicate}");
     }
+    // An IN list longer than one merged index query holds.
+    let values: Vec<String> = (0..1_200)
+        .map(|i| format!("'c{}'", i * 7 % 1_300))
+        .collect();
+    let list = values.join(", ");
+    let indexed = lines(&run(&sql, &format!("SELECT * FROM logs WHERE code IN ({list})")).await);
+    let plain = lines(
+        &run(
+            &sql,
+            &format!("SELECT * FROM logs WHERE code_copy IN ({list})"),
+        )
+        .await,
+    );
+    assert_eq!(indexed, plain);
+    assert!(!indexed.is_empty());
     // Both scans answered above: a few candidates are taken row by row, a
     // large share of the rows goes through the Parquet scan.
     for (predicate, scan) in [
