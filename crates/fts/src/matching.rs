@@ -6,7 +6,7 @@
 
 use fst::Automaton;
 use fst::automaton::Str;
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use crate::error::{FtsError, QueryErrorKind, Result};
 use crate::fuzzy::{FuzzyAutomaton, fits_u64};
@@ -43,20 +43,22 @@ pub(crate) fn terms_match(
         }
     }
     match mode {
-        MatchMode::Any => {
-            let mut out = RoaringBitmap::new();
-            for info in &infos {
-                out |= index.doc_set(info)?;
-            }
-            Ok(out)
-        }
+        MatchMode::Any => Ok(infos
+            .iter()
+            .map(|info| index.doc_set(info))
+            .collect::<Result<Vec<_>>>()?
+            .union()),
+        MatchMode::All if infos.len() == 1 => index.doc_set(&infos[0]),
         MatchMode::All => {
-            let mut out = RoaringBitmap::new();
+            // Matches come in ascending order: gathered, then built in one
+            // pass (inserting each searched its container every time).
+            let mut docs = Vec::new();
             intersect(index, &infos, |doc, _| {
-                out.insert(doc);
+                docs.push(doc);
                 Ok(())
             })?;
-            Ok(out)
+            Ok(RoaringBitmap::from_sorted_iter(docs.iter().copied())
+                .unwrap_or_else(|_| docs.into_iter().collect()))
         }
     }
 }

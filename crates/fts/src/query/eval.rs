@@ -2,7 +2,7 @@
 
 use std::cell::OnceCell;
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use super::{MAX_DEPTH, QueryNode};
 use crate::bm25::{Bm25Params, CollectionStats};
@@ -57,21 +57,21 @@ impl<'a> Evaluator<'a> {
                 if index.analyzer().normalize(prefix).is_empty() {
                     return Ok(None);
                 }
-                let mut out = RoaringBitmap::new();
-                for (_, info) in expand_prefix(index, prefix)? {
-                    out |= index.doc_set(&info)?;
-                }
-                Ok(Some(out))
+                let sets = expand_prefix(index, prefix)?
+                    .iter()
+                    .map(|(_, info)| index.doc_set(info))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some(sets.union()))
             }
             QueryNode::Fuzzy { text, distance, .. } => {
                 if index.analyzer().normalize(text).is_empty() {
                     return Ok(None);
                 }
-                let mut out = RoaringBitmap::new();
-                for (_, info) in expand_fuzzy(index, text, *distance)? {
-                    out |= index.doc_set(&info)?;
-                }
-                Ok(Some(out))
+                let sets = expand_fuzzy(index, text, *distance)?
+                    .iter()
+                    .map(|(_, info)| index.doc_set(info))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some(sets.union()))
             }
             QueryNode::Bool {
                 must,
@@ -87,18 +87,10 @@ impl<'a> Evaluator<'a> {
                         });
                     }
                 }
-                let mut optional: Option<RoaringBitmap> = None;
-                for child in should {
-                    if let Some(set) = self.matches(child, depth + 1)? {
-                        *optional.get_or_insert_with(RoaringBitmap::new) |= set;
-                    }
-                }
-                let mut excluded: Option<RoaringBitmap> = None;
-                for child in must_not {
-                    if let Some(set) = self.matches(child, depth + 1)? {
-                        *excluded.get_or_insert_with(RoaringBitmap::new) |= set;
-                    }
-                }
+                // Unions of many sets at once (an `IN` list is hundreds of
+                // clauses): one pass, not a growing set copied per clause.
+                let optional = self.union_of(should, depth)?;
+                let excluded = self.union_of(must_not, depth)?;
                 let base = match (required, optional, &excluded) {
                     (Some(required), _, _) => required,
                     (None, Some(optional), _) => optional,
@@ -111,6 +103,18 @@ impl<'a> Evaluator<'a> {
                 }))
             }
         }
+    }
+
+    /// The union of the sets of `children` that analyze to something, or
+    /// `None` when none does.
+    fn union_of(&self, children: &[QueryNode], depth: usize) -> Result<Option<RoaringBitmap>> {
+        let mut sets = Vec::new();
+        for child in children {
+            if let Some(set) = self.matches(child, depth + 1)? {
+                sets.push(set);
+            }
+        }
+        Ok((!sets.is_empty()).then(|| sets.union()))
     }
 
     /// Appends the scoring terms of `node` (not under an exclusion).
