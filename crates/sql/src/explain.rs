@@ -47,6 +47,9 @@ pub(crate) struct ScanLabel {
     /// Files scanned with a row selection, and the rows it keeps.
     pub(crate) selected_files: usize,
     pub(crate) selected_rows: u64,
+    /// Whether the selected files are read by whole row groups (those
+    /// holding a selected row, less deleted rows) rather than row by row.
+    pub(crate) whole_row_groups: bool,
 }
 
 impl ScanLabel {
@@ -62,7 +65,8 @@ impl fmt::Display for ScanLabel {
         write!(
             f,
             "infino: table={} version={} fts_index_pushdown=[{}] files={}/{} \
-             pruned_by_manifest={} no_index_candidates={} selected_rows={} row_selected_files={}",
+             pruned_by_manifest={} no_index_candidates={} selected_rows={} row_selected_files={} \
+             whole_row_groups={}",
             self.table,
             self.version,
             self.fts_pushdown.join(", "),
@@ -72,6 +76,7 @@ impl fmt::Display for ScanLabel {
             self.no_candidates,
             self.selected_rows,
             self.selected_files,
+            self.whole_row_groups,
         )
     }
 }

@@ -155,6 +155,34 @@ impl InfinoTable {
         Ok((!keep.is_empty()).then_some(Some(keep)))
     }
 
+    /// `rows` of file `i` widened to every live row of the row groups
+    /// (sized `row_groups`) that hold one.
+    async fn widened(
+        &self,
+        i: usize,
+        rows: &RoaringBitmap,
+        row_groups: &[u64],
+    ) -> Result<RoaringBitmap> {
+        let mut out = RoaringBitmap::new();
+        let mut start = 0u32;
+        for &size in row_groups {
+            let end = start.saturating_add(u32::try_from(size).unwrap_or(u32::MAX));
+            if rows.range_cardinality(start..end) > 0 {
+                out.insert_range(start..end);
+            }
+            start = end;
+        }
+        let deleted = self
+            .table
+            .deleted_rows(i)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(match deleted {
+            Some(deleted) => out - deleted.as_ref(),
+            None => out,
+        })
+    }
+
     /// The files to read as row takes ([`TakeScan`]) producing `schema`,
     /// or `None` when the kept rows are too large a share of their files'
     /// rows, or a file is not addressable by row.
@@ -284,10 +312,14 @@ impl TableProvider for InfinoTable {
             ..ScanLabel::default()
         };
         let mut narrowing: Vec<IndexExpr> = Vec::new();
+        // Whether a narrowing predicate is answered by the index alone
+        // (`matches`): its rows must then be selected exactly.
+        let mut exact = false;
         for f in filters {
             if let Some(narrow) = self.indexed.narrow(f) {
                 narrowing.push(narrow);
                 label.fts_pushdown.push(f.to_string());
+                exact |= self.indexed.answers_exactly(f);
             }
         }
         let narrowed = !narrowing.is_empty();
@@ -337,12 +369,22 @@ impl TableProvider for InfinoTable {
                 label, files, store, projected, limit, partitions,
             )));
         }
+        // Past the share a take reads, scattered candidates make Parquet's
+        // row selection slower than decoding their row groups whole (a 6 %
+        // `IN` on the SQL cell: 22 ms selected row by row, 7.7 ms with no
+        // index at all), so a narrowing DataFusion re-checks only picks
+        // row groups.
+        let whole_groups = narrowed && !exact;
+        label.whole_row_groups = whole_groups;
         let mut scanned = Vec::with_capacity(chosen.len());
         for (i, rows) in chosen {
             let entry = &files[i];
             let mut file = PartitionedFile::new(entry.path.clone(), entry.size);
-            if let Some(rows) = rows {
+            if let Some(mut rows) = rows {
                 let sizes = self.row_groups(i, &readers).await?;
+                if whole_groups {
+                    rows = self.widened(i, &rows, &sizes).await?;
+                }
                 file = file.with_extension(plan_for(&rows, &sizes));
             }
             scanned.push(file);
