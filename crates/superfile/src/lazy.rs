@@ -41,7 +41,7 @@ pub struct LazySuperfile {
     pub(crate) path: Path,
     size: u64,
     tail: Bytes,
-    pub(crate) metadata: ArrowReaderMetadata,
+    metadata: ArrowReaderMetadata,
     pub(crate) directory: Directory,
     pub(crate) options: OpenOptions,
     pub(crate) fts: Mutex<BTreeMap<String, Arc<FtsIndex>>>,
@@ -278,18 +278,13 @@ impl LazySuperfile {
 
     /// Rows by ordinal, as [`Superfile::fetch_rows`](crate::Superfile::fetch_rows),
     /// reading only the pages (with a page index; else the column chunks)
-    /// of the row groups that hold them, in one round trip: value by value
-    /// where the pages allow (`lazy_take.rs`), else through Parquet with
-    /// the row groups read concurrently (Parquet's stream would read them
-    /// in turn).
+    /// of the row groups that hold them. Row groups are read concurrently:
+    /// one round trip, where Parquet's stream would read them in turn.
     ///
     /// # Errors
     /// As [`Superfile::fetch_rows`](crate::Superfile::fetch_rows), plus storage errors.
     pub async fn fetch_rows(&self, rows: &[u32], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let (selection, mask) = plan_fetch(&self.metadata, self.directory.rows, rows, columns)?;
-        if let Some(batch) = self.fetch_by_take(rows, columns).await? {
-            return Ok(batch);
-        }
         let mut sorted = rows.to_vec();
         sorted.sort_unstable();
         sorted.dedup();

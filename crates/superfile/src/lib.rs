@@ -20,7 +20,6 @@ mod error;
 mod format;
 mod lazy;
 mod lazy_rows;
-mod lazy_take;
 mod lazy_terms;
 mod lazy_vectors;
 mod reader;
