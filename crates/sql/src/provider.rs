@@ -211,9 +211,11 @@ impl InfinoTable {
                 .map(|r| r.iter().collect())
                 .unwrap_or_default();
             let metadata = readers.metadata(*i).await?;
+            let directory = readers.directory(*i, &metadata);
             let Some(take) = RowTake::plan(metadata, Arc::clone(schema), rows) else {
                 return Ok(None);
             };
+            let take = take.with_directory(directory);
             out.push(TakeFile {
                 path: Path::from(files[*i].path.as_str()),
                 take,

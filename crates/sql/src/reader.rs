@@ -9,7 +9,7 @@
 //! query of the context.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,6 +21,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use infino_store::{Path, Store, StoreError};
+use infino_superfile::PageDirectory;
 use infino_table::{FileEntry, Table};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::{AsyncFileReader, MetadataFetch};
@@ -47,6 +48,8 @@ struct Snapshot {
     by_path: Vec<(String, usize)>,
     /// Each file's metadata, loaded once, by file index.
     metadata: Vec<Arc<OnceCell<Arc<ParquetMetaData>>>>,
+    /// Each file's page directory for row takes, made on the first take.
+    directories: Vec<OnceLock<Arc<PageDirectory>>>,
 }
 
 impl StoreReaders {
@@ -64,6 +67,7 @@ impl StoreReaders {
                 table: table.clone(),
                 by_path,
                 metadata: files.iter().map(|_| Arc::new(OnceCell::new())).collect(),
+                directories: files.iter().map(|_| OnceLock::new()).collect(),
             }),
         }
     }
@@ -82,6 +86,15 @@ impl StoreReaders {
     /// The store the readers send their requests through.
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The page directory row takes of file `i` (whose metadata is
+    /// `metadata`) share across the snapshot's queries.
+    pub(crate) fn directory(&self, i: usize, metadata: &ParquetMetaData) -> Arc<PageDirectory> {
+        match self.snapshot.directories.get(i) {
+            Some(cell) => Arc::clone(cell.get_or_init(|| Arc::new(PageDirectory::new(metadata)))),
+            None => Arc::new(PageDirectory::new(metadata)),
+        }
     }
 
     /// The Parquet metadata of file `i`, page index included when the file

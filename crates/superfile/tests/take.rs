@@ -11,7 +11,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use infino_fts::FtsConfig;
-use infino_superfile::{IndexSpec, RowTake, SuperfileWriter, WriterOptions};
+use infino_superfile::{IndexSpec, PageDirectory, RowTake, SuperfileWriter, WriterOptions};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -182,9 +182,24 @@ fn view_schema(schema: &Schema) -> SchemaRef {
     ))
 }
 
-/// The take of `rows` against the reader's rows picked by `arrow::take`.
-fn check(file: &Bytes, all: &RecordBatch, rows: &[u32]) {
-    let take = RowTake::plan(metadata(file), all.schema(), rows.to_vec()).expect("takeable");
+/// The take of `rows` against the reader's rows picked by `arrow::take`:
+/// without a page directory, and with `directory` (which this take may
+/// fill, or read what earlier takes left).
+fn check(file: &Bytes, all: &RecordBatch, rows: &[u32], directory: &Arc<PageDirectory>) {
+    check_take(file, all, rows, None);
+    check_take(file, all, rows, Some(directory));
+}
+
+fn check_take(
+    file: &Bytes,
+    all: &RecordBatch,
+    rows: &[u32],
+    directory: Option<&Arc<PageDirectory>>,
+) {
+    let mut take = RowTake::plan(metadata(file), all.schema(), rows.to_vec()).expect("takeable");
+    if let Some(directory) = directory {
+        take = take.with_directory(Arc::clone(directory));
+    }
     let ranges = take.ranges();
     let bytes: Vec<Bytes> = ranges
         .iter()
@@ -223,8 +238,12 @@ fn row_sets() -> Vec<Vec<u32>> {
 fn takes_equal_parquet_reads_on_superfiles() {
     let file = superfile();
     let all = everything(&file);
-    for rows in row_sets() {
-        check(&file, &all, &rows);
+    let directory = Arc::new(PageDirectory::new(&metadata(&file)));
+    // Twice: the first round fills the directory, the second reads it.
+    for _ in 0..2 {
+        for rows in row_sets() {
+            check(&file, &all, &rows, &directory);
+        }
     }
     // Only the pages holding the rows are read: for one row, one data page
     // and at most one dictionary page per column.
@@ -250,6 +269,14 @@ fn takes_equal_parquet_reads_on_other_layouts() {
             .set_write_batch_size(64)
             .set_max_row_group_row_count(Some(2_048))
             .build(),
+        // Uncompressed version 2 pages with dictionaries: headers parsed
+        // in place, levels located by the header.
+        WriterProperties::builder()
+            .set_writer_version(WriterVersion::PARQUET_2_0)
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_data_page_row_count_limit(200)
+            .set_write_batch_size(50)
+            .build(),
         WriterProperties::builder()
             .set_dictionary_enabled(false)
             .set_writer_version(WriterVersion::PARQUET_2_0)
@@ -269,8 +296,11 @@ fn takes_equal_parquet_reads_on_other_layouts() {
     for props in layouts {
         let file = plain(props);
         let all = everything(&file);
-        for rows in row_sets() {
-            check(&file, &all, &rows);
+        let directory = Arc::new(PageDirectory::new(&metadata(&file)));
+        for _ in 0..2 {
+            for rows in row_sets() {
+                check(&file, &all, &rows, &directory);
+            }
         }
     }
 }

@@ -1,30 +1,28 @@
 //! One column chunk's wanted rows, read page by page.
 //!
 //! The offset index says which rows each page holds and where it lies;
-//! Parquet's page reader parses the headers (and decompresses) only the
-//! pages that hold wanted rows, and skips the rest without reading them.
-//! Inside a page, a flat nullable column's definition levels give each
-//! wanted row's position among the page's values, and the value is read
-//! there (`Source`).
+//! only the pages that hold wanted rows are looked at. An uncompressed
+//! page (every page of the superfile writer's own SQL columns) is a slice
+//! of the fetched bytes whose header is parsed in place (`header.rs`);
+//! a compressed one goes through Parquet's page reader, which
+//! decompresses it.
+//! Inside a page, values are read by position (`page.rs`).
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::NullBufferBuilder;
-use arrow::array::{
-    Array, ArrayRef, BinaryViewBuilder, Float32Array, Float64Array, Int32Array, Int64Array,
-};
-use arrow::buffer::{Buffer, ScalarBuffer};
-use arrow::datatypes::DataType;
 use bytes::Bytes;
-use parquet::basic::{Encoding, Type as PhysicalType};
+use parquet::basic::Compression;
 use parquet::column::page::{Page, PageReader};
 use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::ChunkReader;
 use parquet::file::serialized_reader::SerializedPageReader;
 
 use super::Fetched;
-use super::delta::Delta;
-use super::hybrid::Hybrid;
+use super::directory::{PageDirectory, PageMap, prefetch};
+use super::header::{self, PageHeader, PageKind};
+use super::out::ColumnOut;
+use super::page::{Dictionary, PageParts};
 use crate::error::{Result, SuperfileError};
 
 fn corrupt(reason: impl Into<String>) -> SuperfileError {
@@ -105,7 +103,182 @@ pub(crate) fn chunk_ranges(
 
 /// Reads `rows` (sorted, relative to the group) of the chunk of `leaf` in
 /// `group` from `fetched` into `out`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_chunk(
+    metadata: &ParquetMetaData,
+    directory: Option<&PageDirectory>,
+    group: usize,
+    leaf: usize,
+    nullable: bool,
+    rows: &[u64],
+    fetched: &Arc<Fetched>,
+    out: &mut ColumnOut,
+) -> Result<()> {
+    let chunk = metadata.row_group(group).column(leaf);
+    if chunk.compression() == Compression::UNCOMPRESSED {
+        let chunk = Chunk {
+            metadata,
+            directory,
+            group,
+            leaf,
+            nullable,
+        };
+        chunk.read(rows, fetched, out)
+    } else {
+        read_through_parquet(metadata, group, leaf, nullable, rows, fetched, out)
+    }
+}
+
+/// An uncompressed chunk: each page holding wanted rows is a slice of the
+/// fetched bytes, its header parsed in place or taken from the directory.
+struct Chunk<'a> {
+    metadata: &'a ParquetMetaData,
+    directory: Option<&'a PageDirectory>,
+    group: usize,
+    leaf: usize,
+    nullable: bool,
+}
+
+impl Chunk<'_> {
+    /// [`read_chunk`] for this chunk.
+    fn read(&self, rows: &[u64], fetched: &Fetched, out: &mut ColumnOut) -> Result<()> {
+        let (group, leaf) = (self.group, self.leaf);
+        let pages = pages(self.metadata, group, leaf)?;
+        let dictionary_bytes = pages
+            .first()
+            .and_then(|(bytes, _)| dictionary_range(self.metadata, group, leaf, bytes.start));
+        self.prefetch(&pages, rows, fetched);
+        let mut dictionary: Option<Dictionary> = None;
+        let mut at = 0;
+        for (index, (bytes, page_rows)) in pages.into_iter().enumerate() {
+            let n = rows[at..].partition_point(|&r| r < page_rows.end);
+            if n == 0 {
+                continue;
+            }
+            let page = fetched_range(fetched, &bytes)?;
+            let map = self.page_map(index, &page)?;
+            let parts = PageParts::of(&map.header, body(&page, &map.header)?, self.nullable)?;
+            if dictionary.is_none() && parts.uses_dictionary() {
+                let range = dictionary_bytes
+                    .clone()
+                    .ok_or_else(|| corrupt("dictionary indices without a dictionary"))?;
+                dictionary = Some(self.dictionary(&fetched_range(fetched, &range)?, out)?);
+            }
+            let wanted = rows[at..at + n].iter().map(|&r| r - page_rows.start);
+            parts.read(wanted, dictionary.as_ref(), map.runs.as_ref(), out)?;
+            at += n;
+        }
+        if at != rows.len() {
+            return Err(corrupt("rows past the chunk's pages"));
+        }
+        Ok(())
+    }
+
+    /// Prefetches the wanted values of the pages the directory maps, so
+    /// that reading them overlaps their loads (pages of non-null columns:
+    /// a nullable page's values start after levels of unknown length).
+    fn prefetch(&self, pages: &[(Range<u64>, Range<u64>)], rows: &[u64], fetched: &Fetched) {
+        let Some(directory) = self.directory.filter(|_| !self.nullable) else {
+            return;
+        };
+        let mut at = 0;
+        for (index, (bytes, page_rows)) in pages.iter().enumerate() {
+            let n = rows[at..].partition_point(|&r| r < page_rows.end);
+            let wanted = &rows[at..at + n];
+            at += n;
+            let Some(map) = directory.page(self.group, self.leaf, index) else {
+                continue;
+            };
+            let Some(runs) = map.runs.as_ref() else {
+                continue;
+            };
+            let Ok(page) = fetched_range(fetched, bytes) else {
+                return;
+            };
+            let body =
+                map.header.header_len + map.header.rep_levels_len + map.header.def_levels_len;
+            for &r in wanted {
+                let position = usize::try_from(r - page_rows.start).unwrap_or(usize::MAX);
+                if let Some(byte) = runs.byte_of(position) {
+                    prefetch(&page, body + byte);
+                }
+            }
+        }
+    }
+
+    /// The map of data page `index` (bytes `page`): from the directory,
+    /// or parsed and kept there.
+    fn page_map(&self, index: usize, page: &Bytes) -> Result<Arc<PageMap>> {
+        if let Some(map) = self
+            .directory
+            .and_then(|d| d.page(self.group, self.leaf, index))
+        {
+            return Ok(map);
+        }
+        let header = header::parse(page)?;
+        if header.kind == PageKind::Dictionary {
+            return Err(corrupt("a second dictionary page"));
+        }
+        let runs = match self.directory {
+            Some(_) => PageParts::of(&header, body(page, &header)?, self.nullable)?.index_runs()?,
+            None => None,
+        };
+        let map = Arc::new(PageMap { header, runs });
+        if let Some(directory) = self.directory {
+            directory.keep_page(self.group, self.leaf, index, Arc::clone(&map));
+        }
+        Ok(map)
+    }
+
+    /// The chunk's dictionary, from its page `bytes`; its value spans from
+    /// the directory when a take has read them before.
+    fn dictionary(&self, bytes: &Bytes, out: &mut ColumnOut) -> Result<Dictionary> {
+        let header = header::parse(bytes)?;
+        if header.kind != PageKind::Dictionary {
+            return Err(corrupt("dictionary page expected"));
+        }
+        let values = body(bytes, &header)?;
+        let physical = self
+            .metadata
+            .row_group(self.group)
+            .column(self.leaf)
+            .column_type();
+        let Some(directory) = self.directory else {
+            return Dictionary::new(values, header.num_values, physical, out);
+        };
+        if let Some(spans) = directory.spans(self.group, self.leaf) {
+            return Ok(Dictionary::Spans {
+                block: out.block(values)?,
+                spans,
+            });
+        }
+        let dictionary = Dictionary::new(values, header.num_values, physical, out)?;
+        if let Dictionary::Spans { spans, .. } = &dictionary {
+            directory.keep_spans(self.group, self.leaf, Arc::clone(spans));
+        }
+        Ok(dictionary)
+    }
+}
+
+/// The fetched bytes of file range `bytes`.
+fn fetched_range(fetched: &Fetched, bytes: &Range<u64>) -> Result<Bytes> {
+    let len = usize::try_from(bytes.end - bytes.start).map_err(|_| corrupt("page too large"))?;
+    Ok(fetched.get_bytes(bytes.start, len)?)
+}
+
+/// The body of the uncompressed `page` whose header is `header`.
+fn body(page: &Bytes, header: &PageHeader) -> Result<Bytes> {
+    let end = header
+        .header_len
+        .checked_add(header.body_len)
+        .filter(|&end| end <= page.len())
+        .ok_or_else(|| corrupt("page body past its location"))?;
+    Ok(page.slice(header.header_len..end))
+}
+
+/// [`read_chunk`] for a compressed chunk, through Parquet's page reader
+/// (which decompresses the pages holding wanted rows and skips the rest).
+fn read_through_parquet(
     metadata: &ParquetMetaData,
     group: usize,
     leaf: usize,
@@ -143,11 +316,28 @@ pub(crate) fn read_chunk(
         let page = reader
             .get_next_page()?
             .ok_or_else(|| corrupt("fewer pages than the offset index lists"))?;
-        if dictionary.is_none() && uses_dictionary(&page) && has_dictionary {
+        let parts = match page {
+            Page::DataPage { buf, encoding, .. } => PageParts::v1(buf, encoding, nullable)?,
+            Page::DataPageV2 {
+                buf,
+                encoding,
+                def_levels_byte_len,
+                rep_levels_byte_len,
+                ..
+            } => PageParts::v2(
+                buf,
+                encoding,
+                nullable,
+                def_levels_byte_len as usize,
+                rep_levels_byte_len as usize,
+            )?,
+            Page::DictionaryPage { .. } => return Err(corrupt("a second dictionary page")),
+        };
+        if dictionary.is_none() && parts.uses_dictionary() && has_dictionary {
             dictionary = Some(read_dictionary(metadata, group, leaf, fetched, out)?);
         }
         let wanted = rows[at..at + n].iter().map(|&r| r - page_rows.start);
-        read_page(page, wanted, nullable, dictionary.as_ref(), out)?;
+        parts.read(wanted, dictionary.as_ref(), None, out)?;
         at += n;
     }
     if at != rows.len() {
@@ -156,19 +346,8 @@ pub(crate) fn read_chunk(
     Ok(())
 }
 
-fn uses_dictionary(page: &Page) -> bool {
-    match page {
-        Page::DataPage { encoding, .. } | Page::DataPageV2 { encoding, .. } => {
-            matches!(
-                encoding,
-                Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
-            )
-        }
-        Page::DictionaryPage { .. } => false,
-    }
-}
-
-/// The dictionary page of the chunk of `leaf` in `group`, decoded.
+/// The dictionary page of the chunk of `leaf` in `group`, decompressed
+/// and decoded.
 fn read_dictionary(
     metadata: &ParquetMetaData,
     group: usize,
@@ -191,398 +370,5 @@ fn read_dictionary(
             buf, num_values, ..
         }) => Dictionary::new(buf, num_values, chunk.column_type(), out),
         _ => Err(corrupt("dictionary page expected")),
-    }
-}
-
-/// Reads the `wanted` positions (ascending) of one data page into `out`.
-fn read_page(
-    page: Page,
-    wanted: impl Iterator<Item = u64>,
-    nullable: bool,
-    dictionary: Option<&Dictionary>,
-    out: &mut ColumnOut,
-) -> Result<()> {
-    let (levels, values, encoding) = match page {
-        Page::DataPage { buf, encoding, .. } => {
-            if nullable {
-                let len = buf
-                    .get(..4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                    .ok_or_else(|| corrupt("levels past the end"))?;
-                if buf.len() < 4 + len {
-                    return Err(corrupt("levels past the end"));
-                }
-                (Some(buf.slice(4..4 + len)), buf.slice(4 + len..), encoding)
-            } else {
-                (None, buf, encoding)
-            }
-        }
-        Page::DataPageV2 {
-            buf,
-            encoding,
-            def_levels_byte_len,
-            rep_levels_byte_len,
-            ..
-        } => {
-            let rep = rep_levels_byte_len as usize;
-            let def = def_levels_byte_len as usize;
-            if buf.len() < rep + def {
-                return Err(corrupt("levels past the end"));
-            }
-            let levels = nullable.then(|| buf.slice(rep..rep + def));
-            (levels, buf.slice(rep + def..), encoding)
-        }
-        Page::DictionaryPage { .. } => return Err(corrupt("a second dictionary page")),
-    };
-    let mut levels = levels.as_deref().map(|l| Hybrid::new(l, 1)).transpose()?;
-    let mut source = Source::new(encoding, &values, out, dictionary)?;
-    let (mut present, mut counted) = (0usize, 0usize);
-    for position in wanted {
-        let position = usize::try_from(position).map_err(|_| corrupt("row past the page"))?;
-        let value = match levels.as_mut() {
-            Some(levels) => {
-                present += levels.count_equal(counted, position, 1)?;
-                counted = position;
-                if levels.get(position)? != 1 {
-                    out.push_null();
-                    continue;
-                }
-                present
-            }
-            None => position,
-        };
-        source.push(value, out)?;
-    }
-    Ok(())
-}
-
-/// A chunk's dictionary: PLAIN values, fixed-width or length-prefixed.
-enum Dictionary {
-    Fixed {
-        data: Bytes,
-        width: usize,
-    },
-    /// Each value's (offset, length) in the block `out` holds.
-    Spans {
-        block: u32,
-        spans: Vec<(u32, u32)>,
-    },
-}
-
-impl Dictionary {
-    fn new(buf: Bytes, count: u32, physical: PhysicalType, out: &mut ColumnOut) -> Result<Self> {
-        if physical != PhysicalType::BYTE_ARRAY {
-            let width = fixed_width(physical)?;
-            if buf.len() < count as usize * width {
-                return Err(corrupt("dictionary shorter than its values"));
-            }
-            return Ok(Self::Fixed { data: buf, width });
-        }
-        let mut spans = Vec::with_capacity(count as usize);
-        let mut pos = 0usize;
-        for _ in 0..count {
-            let (offset, len) = length_prefixed(&buf, pos)?;
-            spans.push((offset, len));
-            pos = offset as usize + len as usize;
-        }
-        Ok(Self::Spans {
-            block: out.block(buf)?,
-            spans,
-        })
-    }
-}
-
-fn fixed_width(physical: PhysicalType) -> Result<usize> {
-    match physical {
-        PhysicalType::INT32 | PhysicalType::FLOAT => Ok(4),
-        PhysicalType::INT64 | PhysicalType::DOUBLE => Ok(8),
-        other => Err(corrupt(format!("{other} values are not read by position"))),
-    }
-}
-
-/// The (offset, length) of the length-prefixed value at `pos` of `data`.
-fn length_prefixed(data: &[u8], pos: usize) -> Result<(u32, u32)> {
-    let len = data
-        .get(pos..pos + 4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or_else(|| corrupt("value past the end"))?;
-    let start = pos + 4;
-    if data.len() < start + len as usize {
-        return Err(corrupt("value past the end"));
-    }
-    let offset = u32::try_from(start).map_err(|_| corrupt("page over 4 GiB"))?;
-    Ok((offset, len))
-}
-
-/// Where a page's values are read from.
-enum Source<'a> {
-    Fixed {
-        data: &'a [u8],
-        width: usize,
-    },
-    Delta(Delta<'a>),
-    Dictionary {
-        indices: Hybrid<'a>,
-        dictionary: &'a Dictionary,
-    },
-    /// PLAIN byte arrays: walked from the start, as each value's length
-    /// says where the next begins.
-    Walk {
-        data: &'a [u8],
-        block: u32,
-        pos: usize,
-        index: usize,
-    },
-}
-
-impl<'a> Source<'a> {
-    fn new(
-        encoding: Encoding,
-        values: &'a Bytes,
-        out: &mut ColumnOut,
-        dictionary: Option<&'a Dictionary>,
-    ) -> Result<Self> {
-        match encoding {
-            Encoding::PLAIN if out.is_bytes() => Ok(Self::Walk {
-                data: values,
-                block: out.block(values.clone())?,
-                pos: 0,
-                index: 0,
-            }),
-            Encoding::PLAIN => Ok(Self::Fixed {
-                data: values,
-                width: out.width(),
-            }),
-            Encoding::DELTA_BINARY_PACKED if !out.is_bytes() => {
-                Ok(Self::Delta(Delta::new(values)?))
-            }
-            Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
-                let dictionary =
-                    dictionary.ok_or_else(|| corrupt("dictionary indices without a dictionary"))?;
-                let width = *values.first().ok_or_else(|| corrupt("empty index page"))?;
-                Ok(Self::Dictionary {
-                    indices: Hybrid::new(&values[1..], u32::from(width))?,
-                    dictionary,
-                })
-            }
-            other => Err(corrupt(format!("{other} pages are not read by position"))),
-        }
-    }
-
-    /// Appends value number `i` (ascending across calls) to `out`.
-    fn push(&mut self, i: usize, out: &mut ColumnOut) -> Result<()> {
-        match self {
-            Self::Fixed { data, width } => {
-                let bytes = data
-                    .get(i * *width..(i + 1) * *width)
-                    .ok_or_else(|| corrupt("value past the end"))?;
-                out.push_fixed(bytes);
-            }
-            Self::Delta(delta) => out.push_integer(delta.get(i)?),
-            Self::Dictionary {
-                indices,
-                dictionary,
-            } => {
-                let k = usize::try_from(indices.get(i)?).map_err(|_| corrupt("bad index"))?;
-                match dictionary {
-                    Dictionary::Fixed { data, width } => {
-                        let bytes = data
-                            .get(k * width..(k + 1) * width)
-                            .ok_or_else(|| corrupt("index past the dictionary"))?;
-                        out.push_fixed(bytes);
-                    }
-                    Dictionary::Spans { block, spans } => {
-                        let &(offset, len) = spans
-                            .get(k)
-                            .ok_or_else(|| corrupt("index past the dictionary"))?;
-                        out.push_view(*block, offset, len)?;
-                    }
-                }
-            }
-            Self::Walk {
-                data,
-                block,
-                pos,
-                index,
-            } => {
-                while *index < i {
-                    let (offset, len) = length_prefixed(data, *pos)?;
-                    *pos = offset as usize + len as usize;
-                    *index += 1;
-                }
-                let (offset, len) = length_prefixed(data, *pos)?;
-                out.push_view(*block, offset, len)?;
-                *pos = offset as usize + len as usize;
-                *index += 1;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The values of one output column as they are read.
-pub(crate) enum ColumnOut {
-    Int32(Vec<i32>, NullBufferBuilder),
-    Int64(Vec<i64>, NullBufferBuilder),
-    Float32(Vec<f32>, NullBufferBuilder),
-    Float64(Vec<f64>, NullBufferBuilder),
-    /// Views into the pages' own buffers (dictionary or plain pages).
-    Bytes(BinaryViewBuilder),
-}
-
-impl ColumnOut {
-    pub(crate) fn new(physical: PhysicalType, rows: usize) -> Result<Self> {
-        Ok(match physical {
-            PhysicalType::INT32 => {
-                Self::Int32(Vec::with_capacity(rows), NullBufferBuilder::new(rows))
-            }
-            PhysicalType::INT64 => {
-                Self::Int64(Vec::with_capacity(rows), NullBufferBuilder::new(rows))
-            }
-            PhysicalType::FLOAT => {
-                Self::Float32(Vec::with_capacity(rows), NullBufferBuilder::new(rows))
-            }
-            PhysicalType::DOUBLE => {
-                Self::Float64(Vec::with_capacity(rows), NullBufferBuilder::new(rows))
-            }
-            PhysicalType::BYTE_ARRAY => Self::Bytes(BinaryViewBuilder::with_capacity(rows)),
-            other => return Err(corrupt(format!("{other} values are not read by position"))),
-        })
-    }
-
-    fn is_bytes(&self) -> bool {
-        matches!(self, Self::Bytes(_))
-    }
-
-    fn width(&self) -> usize {
-        match self {
-            Self::Int32(..) | Self::Float32(..) => 4,
-            Self::Int64(..) | Self::Float64(..) => 8,
-            Self::Bytes(_) => 0,
-        }
-    }
-
-    /// Makes `buf` a block the views of a byte column point into.
-    fn block(&mut self, buf: Bytes) -> Result<u32> {
-        match self {
-            Self::Bytes(builder) => {
-                if u32::try_from(buf.len()).is_err() {
-                    return Err(corrupt("page over 4 GiB"));
-                }
-                Ok(builder.append_block(Buffer::from(buf)))
-            }
-            _ => Err(corrupt("byte values in a fixed-width column")),
-        }
-    }
-
-    fn push_null(&mut self) {
-        match self {
-            Self::Int32(v, n) => {
-                v.push(0);
-                n.append_null();
-            }
-            Self::Int64(v, n) => {
-                v.push(0);
-                n.append_null();
-            }
-            Self::Float32(v, n) => {
-                v.push(0.0);
-                n.append_null();
-            }
-            Self::Float64(v, n) => {
-                v.push(0.0);
-                n.append_null();
-            }
-            Self::Bytes(b) => b.append_null(),
-        }
-    }
-
-    /// A PLAIN little-endian value of this column's width.
-    fn push_fixed(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        word[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
-        let (lo, all) = ([word[0], word[1], word[2], word[3]], word);
-        match self {
-            Self::Int32(v, n) => {
-                v.push(i32::from_le_bytes(lo));
-                n.append_non_null();
-            }
-            Self::Int64(v, n) => {
-                v.push(i64::from_le_bytes(all));
-                n.append_non_null();
-            }
-            Self::Float32(v, n) => {
-                v.push(f32::from_le_bytes(lo));
-                n.append_non_null();
-            }
-            Self::Float64(v, n) => {
-                v.push(f64::from_le_bytes(all));
-                n.append_non_null();
-            }
-            Self::Bytes(_) => {}
-        }
-    }
-
-    /// A delta-decoded integer (a 32-bit column keeps the low half).
-    fn push_integer(&mut self, value: i64) {
-        match self {
-            Self::Int32(v, n) => {
-                let [a, b, c, d, ..] = value.to_le_bytes();
-                v.push(i32::from_le_bytes([a, b, c, d]));
-                n.append_non_null();
-            }
-            Self::Int64(v, n) => {
-                v.push(value);
-                n.append_non_null();
-            }
-            _ => {}
-        }
-    }
-
-    fn push_view(&mut self, block: u32, offset: u32, len: u32) -> Result<()> {
-        match self {
-            Self::Bytes(b) => Ok(b.try_append_view(block, offset, len)?),
-            _ => Err(corrupt("byte values in a fixed-width column")),
-        }
-    }
-
-    /// The column as `output` (a type [`super::readable`] accepts).
-    pub(crate) fn finish(self, output: &DataType) -> Result<ArrayRef> {
-        let array: ArrayRef = match self {
-            Self::Int32(v, mut n) => Arc::new(Int32Array::new(ScalarBuffer::from(v), n.finish())),
-            Self::Int64(v, mut n) => Arc::new(Int64Array::new(ScalarBuffer::from(v), n.finish())),
-            Self::Float32(v, mut n) => {
-                Arc::new(Float32Array::new(ScalarBuffer::from(v), n.finish()))
-            }
-            Self::Float64(v, mut n) => {
-                Arc::new(Float64Array::new(ScalarBuffer::from(v), n.finish()))
-            }
-            Self::Bytes(mut b) => {
-                let binary = b.finish();
-                return Ok(match output {
-                    DataType::Utf8View => Arc::new(binary.to_string_view()?),
-                    _ => Arc::new(binary),
-                });
-            }
-        };
-        if array.data_type() == output {
-            return Ok(array);
-        }
-        match output {
-            // Narrower integers are stored widened: convert the values.
-            DataType::Int8 | DataType::Int16 | DataType::UInt8 | DataType::UInt16 => {
-                Ok(arrow::compute::cast(&array, output)?)
-            }
-            // The rest share the stored width: the same bits, retyped
-            // (unsigned values are stored as their two's complement).
-            _ => {
-                let data = array
-                    .to_data()
-                    .into_builder()
-                    .data_type(output.clone())
-                    .build()?;
-                Ok(arrow::array::make_array(data))
-            }
-        }
     }
 }

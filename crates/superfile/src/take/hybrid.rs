@@ -76,6 +76,13 @@ impl Run<'_> {
     }
 }
 
+/// A run as [`Hybrid::next_run_at`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RunView {
+    Repeat { value: u64, len: usize },
+    Packed { offset: usize, len: usize },
+}
+
 /// A forward cursor over hybrid-encoded values of one bit width.
 pub(crate) struct Hybrid<'a> {
     data: &'a [u8],
@@ -141,6 +148,24 @@ impl<'a> Hybrid<'a> {
         };
         self.run = Some(run);
         Ok(true)
+    }
+
+    /// The next run and the position of its first value; `None` at the
+    /// end. For a directory of the runs: a packed run is given by its
+    /// bytes' offset in the data.
+    pub(crate) fn next_run_at(&mut self) -> Result<Option<(usize, RunView)>> {
+        if !self.next_run()? {
+            return Ok(None);
+        }
+        let view = match self.run {
+            Some(Run::Repeat { value, len }) => RunView::Repeat { value, len },
+            Some(Run::Packed { bytes, len }) => RunView::Packed {
+                offset: bytes.as_ptr() as usize - self.data.as_ptr() as usize,
+                len,
+            },
+            None => return Ok(None),
+        };
+        Ok(Some((self.run_start, view)))
     }
 
     /// Moves to the run holding position `p` (never backwards); `None`

@@ -19,7 +19,11 @@
 
 mod column;
 mod delta;
+mod directory;
+mod header;
 mod hybrid;
+mod out;
+mod page;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -33,7 +37,8 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::error::Result;
-use column::ColumnOut;
+pub use directory::PageDirectory;
+use out::ColumnOut;
 
 /// One output column: where it lies and what it becomes.
 #[derive(Debug, Clone)]
@@ -62,6 +67,7 @@ pub struct RowTake {
     rows: Vec<u32>,
     groups: Vec<GroupRows>,
     metadata: Arc<ParquetMetaData>,
+    directory: Option<Arc<PageDirectory>>,
 }
 
 impl RowTake {
@@ -133,7 +139,17 @@ impl RowTake {
             rows,
             groups,
             metadata,
+            directory: None,
         })
+    }
+
+    /// The same take, reading page headers and run positions from
+    /// `directory` (made for the same file's metadata) where earlier takes
+    /// left them, and leaving there what it reads.
+    #[must_use]
+    pub fn with_directory(mut self, directory: Arc<PageDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
     }
 
     /// The rows read, in output order (ascending).
@@ -171,26 +187,27 @@ impl RowTake {
     /// [`SuperfileError::Corrupt`] for pages that do not decode, Parquet
     /// and Arrow errors.
     pub fn decode(&self, bytes: Vec<Bytes>) -> Result<RecordBatch> {
+        self.decode_ranges(&self.ranges(), bytes)
+    }
+
+    /// [`decode`](Self::decode) given the ranges already computed.
+    fn decode_ranges(&self, ranges: &[Range<u64>], bytes: Vec<Bytes>) -> Result<RecordBatch> {
         let fetched = Fetched {
-            parts: self
-                .ranges()
-                .into_iter()
-                .map(|r| r.start)
-                .zip(bytes)
-                .collect(),
+            parts: ranges.iter().map(|r| r.start).zip(bytes).collect(),
         };
         let fetched = Arc::new(fetched);
+        let group_rows: Vec<Vec<u64>> = self.groups.iter().map(|g| self.group_rows(g)).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for column in &self.columns {
             let mut out = ColumnOut::new(column.physical, self.rows.len())?;
-            for group in &self.groups {
-                let rows = self.group_rows(group);
+            for (group, rows) in self.groups.iter().zip(&group_rows) {
                 column::read_chunk(
                     &self.metadata,
+                    self.directory.as_deref(),
                     group.group,
                     column.leaf,
                     column.nullable,
-                    &rows,
+                    rows,
                     &fetched,
                     &mut out,
                 )?;
@@ -214,7 +231,7 @@ impl RowTake {
     pub async fn read(&self, store: &Store, path: &Path) -> Result<RecordBatch> {
         let ranges = self.ranges();
         let bytes = store.get_ranges(path, &ranges).await?;
-        self.decode(bytes)
+        self.decode_ranges(&ranges, bytes)
     }
 }
 
