@@ -101,47 +101,40 @@ pub(crate) fn chunk_ranges(
     }
 }
 
-/// Reads `rows` (sorted, relative to the group) of the chunk of `leaf` in
-/// `group` from `fetched` into `out`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn read_chunk(
-    metadata: &ParquetMetaData,
-    directory: Option<&PageDirectory>,
-    group: usize,
-    leaf: usize,
-    nullable: bool,
-    rows: &[u64],
-    fetched: &Arc<Fetched>,
-    out: &mut ColumnOut,
-) -> Result<()> {
-    let chunk = metadata.row_group(group).column(leaf);
-    if chunk.compression() == Compression::UNCOMPRESSED {
-        let chunk = Chunk {
-            metadata,
-            directory,
-            group,
-            leaf,
-            nullable,
-        };
-        chunk.read(rows, fetched, out)
-    } else {
-        read_through_parquet(metadata, group, leaf, nullable, rows, fetched, out)
-    }
-}
-
-/// An uncompressed chunk: each page holding wanted rows is a slice of the
-/// fetched bytes, its header parsed in place or taken from the directory.
-struct Chunk<'a> {
-    metadata: &'a ParquetMetaData,
-    directory: Option<&'a PageDirectory>,
-    group: usize,
-    leaf: usize,
-    nullable: bool,
+/// One column chunk a take reads: the column `leaf` in row group `group`.
+pub(crate) struct Chunk<'a> {
+    pub(crate) metadata: &'a ParquetMetaData,
+    pub(crate) directory: Option<&'a PageDirectory>,
+    pub(crate) group: usize,
+    pub(crate) leaf: usize,
+    pub(crate) nullable: bool,
 }
 
 impl Chunk<'_> {
-    /// [`read_chunk`] for this chunk.
-    fn read(&self, rows: &[u64], fetched: &Fetched, out: &mut ColumnOut) -> Result<()> {
+    /// Reads `rows` (sorted, relative to the group) from `fetched` into
+    /// `out`. An uncompressed chunk's pages are slices of the fetched
+    /// bytes, their headers parsed in place or taken from the directory;
+    /// a compressed one's go through Parquet's page reader.
+    pub(crate) fn read(
+        &self,
+        rows: &[u64],
+        fetched: &Arc<Fetched>,
+        out: &mut ColumnOut,
+    ) -> Result<()> {
+        let chunk = self.metadata.row_group(self.group).column(self.leaf);
+        if chunk.compression() != Compression::UNCOMPRESSED {
+            return read_through_parquet(self, rows, fetched, out);
+        }
+        self.read_uncompressed(rows, fetched, out)
+    }
+
+    /// [`read`](Self::read) for an uncompressed chunk.
+    fn read_uncompressed(
+        &self,
+        rows: &[u64],
+        fetched: &Fetched,
+        out: &mut ColumnOut,
+    ) -> Result<()> {
         let (group, leaf) = (self.group, self.leaf);
         let pages = pages(self.metadata, group, leaf)?;
         let dictionary_bytes = pages
@@ -276,17 +269,21 @@ fn body(page: &Bytes, header: &PageHeader) -> Result<Bytes> {
     Ok(page.slice(header.header_len..end))
 }
 
-/// [`read_chunk`] for a compressed chunk, through Parquet's page reader
+/// [`Chunk::read`] for a compressed chunk, through Parquet's page reader
 /// (which decompresses the pages holding wanted rows and skips the rest).
 fn read_through_parquet(
-    metadata: &ParquetMetaData,
-    group: usize,
-    leaf: usize,
-    nullable: bool,
+    chunk: &Chunk<'_>,
     rows: &[u64],
     fetched: &Arc<Fetched>,
     out: &mut ColumnOut,
 ) -> Result<()> {
+    let Chunk {
+        metadata,
+        group,
+        leaf,
+        nullable,
+        ..
+    } = *chunk;
     let chunk = metadata.row_group(group).column(leaf);
     let pages = pages(metadata, group, leaf)?;
     let locations = metadata

@@ -201,16 +201,14 @@ impl RowTake {
         for column in &self.columns {
             let mut out = ColumnOut::new(column.physical, self.rows.len())?;
             for (group, rows) in self.groups.iter().zip(&group_rows) {
-                column::read_chunk(
-                    &self.metadata,
-                    self.directory.as_deref(),
-                    group.group,
-                    column.leaf,
-                    column.nullable,
-                    rows,
-                    &fetched,
-                    &mut out,
-                )?;
+                let chunk = column::Chunk {
+                    metadata: &self.metadata,
+                    directory: self.directory.as_deref(),
+                    group: group.group,
+                    leaf: column.leaf,
+                    nullable: column.nullable,
+                };
+                chunk.read(rows, &fetched, &mut out)?;
             }
             arrays.push(out.finish(&column.output)?);
         }
