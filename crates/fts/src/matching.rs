@@ -6,7 +6,7 @@
 
 use fst::Automaton;
 use fst::automaton::Str;
-use roaring::{MultiOps, RoaringBitmap};
+use roaring::RoaringBitmap;
 
 use crate::error::{FtsError, QueryErrorKind, Result};
 use crate::fuzzy::{FuzzyAutomaton, fits_u64};
@@ -43,11 +43,7 @@ pub(crate) fn terms_match(
         }
     }
     match mode {
-        MatchMode::Any => Ok(infos
-            .iter()
-            .map(|info| index.doc_set(info))
-            .collect::<Result<Vec<_>>>()?
-            .union()),
+        MatchMode::Any => index.docs_union(&infos),
         MatchMode::All if infos.len() == 1 => index.doc_set(&infos[0]),
         MatchMode::All => {
             // Matches come in ascending order: gathered, then built in one

@@ -386,6 +386,23 @@ impl<'a> Postings<'a> {
         doc
     }
 
+    /// Calls `f` with every document from the current one to the end of
+    /// the list, a decoded block at a time (a gap-summing loop per block
+    /// instead of a call per document), and leaves the cursor terminated.
+    ///
+    /// # Errors
+    /// [`FtsError::Corrupt`] on malformed postings.
+    pub(crate) fn for_each_doc(&mut self, mut f: impl FnMut(u32)) -> Result<()> {
+        while self.doc != TERMINATED {
+            self.sum_block();
+            for &doc in &self.docs[self.idx..self.n] {
+                f(doc);
+            }
+            self.next_block()?;
+        }
+        Ok(())
+    }
+
     /// Moves to the first document after the decoded block.
     ///
     /// # Errors

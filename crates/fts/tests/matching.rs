@@ -113,6 +113,48 @@ fn token_match_equals_brute_force() {
     }
 }
 
+/// Long unions of one-word groups — what an SQL `IN` list becomes — match
+/// the documents holding any of the words, whether they are few (a sorted
+/// gather) or many (a bit array over the documents); absent words and
+/// groups of two words mix in.
+#[test]
+fn unions_of_word_groups_equal_brute_force() {
+    let (corpus, index) = corpus_and_index();
+    let docs = analyzed(&corpus, &index);
+    let holding = |words: &[String]| {
+        let terms: Vec<String> = words
+            .iter()
+            .flat_map(|w| index.analyzer().terms(w))
+            .collect();
+        set(docs
+            .iter()
+            .filter(|(_, t)| t.iter().any(|t| terms.contains(&t.term)))
+            .map(|(d, _)| *d))
+    };
+    let rare: Vec<String> = (150..200).map(word).collect();
+    let common: Vec<String> = (0..60).map(word).collect();
+    // One document holds these: few enough for the sorted gather.
+    let single: Vec<String> = ["crème", "CAFE", "本"].map(String::from).to_vec();
+    assert_eq!(holding(&single).len(), 1);
+    for words in [single, rare, common] {
+        let mut clauses: Vec<String> = words.iter().map(|w| format!("(+{w})")).collect();
+        clauses.push("(+absentword)".into());
+        let query = infino_fts::Query::parse(&clauses.join(" OR ")).expect("parses");
+        let got = bits(&query.matching_docs(&index).expect("matches"));
+        assert_eq!(got, holding(&words), "{} words", words.len());
+
+        // A group of two words needs both.
+        let pair = format!("(+{} +{}) OR ({})", words[0], words[1], words[2]);
+        let both = holding(&words[..1])
+            .intersection(&holding(&words[1..2]))
+            .copied()
+            .collect::<BTreeSet<u32>>();
+        let want: BTreeSet<u32> = both.union(&holding(&words[2..3])).copied().collect();
+        let query = infino_fts::Query::parse(&pair).expect("parses");
+        assert_eq!(bits(&query.matching_docs(&index).expect("matches")), want);
+    }
+}
+
 #[test]
 fn phrase_match_equals_brute_force() {
     let (corpus, index) = corpus_and_index();

@@ -60,7 +60,9 @@ pub(crate) struct TakeScan {
 
 impl TakeScan {
     /// A scan of `files` through `store` producing `schema`, spread over at
-    /// most `partitions` partitions.
+    /// most `partitions` partitions of about as many rows each: the files
+    /// are cut by row group and the pieces dealt out in file order (whole
+    /// files per partition left one thread with most of the work).
     pub(crate) fn new(
         label: ScanLabel,
         files: Vec<TakeFile>,
@@ -69,10 +71,28 @@ impl TakeScan {
         limit: Option<usize>,
         partitions: usize,
     ) -> Self {
-        let count = partitions.clamp(1, files.len().max(1));
+        let pieces: Vec<TakeFile> = files
+            .iter()
+            .flat_map(|file| {
+                file.take.by_row_group().into_iter().map(|take| TakeFile {
+                    path: file.path.clone(),
+                    take,
+                })
+            })
+            .collect();
+        let count = partitions.clamp(1, pieces.len().max(1));
+        let total = pieces
+            .iter()
+            .map(|p| p.take.rows().len())
+            .sum::<usize>()
+            .max(1);
         let mut split = vec![Vec::new(); count];
-        for (i, file) in files.into_iter().enumerate() {
-            split[i % count].push(file);
+        let mut before = 0usize;
+        for piece in pieces {
+            // The partition whose share of the rows this piece starts in.
+            let at = (before * count / total).min(count - 1);
+            before += piece.take.rows().len();
+            split[at].push(piece);
         }
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),

@@ -254,6 +254,40 @@ fn takes_equal_parquet_reads_on_superfiles() {
     assert!(bytes * 5 < file.len() as u64, "{bytes} of {}", file.len());
 }
 
+/// A take cut by row group reads, piece after piece, the rows of the whole
+/// take; each piece holds the rows of one row group only.
+#[test]
+fn takes_cut_by_row_group_read_the_same_rows() {
+    let file = superfile();
+    let all = everything(&file);
+    let directory = Arc::new(PageDirectory::new(&metadata(&file)));
+    for rows in row_sets() {
+        let take = RowTake::plan(metadata(&file), all.schema(), rows.clone())
+            .expect("takeable")
+            .with_directory(Arc::clone(&directory));
+        let pieces = take.by_row_group();
+        let groups: std::collections::BTreeSet<u32> =
+            take.rows().iter().map(|r| r / 1_500).collect();
+        assert_eq!(pieces.len(), groups.len(), "one piece per row group read");
+        let mut got = Vec::new();
+        for piece in &pieces {
+            let first = piece.rows().first().map(|r| r / 1_500);
+            assert!(piece.rows().iter().all(|r| Some(r / 1_500) == first));
+            let bytes: Vec<Bytes> = piece
+                .ranges()
+                .iter()
+                .map(|r| file.slice(r.start as usize..r.end as usize))
+                .collect();
+            got.push(piece.decode(bytes).expect("decode"));
+        }
+        let rows: Vec<u32> = pieces.iter().flat_map(|p| p.rows().to_vec()).collect();
+        assert_eq!(rows, take.rows());
+        let want = arrow::compute::take_record_batch(&all, &UInt32Array::from(rows)).expect("take");
+        let got = arrow::compute::concat_batches(&all.schema(), &got).expect("concat");
+        assert_eq!(got, want);
+    }
+}
+
 #[test]
 fn takes_equal_parquet_reads_on_other_layouts() {
     let layouts = [

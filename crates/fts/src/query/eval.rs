@@ -57,21 +57,21 @@ impl<'a> Evaluator<'a> {
                 if index.analyzer().normalize(prefix).is_empty() {
                     return Ok(None);
                 }
-                let sets = expand_prefix(index, prefix)?
-                    .iter()
-                    .map(|(_, info)| index.doc_set(info))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Some(sets.union()))
+                let infos: Vec<_> = expand_prefix(index, prefix)?
+                    .into_iter()
+                    .map(|(_, info)| info)
+                    .collect();
+                Ok(Some(index.docs_union(&infos)?))
             }
             QueryNode::Fuzzy { text, distance, .. } => {
                 if index.analyzer().normalize(text).is_empty() {
                     return Ok(None);
                 }
-                let sets = expand_fuzzy(index, text, *distance)?
-                    .iter()
-                    .map(|(_, info)| index.doc_set(info))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Some(sets.union()))
+                let infos: Vec<_> = expand_fuzzy(index, text, *distance)?
+                    .into_iter()
+                    .map(|(_, info)| info)
+                    .collect();
+                Ok(Some(index.docs_union(&infos)?))
             }
             QueryNode::Bool {
                 must,
@@ -107,12 +107,36 @@ impl<'a> Evaluator<'a> {
 
     /// The union of the sets of `children` that analyze to something, or
     /// `None` when none does.
+    ///
+    /// Terms of one token (an `IN` list's values, alone or in a group of
+    /// their own such as `(+c97)`) are gathered and their
+    /// postings unioned in one pass ([`FtsIndex::docs_union`]); a term
+    /// absent from the dictionary still counts as a clause that analyzes
+    /// to something.
     fn union_of(&self, children: &[QueryNode], depth: usize) -> Result<Option<RoaringBitmap>> {
+        if !children.is_empty() && depth + 1 > MAX_DEPTH {
+            return Err(too_deep());
+        }
         let mut sets = Vec::new();
+        let mut infos = Vec::new();
+        let mut any_term = false;
         for child in children {
+            if let Some(text) = lone_term(child) {
+                let mut terms = self.index.analyzer().terms(text);
+                if terms.len() == 1 {
+                    any_term = true;
+                    if let Some(info) = self.index.term_info(&terms.swap_remove(0))? {
+                        infos.push(info);
+                    }
+                    continue;
+                }
+            }
             if let Some(set) = self.matches(child, depth + 1)? {
                 sets.push(set);
             }
+        }
+        if any_term {
+            sets.push(self.index.docs_union(&infos)?);
         }
         Ok((!sets.is_empty()).then(|| sets.union()))
     }
@@ -306,4 +330,21 @@ pub(crate) fn top_k(
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     }
     Ok(hits)
+}
+
+/// The text of `node` when it matches exactly what one term clause does:
+/// the term itself, or a group holding only it (required or optional).
+fn lone_term(node: &QueryNode) -> Option<&str> {
+    match node {
+        QueryNode::Term { text, .. } => Some(text),
+        QueryNode::Bool {
+            must,
+            should,
+            must_not,
+        } if must_not.is_empty() => match (must.as_slice(), should.as_slice()) {
+            ([only], []) | ([], [only]) => lone_term(only),
+            _ => None,
+        },
+        _ => None,
+    }
 }

@@ -152,6 +152,27 @@ impl RowTake {
         self
     }
 
+    /// The same take cut into one take per row group holding wanted rows,
+    /// in file order, so that the pieces of several files can be spread
+    /// evenly over threads (the rows of one file are rarely an even share).
+    pub fn by_row_group(&self) -> Vec<Self> {
+        self.groups
+            .iter()
+            .map(|g| Self {
+                schema: Arc::clone(&self.schema),
+                columns: self.columns.clone(),
+                rows: self.rows[g.rows.clone()].to_vec(),
+                groups: vec![GroupRows {
+                    group: g.group,
+                    first_row: g.first_row,
+                    rows: 0..g.rows.len(),
+                }],
+                metadata: Arc::clone(&self.metadata),
+                directory: self.directory.clone(),
+            })
+            .collect()
+    }
+
     /// The rows read, in output order (ascending).
     pub fn rows(&self) -> &[u32] {
         &self.rows
