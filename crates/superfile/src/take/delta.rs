@@ -122,6 +122,27 @@ impl<'a> Delta<'a> {
                 self.next_miniblock()?;
             }
             let width = u32::from(self.widths[self.miniblock]);
+            if width == 0 && self.widths[self.miniblock..].iter().all(|&w| w == 0) {
+                // The rest of the block steps by its smallest delta (row
+                // ids, fixed-step timestamps): crossed in one step. Its
+                // miniblocks hold no bytes, so only the counters move.
+                let left = (self.miniblocks - self.miniblock) * self.per_miniblock - self.used;
+                let take = left.min(p + 1 - self.next);
+                self.last = self
+                    .last
+                    .wrapping_add(self.min_delta.wrapping_mul(take as i64));
+                self.next += take;
+                let done = self.used + take;
+                // Stay on the last miniblock touched, counting it used up
+                // when the step ended on its boundary.
+                let (ahead, used) = match done % self.per_miniblock {
+                    0 => (done / self.per_miniblock - 1, self.per_miniblock),
+                    rest => (done / self.per_miniblock, rest),
+                };
+                self.miniblock += ahead;
+                self.used = used;
+                continue;
+            }
             let take = (self.per_miniblock - self.used).min(p + 1 - self.next);
             let packed_sum = if width == 0 {
                 0
@@ -192,7 +213,7 @@ mod tests {
 
     #[test]
     fn reads_what_the_parquet_writer_wrote() {
-        let series: [Vec<i64>; 3] = [
+        let series: [Vec<i64>; 4] = [
             (0..3000).collect(),
             (0..3000).map(|i| (i * 7_919) % 1_000 - 500).collect(),
             (0..3000)
@@ -204,6 +225,17 @@ mod tests {
                     }
                 })
                 .collect(),
+            // Runs of a fixed step (zero-width miniblocks, crossed a block
+            // at a time) between scattered values.
+            (0..3000)
+                .map(|i| {
+                    if (i / 200) % 2 == 0 {
+                        i * 3
+                    } else {
+                        i * i % 9_973
+                    }
+                })
+                .collect(),
         ];
         for values in series {
             let mut at = 0;
@@ -211,11 +243,15 @@ mod tests {
             assert!(all.len() > 2);
             for (n, bytes) in all {
                 let page = &values[at..at + n];
-                for step in [1, 5, 97] {
-                    let mut cursor = Delta::new(&bytes).expect("header");
-                    assert_eq!(cursor.len(), n);
-                    for p in (0..n).step_by(step) {
-                        assert_eq!(cursor.get(p).expect("get"), page[p], "at {p}");
+                for step in [1, 5, 31, 32, 97, 128, 129, 700] {
+                    for start in [0, 33, 128] {
+                        let mut cursor = Delta::new(&bytes).expect("header");
+                        assert_eq!(cursor.len(), n);
+                        for p in (start..n).step_by(step) {
+                            assert_eq!(cursor.get(p).expect("get"), page[p], "at {p}");
+                            // Asking again for the same position is allowed.
+                            assert_eq!(cursor.get(p).expect("again"), page[p], "at {p}");
+                        }
                     }
                 }
                 let mut last = Delta::new(&bytes).expect("header");
