@@ -561,8 +561,8 @@ impl FtsIndex {
     /// The documents are gathered block by block and the set is built once:
     /// into a plain bit array when they are many for the region's size (an
     /// `IN` list of 150 values is a sixth of the rows), else sorted into
-    /// one ascending pass. Building a set per term and merging them cost
-    /// ten times as much.
+    /// one ascending pass. A set per term merged afterwards took twice as
+    /// long (150 terms of ~250 documents each in a 250,000-document file).
     ///
     /// # Errors
     /// [`FtsError::Corrupt`] on malformed postings.
