@@ -26,7 +26,8 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 use infino_store::{Path, Store};
-use infino_superfile::RowTake;
+use infino_superfile::{FetchedPages, RowTake};
+use tokio::sync::OnceCell;
 
 use crate::explain::ScanLabel;
 
@@ -45,12 +46,25 @@ pub(crate) struct TakeFile {
     pub(crate) take: RowTake,
 }
 
-/// Reads the candidate rows of its files, one batch per file.
+/// A row group's share of one file's take.
+#[derive(Debug, Clone)]
+struct Piece {
+    /// Index into [`TakeScan::files`].
+    file: usize,
+    take: RowTake,
+}
+
+/// Reads the candidate rows of its files, one batch per row group.
 #[derive(Debug)]
 pub(crate) struct TakeScan {
     label: ScanLabel,
-    /// Files per output partition.
-    partitions: Vec<Vec<TakeFile>>,
+    files: Arc<Vec<TakeFile>>,
+    /// Each file's pages, fetched once by whichever partition reads one of
+    /// its pieces first (a file's pieces may fall in two partitions), and
+    /// kept with the plan.
+    fetched: Arc<Vec<OnceCell<FetchedPages>>>,
+    /// Pieces per output partition.
+    partitions: Vec<Vec<Piece>>,
     store: Store,
     schema: SchemaRef,
     limit: Option<usize>,
@@ -62,7 +76,8 @@ impl TakeScan {
     /// A scan of `files` through `store` producing `schema`, spread over at
     /// most `partitions` partitions of about as many rows each: the files
     /// are cut by row group and the pieces dealt out in file order (whole
-    /// files per partition left one thread with most of the work).
+    /// files per partition left one thread with most of the work). Each
+    /// file is still fetched in one batched read, which its pieces share.
     pub(crate) fn new(
         label: ScanLabel,
         files: Vec<TakeFile>,
@@ -71,13 +86,15 @@ impl TakeScan {
         limit: Option<usize>,
         partitions: usize,
     ) -> Self {
-        let pieces: Vec<TakeFile> = files
+        let pieces: Vec<Piece> = files
             .iter()
-            .flat_map(|file| {
-                file.take.by_row_group().into_iter().map(|take| TakeFile {
-                    path: file.path.clone(),
-                    take,
-                })
+            .enumerate()
+            .flat_map(|(file, whole)| {
+                whole
+                    .take
+                    .by_row_group()
+                    .into_iter()
+                    .map(move |take| Piece { file, take })
             })
             .collect();
         let count = partitions.clamp(1, pieces.len().max(1));
@@ -94,6 +111,7 @@ impl TakeScan {
             before += piece.take.rows().len();
             split[at].push(piece);
         }
+        let fetched = Arc::new(files.iter().map(|_| OnceCell::new()).collect());
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
             Partitioning::UnknownPartitioning(count),
@@ -102,6 +120,8 @@ impl TakeScan {
         );
         Self {
             label,
+            files: Arc::new(files),
+            fetched,
             partitions: split,
             store,
             schema,
@@ -112,11 +132,7 @@ impl TakeScan {
     }
 
     fn rows(&self) -> usize {
-        self.partitions
-            .iter()
-            .flatten()
-            .map(|f| f.take.rows().len())
-            .sum()
+        self.files.iter().map(|f| f.take.rows().len()).sum()
     }
 }
 
@@ -174,22 +190,26 @@ impl ExecutionPlan for TakeScan {
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let files = self.partitions.get(partition).cloned().ok_or_else(|| {
+        let pieces = self.partitions.get(partition).cloned().ok_or_else(|| {
             DataFusionError::Internal(format!("TakeScan has no partition {partition}"))
         })?;
+        let (files, fetched) = (Arc::clone(&self.files), Arc::clone(&self.fetched));
         let store = self.store.clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let mut left = self.limit.unwrap_or(usize::MAX);
-        let batches = futures::stream::iter(files)
-            .then(move |file| {
-                let store = store.clone();
+        let batches = futures::stream::iter(pieces)
+            .then(move |piece| {
+                let (files, fetched, store) =
+                    (Arc::clone(&files), Arc::clone(&fetched), store.clone());
                 async move {
-                    file.take
-                        .read(&store, &file.path)
-                        .await
-                        .map_err(|e| DataFusionError::External(Box::new(e)))
+                    let whole = &files[piece.file];
+                    let pages = fetched[piece.file]
+                        .get_or_try_init(|| whole.take.fetch(&store, &whole.path))
+                        .await?;
+                    piece.take.decode_fetched(pages)
                 }
             })
+            .map(|batch| batch.map_err(|e| DataFusionError::External(Box::new(e))))
             .filter_map(move |batch| {
                 let out = match batch {
                     Ok(_) if left == 0 => None,

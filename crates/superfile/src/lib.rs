@@ -40,5 +40,5 @@ pub use lazy_vectors::{TWO_PHASE_MIN_PAYLOAD, VECTOR_PREFIX_READ_BYTES};
 pub use reader::{OpenOptions, Superfile};
 pub use row_vectors::ColumnVectors;
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
-pub use take::{PageDirectory, RowTake};
+pub use take::{FetchedPages, PageDirectory, RowTake};
 pub use writer::{SuperfileWriter, WriterOptions};

@@ -155,6 +155,8 @@ impl RowTake {
     /// The same take cut into one take per row group holding wanted rows,
     /// in file order, so that the pieces of several files can be spread
     /// evenly over threads (the rows of one file are rarely an even share).
+    /// The pieces decode from the whole take's [`fetch`](Self::fetch), so
+    /// the file is still read in one batched request.
     pub fn by_row_group(&self) -> Vec<Self> {
         self.groups
             .iter()
@@ -213,10 +215,29 @@ impl RowTake {
 
     /// [`decode`](Self::decode) given the ranges already computed.
     fn decode_ranges(&self, ranges: &[Range<u64>], bytes: Vec<Bytes>) -> Result<RecordBatch> {
-        let fetched = Fetched {
-            parts: ranges.iter().map(|r| r.start).zip(bytes).collect(),
-        };
-        let fetched = Arc::new(fetched);
+        self.decode_fetched(&FetchedPages::new(ranges, bytes))
+    }
+
+    /// Fetches the pages of [`ranges`](Self::ranges) from `path` in `store`
+    /// (merged and concurrent, as `Store::get_ranges` does), for this take
+    /// or any of its [`by_row_group`](Self::by_row_group) pieces to decode.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn fetch(&self, store: &Store, path: &Path) -> Result<FetchedPages> {
+        let ranges = self.ranges();
+        let bytes = store.get_ranges(path, &ranges).await?;
+        Ok(FetchedPages::new(&ranges, bytes))
+    }
+
+    /// The rows, decoded from `pages`: fetched for this take, or for the
+    /// whole take this one is a piece of.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode); a page that was not fetched is
+    /// [`SuperfileError::Parquet`](crate::SuperfileError).
+    pub fn decode_fetched(&self, pages: &FetchedPages) -> Result<RecordBatch> {
+        let fetched = &pages.fetched;
         let group_rows: Vec<Vec<u64>> = self.groups.iter().map(|g| self.group_rows(g)).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for column in &self.columns {
@@ -229,7 +250,7 @@ impl RowTake {
                     leaf: column.leaf,
                     nullable: column.nullable,
                 };
-                chunk.read(rows, &fetched, &mut out)?;
+                chunk.read(rows, fetched, &mut out)?;
             }
             arrays.push(out.finish(&column.output)?);
         }
@@ -248,9 +269,7 @@ impl RowTake {
     /// # Errors
     /// Storage errors, and those of [`decode`](Self::decode).
     pub async fn read(&self, store: &Store, path: &Path) -> Result<RecordBatch> {
-        let ranges = self.ranges();
-        let bytes = store.get_ranges(path, &ranges).await?;
-        self.decode_ranges(&ranges, bytes)
+        self.decode_fetched(&self.fetch(store, path).await?)
     }
 }
 
@@ -291,6 +310,31 @@ fn encoding_readable(encoding: Encoding, physical: PhysicalType) -> bool {
             matches!(physical, PhysicalType::INT32 | PhysicalType::INT64)
         }
         _ => false,
+    }
+}
+
+/// The pages a take fetched from its file ([`RowTake::fetch`]), shared by
+/// the pieces that decode from them.
+#[derive(Clone)]
+pub struct FetchedPages {
+    fetched: Arc<Fetched>,
+}
+
+impl FetchedPages {
+    /// `bytes` of the file's `ranges`, in that order.
+    fn new(ranges: &[Range<u64>], bytes: Vec<Bytes>) -> Self {
+        let parts = ranges.iter().map(|r| r.start).zip(bytes).collect();
+        Self {
+            fetched: Arc::new(Fetched { parts }),
+        }
+    }
+}
+
+impl std::fmt::Debug for FetchedPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchedPages")
+            .field("parts", &self.fetched.parts.len())
+            .finish()
     }
 }
 
