@@ -11,6 +11,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use infino_fts::FtsConfig;
+use infino_store::{Path, Store};
 use infino_superfile::{IndexSpec, PageDirectory, RowTake, SuperfileWriter, WriterOptions};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -255,12 +256,16 @@ fn takes_equal_parquet_reads_on_superfiles() {
 }
 
 /// A take cut by row group reads, piece after piece, the rows of the whole
-/// take; each piece holds the rows of one row group only.
-#[test]
-fn takes_cut_by_row_group_read_the_same_rows() {
+/// take; each piece holds the rows of one row group only, and all decode
+/// from one fetch of the whole take's pages (one batched read of the file).
+#[tokio::test]
+async fn takes_cut_by_row_group_read_the_same_rows() {
     let file = superfile();
     let all = everything(&file);
     let directory = Arc::new(PageDirectory::new(&metadata(&file)));
+    let store = Store::open("memory://").expect("store");
+    let path = Path::from("t.sf.parquet");
+    store.put(&path, file.clone()).await.expect("put");
     for rows in row_sets() {
         let take = RowTake::plan(metadata(&file), all.schema(), rows.clone())
             .expect("takeable")
@@ -269,17 +274,20 @@ fn takes_cut_by_row_group_read_the_same_rows() {
         let groups: std::collections::BTreeSet<u32> =
             take.rows().iter().map(|r| r / 1_500).collect();
         assert_eq!(pieces.len(), groups.len(), "one piece per row group read");
+        let before = store.stats();
+        let pages = take.fetch(&store, &path).await.expect("fetch");
+        let fetched = store.stats().since(&before);
         let mut got = Vec::new();
         for piece in &pieces {
             let first = piece.rows().first().map(|r| r / 1_500);
             assert!(piece.rows().iter().all(|r| Some(r / 1_500) == first));
-            let bytes: Vec<Bytes> = piece
-                .ranges()
-                .iter()
-                .map(|r| file.slice(r.start as usize..r.end as usize))
-                .collect();
-            got.push(piece.decode(bytes).expect("decode"));
+            got.push(piece.decode_fetched(&pages).expect("decode"));
         }
+        assert_eq!(
+            store.stats().since(&before),
+            fetched,
+            "pieces read nothing more"
+        );
         let rows: Vec<u32> = pieces.iter().flat_map(|p| p.rows().to_vec()).collect();
         assert_eq!(rows, take.rows());
         let want = arrow::compute::take_record_batch(&all, &UInt32Array::from(rows)).expect("take");
