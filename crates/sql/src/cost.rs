@@ -63,7 +63,7 @@ impl SqlContext {
         // Same catalog, functions and options as the context; only this
         // query's config carries the scoped handle.
         let ctx = SessionContext::new_with_state(state);
-        let run = async { Ok::<_, SqlError>(ctx.sql(sql).await?.collect().await?) };
+        let run = async { Ok::<_, SqlError>(crate::dataframe(&ctx, sql).await?.collect().await?) };
         match scope.run(run).await {
             Ok(batches) => Ok((batches, scope.cost())),
             Err(e) => Err(over_budget(e, &scope).unwrap_or_else(|e| e)),

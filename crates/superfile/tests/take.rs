@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array, Int16Array,
-    Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array, UInt64Array,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Float32Array, Float64Array,
+    Int16Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array,
+    UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
@@ -214,6 +215,28 @@ fn check_take(
     let indices = UInt32Array::from(sorted);
     let want = arrow::compute::take_record_batch(all, &indices).expect("take");
     assert_eq!(got, want, "rows {:?}…", &rows[..rows.len().min(5)]);
+    for column in got.columns() {
+        assert_pages_only_where_needed(column.as_ref());
+    }
+}
+
+/// A byte column's views carry page buffers only when some value is too
+/// long to sit inside its view (over 12 bytes): short values (the `tag`
+/// and `blob` columns) come out with no buffers at all.
+fn assert_pages_only_where_needed(column: &dyn Array) {
+    let (views, buffers) = match column.data_type() {
+        DataType::Utf8View => {
+            let a = column.as_string_view();
+            (a.views().clone(), a.data_buffers().len())
+        }
+        DataType::BinaryView => {
+            let a = column.as_binary_view();
+            (a.views().clone(), a.data_buffers().len())
+        }
+        _ => return,
+    };
+    let long = views.iter().any(|v| (*v as u32) > 12);
+    assert_eq!(buffers > 0, long, "{buffers} buffers, long values: {long}");
 }
 
 fn row_sets() -> Vec<Vec<u32>> {
@@ -293,6 +316,28 @@ async fn takes_cut_by_row_group_read_the_same_rows() {
         let want = arrow::compute::take_record_batch(&all, &UInt32Array::from(rows)).expect("take");
         let got = arrow::compute::concat_batches(&all.schema(), &got).expect("concat");
         assert_eq!(got, want);
+        // Spans of two row groups (the last one shorter when odd), and
+        // spans past the end, which are cut to the groups there are.
+        let sizes = take.group_sizes();
+        assert_eq!(sizes.iter().sum::<usize>(), take.rows().len());
+        let mut spans = Vec::new();
+        for start in (0..sizes.len()).step_by(2) {
+            let span = take.group_span(start..start + 2);
+            assert_eq!(
+                span.rows().len(),
+                sizes[start..(start + 2).min(sizes.len())]
+                    .iter()
+                    .sum::<usize>()
+            );
+            spans.push(span.decode_fetched(&pages).expect("decode span"));
+        }
+        assert!(
+            take.group_span(sizes.len()..sizes.len() + 3)
+                .rows()
+                .is_empty()
+        );
+        let spans = arrow::compute::concat_batches(&all.schema(), &spans).expect("concat");
+        assert_eq!(spans, want);
     }
 }
 

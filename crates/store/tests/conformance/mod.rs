@@ -134,6 +134,11 @@ async fn vectored_reads_coalesce(store: &Store) {
         "nearby ranges share one request: {cost}"
     );
     assert_eq!(cost.bytes_read, 40_100 - 10);
+    // The same fetch, returned merged: one buffer covering all three.
+    let before = store.stats();
+    let covering = store.get_covering(&path, &ranges).await.expect("covering");
+    assert_eq!(store.stats().since(&before), cost, "the same requests");
+    assert_eq!(covering, vec![(10, data.slice(10..40_100))]);
     let bad = store.get_ranges(&path, &[0..10, 65_000..70_000]).await;
     assert!(
         matches!(bad, Err(StoreError::RangeOutOfBounds { .. })),

@@ -15,14 +15,13 @@ use bytes::Bytes;
 use parquet::basic::Compression;
 use parquet::column::page::{Page, PageReader};
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::reader::ChunkReader;
 use parquet::file::serialized_reader::SerializedPageReader;
 
 use super::Fetched;
 use super::directory::{PageDirectory, PageMap, prefetch};
 use super::header::{self, PageHeader, PageKind};
 use super::out::ColumnOut;
-use super::page::{Dictionary, PageParts};
+use super::page::{Dictionary, PageParts, sub_bytes};
 use crate::error::{Result, SuperfileError};
 
 fn corrupt(reason: impl Into<String>) -> SuperfileError {
@@ -148,14 +147,22 @@ impl Chunk<'_> {
             if n == 0 {
                 continue;
             }
-            let page = fetched_range(fetched, &bytes)?;
-            let map = self.page_map(index, &page)?;
-            let parts = PageParts::of(&map.header, body(&page, &map.header)?, self.nullable)?;
+            let (owner, page) = fetched_slice(fetched, &bytes)?;
+            let fresh;
+            let map = match self.directory.and_then(|d| d.page(group, leaf, index)) {
+                Some(map) => map,
+                None => {
+                    fresh = self.parse_map(index, page)?;
+                    &*fresh
+                }
+            };
+            let parts = PageParts::of(&map.header, owner, body(page, &map.header)?, self.nullable)?;
             if dictionary.is_none() && parts.uses_dictionary() {
                 let range = dictionary_bytes
                     .clone()
                     .ok_or_else(|| corrupt("dictionary indices without a dictionary"))?;
-                dictionary = Some(self.dictionary(&fetched_range(fetched, &range)?, out)?);
+                let (owner, page) = fetched_slice(fetched, &range)?;
+                dictionary = Some(self.dictionary(owner, page, out)?);
             }
             let wanted = rows[at..at + n].iter().map(|&r| r - page_rows.start);
             parts.read(wanted, dictionary.as_ref(), map.runs.as_ref(), out)?;
@@ -185,7 +192,7 @@ impl Chunk<'_> {
             let Some(runs) = map.runs.as_ref() else {
                 continue;
             };
-            let Ok(page) = fetched_range(fetched, bytes) else {
+            let Ok((_, page)) = fetched_slice(fetched, bytes) else {
                 return;
             };
             let body =
@@ -193,27 +200,26 @@ impl Chunk<'_> {
             for &r in wanted {
                 let position = usize::try_from(r - page_rows.start).unwrap_or(usize::MAX);
                 if let Some(byte) = runs.byte_of(position) {
-                    prefetch(&page, body + byte);
+                    prefetch(page, body + byte);
                 }
             }
         }
     }
 
-    /// The map of data page `index` (bytes `page`): from the directory,
-    /// or parsed and kept there.
-    fn page_map(&self, index: usize, page: &Bytes) -> Result<Arc<PageMap>> {
-        if let Some(map) = self
-            .directory
-            .and_then(|d| d.page(self.group, self.leaf, index))
-        {
-            return Ok(map);
-        }
+    /// The map of data page `index` (bytes `page`), parsed, and kept in
+    /// the directory when there is one.
+    fn parse_map(&self, index: usize, page: &[u8]) -> Result<Arc<PageMap>> {
         let header = header::parse(page)?;
         if header.kind == PageKind::Dictionary {
             return Err(corrupt("a second dictionary page"));
         }
         let runs = match self.directory {
-            Some(_) => PageParts::of(&header, body(page, &header)?, self.nullable)?.index_runs()?,
+            Some(_) => {
+                // The owner only matters to values read as views; runs
+                // are read from the slice alone.
+                let owner = Bytes::new();
+                PageParts::of(&header, &owner, body(page, &header)?, self.nullable)?.index_runs()?
+            }
             None => None,
         };
         let map = Arc::new(PageMap { header, runs });
@@ -223,14 +229,14 @@ impl Chunk<'_> {
         Ok(map)
     }
 
-    /// The chunk's dictionary, from its page `bytes`; its value spans from
-    /// the directory when a take has read them before.
-    fn dictionary(&self, bytes: &Bytes, out: &mut ColumnOut) -> Result<Dictionary> {
+    /// The chunk's dictionary, from its page `bytes` (inside `owner`); its
+    /// value spans from the directory when a take has read them before.
+    fn dictionary(&self, owner: &Bytes, bytes: &[u8], out: &mut ColumnOut) -> Result<Dictionary> {
         let header = header::parse(bytes)?;
         if header.kind != PageKind::Dictionary {
             return Err(corrupt("dictionary page expected"));
         }
-        let values = body(bytes, &header)?;
+        let values = sub_bytes(owner, body(bytes, &header)?)?;
         let physical = self
             .metadata
             .row_group(self.group)
@@ -253,20 +259,21 @@ impl Chunk<'_> {
     }
 }
 
-/// The fetched bytes of file range `bytes`.
-fn fetched_range(fetched: &Fetched, bytes: &Range<u64>) -> Result<Bytes> {
+/// The fetched bytes of file range `bytes`, and the fetched part holding
+/// them.
+fn fetched_slice<'a>(fetched: &'a Fetched, bytes: &Range<u64>) -> Result<(&'a Bytes, &'a [u8])> {
     let len = usize::try_from(bytes.end - bytes.start).map_err(|_| corrupt("page too large"))?;
-    Ok(fetched.get_bytes(bytes.start, len)?)
+    Ok(fetched.borrow(bytes.start, len)?)
 }
 
 /// The body of the uncompressed `page` whose header is `header`.
-fn body(page: &Bytes, header: &PageHeader) -> Result<Bytes> {
+fn body<'a>(page: &'a [u8], header: &PageHeader) -> Result<&'a [u8]> {
     let end = header
         .header_len
         .checked_add(header.body_len)
         .filter(|&end| end <= page.len())
         .ok_or_else(|| corrupt("page body past its location"))?;
-    Ok(page.slice(header.header_len..end))
+    Ok(&page[header.header_len..end])
 }
 
 /// [`Chunk::read`] for a compressed chunk, through Parquet's page reader
@@ -313,22 +320,25 @@ fn read_through_parquet(
         let page = reader
             .get_next_page()?
             .ok_or_else(|| corrupt("fewer pages than the offset index lists"))?;
-        let parts = match page {
-            Page::DataPage { buf, encoding, .. } => PageParts::v1(buf, encoding, nullable)?,
+        // (page buffer, encoding, v2 level lengths)
+        let (buf, encoding, levels) = match page {
+            Page::DataPage { buf, encoding, .. } => (buf, encoding, None),
             Page::DataPageV2 {
                 buf,
                 encoding,
                 def_levels_byte_len,
                 rep_levels_byte_len,
                 ..
-            } => PageParts::v2(
+            } => (
                 buf,
                 encoding,
-                nullable,
-                def_levels_byte_len as usize,
-                rep_levels_byte_len as usize,
-            )?,
+                Some((def_levels_byte_len as usize, rep_levels_byte_len as usize)),
+            ),
             Page::DictionaryPage { .. } => return Err(corrupt("a second dictionary page")),
+        };
+        let parts = match levels {
+            None => PageParts::v1(&buf, &buf, encoding, nullable)?,
+            Some((def, rep)) => PageParts::v2(&buf, &buf, encoding, nullable, def, rep)?,
         };
         if dictionary.is_none() && parts.uses_dictionary() && has_dictionary {
             dictionary = Some(read_dictionary(metadata, group, leaf, fetched, out)?);

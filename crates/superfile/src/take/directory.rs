@@ -74,8 +74,8 @@ impl PageDirectory {
 
     /// The map of page `page` of chunk (`group`, `leaf`), if a take has
     /// read it.
-    pub(crate) fn page(&self, group: usize, leaf: usize, page: usize) -> Option<Arc<PageMap>> {
-        self.slot(group, leaf, page)?.get().cloned()
+    pub(crate) fn page(&self, group: usize, leaf: usize, page: usize) -> Option<&PageMap> {
+        self.slot(group, leaf, page)?.get().map(AsRef::as_ref)
     }
 
     /// Keeps `map` for page `page` of chunk (`group`, `leaf`).

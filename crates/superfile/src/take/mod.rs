@@ -153,26 +153,45 @@ impl RowTake {
     }
 
     /// The same take cut into one take per row group holding wanted rows,
-    /// in file order, so that the pieces of several files can be spread
-    /// evenly over threads (the rows of one file are rarely an even share).
-    /// The pieces decode from the whole take's [`fetch`](Self::fetch), so
-    /// the file is still read in one batched request.
+    /// in file order (see [`group_span`](Self::group_span)).
     pub fn by_row_group(&self) -> Vec<Self> {
-        self.groups
-            .iter()
-            .map(|g| Self {
-                schema: Arc::clone(&self.schema),
-                columns: self.columns.clone(),
-                rows: self.rows[g.rows.clone()].to_vec(),
-                groups: vec![GroupRows {
+        (0..self.groups.len())
+            .map(|g| self.group_span(g..g + 1))
+            .collect()
+    }
+
+    /// How many rows the take reads from each row group holding wanted
+    /// rows, in file order.
+    pub fn group_sizes(&self) -> Vec<usize> {
+        self.groups.iter().map(|g| g.rows.len()).collect()
+    }
+
+    /// The part of this take in its row groups `span` (indices into
+    /// [`group_sizes`](Self::group_sizes); clamped to them), so that the
+    /// rows of several files can be spread evenly over threads (the rows
+    /// of one file are rarely an even share). The parts decode from the
+    /// whole take's [`fetch`](Self::fetch), so the file is still read in
+    /// one batched request.
+    pub fn group_span(&self, span: Range<usize>) -> Self {
+        let end = span.end.min(self.groups.len());
+        let groups = &self.groups[span.start.min(end)..end];
+        let first = groups.first().map_or(0, |g| g.rows.start);
+        let last = groups.last().map_or(0, |g| g.rows.end);
+        Self {
+            schema: Arc::clone(&self.schema),
+            columns: self.columns.clone(),
+            rows: self.rows[first..last].to_vec(),
+            groups: groups
+                .iter()
+                .map(|g| GroupRows {
                     group: g.group,
                     first_row: g.first_row,
-                    rows: 0..g.rows.len(),
-                }],
-                metadata: Arc::clone(&self.metadata),
-                directory: self.directory.clone(),
-            })
-            .collect()
+                    rows: g.rows.start - first..g.rows.end - first,
+                })
+                .collect(),
+            metadata: Arc::clone(&self.metadata),
+            directory: self.directory.clone(),
+        }
     }
 
     /// The rows read, in output order (ascending).
@@ -225,9 +244,10 @@ impl RowTake {
     /// # Errors
     /// Storage errors.
     pub async fn fetch(&self, store: &Store, path: &Path) -> Result<FetchedPages> {
-        let ranges = self.ranges();
-        let bytes = store.get_ranges(path, &ranges).await?;
-        Ok(FetchedPages::new(&ranges, bytes))
+        let parts = store.get_covering(path, &self.ranges()).await?;
+        Ok(FetchedPages {
+            fetched: Arc::new(Fetched { parts }),
+        })
     }
 
     /// The rows, decoded from `pages`: fetched for this take, or for the
@@ -363,19 +383,29 @@ impl ChunkReader for Fetched {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let (owner, bytes) = self.borrow(start, length)?;
+        let from = bytes.as_ptr() as usize - owner.as_ptr() as usize;
+        Ok(owner.slice(from..from + bytes.len()))
+    }
+}
+
+impl Fetched {
+    /// The fetched bytes `start..start + length` of the file, and the part
+    /// they lie in, borrowed: a take's page reads share the parts between
+    /// threads, and cloning a part's handle per page made every page read
+    /// bounce the part's reference count between the cores.
+    fn borrow(&self, start: u64, length: usize) -> parquet::errors::Result<(&Bytes, &[u8])> {
         let at = self.part(start)?;
         let (first, bytes) = &self.parts[at];
         let from = usize::try_from(start - first).unwrap_or(usize::MAX);
         match from.checked_add(length) {
-            Some(end) if end <= bytes.len() => Ok(bytes.slice(from..end)),
+            Some(end) if end <= bytes.len() => Ok((bytes, &bytes[from..end])),
             _ => Err(parquet::errors::ParquetError::General(format!(
                 "bytes {start}..+{length} were not fetched"
             ))),
         }
     }
-}
 
-impl Fetched {
     /// The part holding file offset `start`.
     fn part(&self, start: u64) -> parquet::errors::Result<usize> {
         let at = self.parts.partition_point(|(first, _)| *first <= start);

@@ -24,8 +24,26 @@ pub(crate) enum ColumnOut {
     Float32(Vec<f32>, NullBufferBuilder),
     Float64(Vec<f64>, NullBufferBuilder),
     /// Views into the pages' own buffers (dictionary or plain pages).
-    Bytes(BinaryViewBuilder),
+    Bytes(ByteViews),
 }
+
+/// A byte column's views, and the page buffers they may point into.
+///
+/// A value of at most 12 bytes is stored inside its view, so a page buffer
+/// joins the array only once a longer value points into it: short values
+/// (codes, categories, tags) come out with no buffers at all. An array
+/// holding whole pages for a few inlined values looks sparse to whatever
+/// reads it next — DataFusion's filter compacts such arrays, copying
+/// every page it holds.
+pub(crate) struct ByteViews {
+    builder: BinaryViewBuilder,
+    /// The blocks [`ColumnOut::block`] was given, each with its index in
+    /// `builder` once a view points into it.
+    blocks: Vec<(Bytes, Option<u32>)>,
+}
+
+/// The longest value a view holds inline (Arrow's view layout).
+const INLINE_MAX: u32 = 12;
 
 impl ColumnOut {
     pub(crate) fn new(physical: PhysicalType, rows: usize) -> Result<Self> {
@@ -42,7 +60,10 @@ impl ColumnOut {
             PhysicalType::DOUBLE => {
                 Self::Float64(Vec::with_capacity(rows), NullBufferBuilder::new(rows))
             }
-            PhysicalType::BYTE_ARRAY => Self::Bytes(BinaryViewBuilder::with_capacity(rows)),
+            PhysicalType::BYTE_ARRAY => Self::Bytes(ByteViews {
+                builder: BinaryViewBuilder::with_capacity(rows),
+                blocks: Vec::new(),
+            }),
             other => return Err(corrupt(format!("{other} values are not read by position"))),
         })
     }
@@ -59,14 +80,17 @@ impl ColumnOut {
         }
     }
 
-    /// Makes `buf` a block the views of a byte column point into.
+    /// Makes `buf` a block the views of a byte column may point into.
     pub(crate) fn block(&mut self, buf: Bytes) -> Result<u32> {
         match self {
-            Self::Bytes(builder) => {
+            Self::Bytes(views) => {
                 if u32::try_from(buf.len()).is_err() {
                     return Err(corrupt("page over 4 GiB"));
                 }
-                Ok(builder.append_block(Buffer::from(buf)))
+                let block = u32::try_from(views.blocks.len())
+                    .map_err(|_| corrupt("too many pages in one take"))?;
+                views.blocks.push((buf, None));
+                Ok(block)
             }
             _ => Err(corrupt("byte values in a fixed-width column")),
         }
@@ -90,7 +114,7 @@ impl ColumnOut {
                 v.push(0.0);
                 n.append_null();
             }
-            Self::Bytes(b) => b.append_null(),
+            Self::Bytes(views) => views.builder.append_null(),
         }
     }
 
@@ -138,11 +162,32 @@ impl ColumnOut {
         }
     }
 
+    /// The `len` bytes at `offset` of `block` (from [`block`](Self::block)).
     pub(crate) fn push_view(&mut self, block: u32, offset: u32, len: u32) -> Result<()> {
-        match self {
-            Self::Bytes(b) => Ok(b.try_append_view(block, offset, len)?),
-            _ => Err(corrupt("byte values in a fixed-width column")),
+        let Self::Bytes(views) = self else {
+            return Err(corrupt("byte values in a fixed-width column"));
+        };
+        let (bytes, attached) = views
+            .blocks
+            .get_mut(block as usize)
+            .ok_or_else(|| corrupt("view of an unknown page"))?;
+        if len <= INLINE_MAX {
+            let value = (offset as usize)
+                .checked_add(len as usize)
+                .and_then(|end| bytes.get(offset as usize..end))
+                .ok_or_else(|| corrupt("value past its page"))?;
+            views.builder.append_value(value);
+            return Ok(());
         }
+        let index = match *attached {
+            Some(index) => index,
+            None => {
+                let index = views.builder.append_block(Buffer::from(bytes.clone()));
+                *attached = Some(index);
+                index
+            }
+        };
+        Ok(views.builder.try_append_view(index, offset, len)?)
     }
 
     /// The column as `output` (a type [`super::readable`] accepts).
@@ -156,8 +201,8 @@ impl ColumnOut {
             Self::Float64(v, mut n) => {
                 Arc::new(Float64Array::new(ScalarBuffer::from(v), n.finish()))
             }
-            Self::Bytes(mut b) => {
-                let binary = b.finish();
+            Self::Bytes(mut views) => {
+                let binary = views.builder.finish();
                 return Ok(match output {
                     DataType::Utf8View => Arc::new(binary.to_string_view()?),
                     _ => Arc::new(binary),

@@ -22,19 +22,28 @@ fn corrupt(reason: impl Into<String>) -> SuperfileError {
     SuperfileError::corrupt("column page", reason)
 }
 
-/// A data page's definition levels (of a nullable column) and values.
-pub(crate) struct PageParts {
-    levels: Option<Bytes>,
-    values: Bytes,
+/// A data page's definition levels (of a nullable column) and values,
+/// borrowed from the buffer holding the page (`owner`).
+pub(crate) struct PageParts<'a> {
+    owner: &'a Bytes,
+    levels: Option<&'a [u8]>,
+    values: &'a [u8],
     encoding: Encoding,
 }
 
-impl PageParts {
-    /// The parts of an uncompressed data page from its parsed header.
-    pub(crate) fn of(header: &PageHeader, body: Bytes, nullable: bool) -> Result<Self> {
+impl<'a> PageParts<'a> {
+    /// The parts of an uncompressed data page, `body` (inside `owner`),
+    /// from its parsed header.
+    pub(crate) fn of(
+        header: &PageHeader,
+        owner: &'a Bytes,
+        body: &'a [u8],
+        nullable: bool,
+    ) -> Result<Self> {
         match header.kind {
-            PageKind::DataV1 => Self::v1(body, header.encoding, nullable),
+            PageKind::DataV1 => Self::v1(owner, body, header.encoding, nullable),
             PageKind::DataV2 => Self::v2(
+                owner,
                 body,
                 header.encoding,
                 nullable,
@@ -45,10 +54,17 @@ impl PageParts {
         }
     }
 
-    /// A version 1 page: levels, when present, are length-prefixed.
-    pub(crate) fn v1(buf: Bytes, encoding: Encoding, nullable: bool) -> Result<Self> {
+    /// A version 1 page `buf` (inside `owner`): levels, when present, are
+    /// length-prefixed.
+    pub(crate) fn v1(
+        owner: &'a Bytes,
+        buf: &'a [u8],
+        encoding: Encoding,
+        nullable: bool,
+    ) -> Result<Self> {
         if !nullable {
             return Ok(Self {
+                owner,
                 levels: None,
                 values: buf,
                 encoding,
@@ -62,15 +78,18 @@ impl PageParts {
             return Err(corrupt("levels past the end"));
         }
         Ok(Self {
-            levels: Some(buf.slice(4..4 + len)),
-            values: buf.slice(4 + len..),
+            owner,
+            levels: Some(&buf[4..4 + len]),
+            values: &buf[4 + len..],
             encoding,
         })
     }
 
-    /// A version 2 page: the header gives the levels' lengths.
+    /// A version 2 page `buf` (inside `owner`): the header gives the
+    /// levels' lengths.
     pub(crate) fn v2(
-        buf: Bytes,
+        owner: &'a Bytes,
+        buf: &'a [u8],
         encoding: Encoding,
         nullable: bool,
         def: usize,
@@ -81,8 +100,9 @@ impl PageParts {
             .filter(|&end| end <= buf.len())
             .ok_or_else(|| corrupt("levels past the end"))?;
         Ok(Self {
-            levels: nullable.then(|| buf.slice(rep..end)),
-            values: buf.slice(end..),
+            owner,
+            levels: nullable.then(|| &buf[rep..end]),
+            values: &buf[end..],
             encoding,
         })
     }
@@ -91,7 +111,7 @@ impl PageParts {
     /// `None` for values of other encodings.
     pub(crate) fn index_runs(&self) -> Result<Option<IndexRuns>> {
         self.uses_dictionary()
-            .then(|| IndexRuns::read(&self.values))
+            .then(|| IndexRuns::read(self.values))
             .transpose()
     }
 
@@ -110,12 +130,8 @@ impl PageParts {
         runs: Option<&IndexRuns>,
         out: &mut ColumnOut,
     ) -> Result<()> {
-        let mut levels = self
-            .levels
-            .as_deref()
-            .map(|l| Hybrid::new(l, 1))
-            .transpose()?;
-        let mut source = Source::new(self.encoding, &self.values, out, dictionary, runs)?;
+        let mut levels = self.levels.map(|l| Hybrid::new(l, 1)).transpose()?;
+        let mut source = Source::new(self, out, dictionary, runs)?;
         let (mut present, mut counted) = (0usize, 0usize);
         for position in wanted {
             let position = usize::try_from(position).map_err(|_| corrupt("row past the page"))?;
@@ -221,6 +237,15 @@ fn length_prefixed(data: &[u8], pos: usize) -> Result<(u32, u32)> {
     Ok((offset, len))
 }
 
+/// `part` (a slice of `owner`) as a handle on `owner`'s buffer.
+pub(crate) fn sub_bytes(owner: &Bytes, part: &[u8]) -> Result<Bytes> {
+    let from = (part.as_ptr() as usize)
+        .checked_sub(owner.as_ptr() as usize)
+        .filter(|from| from + part.len() <= owner.len())
+        .ok_or_else(|| corrupt("page outside its buffer"))?;
+    Ok(owner.slice(from..from + part.len()))
+}
+
 /// Where a page's values are read from.
 enum Source<'a> {
     Fixed {
@@ -249,17 +274,17 @@ enum Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    pub(crate) fn new(
-        encoding: Encoding,
-        values: &'a Bytes,
+    fn new(
+        parts: &PageParts<'a>,
         out: &mut ColumnOut,
         dictionary: Option<&'a Dictionary>,
         runs: Option<&'a IndexRuns>,
     ) -> Result<Self> {
-        match encoding {
+        let values = parts.values;
+        match parts.encoding {
             Encoding::PLAIN if out.is_bytes() => Ok(Self::Walk {
                 data: values,
-                block: out.block(values.clone())?,
+                block: out.block(sub_bytes(parts.owner, values)?)?,
                 pos: 0,
                 index: 0,
             }),
