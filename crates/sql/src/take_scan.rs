@@ -221,7 +221,6 @@ impl ExecutionPlan for TakeScan {
         let store = self.store.clone();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let mut left = self.limit.unwrap_or(usize::MAX);
-        let decoded = Arc::clone(&fetched);
         // The files' fetches start together (a partition holding several
         // files waits about one round trip, not one per file), and each
         // piece decodes, in order, once its file is in.
@@ -231,23 +230,19 @@ impl ExecutionPlan for TakeScan {
                     (Arc::clone(&files), Arc::clone(&fetched), store.clone());
                 async move {
                     let whole = &files[piece.file];
-                    fetched[piece.file]
+                    let pages = fetched[piece.file]
                         .get_or_try_init(|| whole.take.fetch(&store, &whole.path))
-                        .await?;
-                    Ok::<_, infino_superfile::SuperfileError>(piece)
+                        .await?
+                        .clone();
+                    Ok::<_, infino_superfile::SuperfileError>((piece, pages))
                 }
             })
             .buffered(FETCHES_IN_FLIGHT)
-            .map(move |piece| {
-                let piece = piece.map_err(|e| DataFusionError::External(Box::new(e)))?;
-                let pages = decoded[piece.file].get().ok_or_else(|| {
-                    DataFusionError::Internal("TakeScan decoding an unfetched file".into())
-                })?;
-                piece
-                    .take
-                    .decode_fetched(pages)
-                    .map_err(|e| DataFusionError::External(Box::new(e)))
+            .map(|fetched| {
+                let (piece, pages) = fetched?;
+                piece.take.decode_fetched(&pages)
             })
+            .map(|batch| batch.map_err(|e| DataFusionError::External(Box::new(e))))
             .filter_map(move |batch| {
                 let out = match batch {
                     Ok(_) if left == 0 => None,

@@ -17,11 +17,11 @@ use parquet::column::page::{Page, PageReader};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::serialized_reader::SerializedPageReader;
 
-use super::Fetched;
 use super::directory::{PageDirectory, PageMap, prefetch};
 use super::header::{self, PageHeader, PageKind};
 use super::out::ColumnOut;
-use super::page::{Dictionary, PageParts, sub_bytes};
+use super::page::{Dictionary, PageParts};
+use super::{Fetched, sub_bytes};
 use crate::error::{Result, SuperfileError};
 
 fn corrupt(reason: impl Into<String>) -> SuperfileError {
@@ -152,7 +152,7 @@ impl Chunk<'_> {
             let map = match self.directory.and_then(|d| d.page(group, leaf, index)) {
                 Some(map) => map,
                 None => {
-                    fresh = self.parse_map(index, page)?;
+                    fresh = self.parse_map(index, owner, page)?;
                     &*fresh
                 }
             };
@@ -206,19 +206,16 @@ impl Chunk<'_> {
         }
     }
 
-    /// The map of data page `index` (bytes `page`), parsed, and kept in
-    /// the directory when there is one.
-    fn parse_map(&self, index: usize, page: &[u8]) -> Result<Arc<PageMap>> {
+    /// The map of data page `index` (bytes `page`, inside `owner`), parsed,
+    /// and kept in the directory when there is one.
+    fn parse_map(&self, index: usize, owner: &Bytes, page: &[u8]) -> Result<Arc<PageMap>> {
         let header = header::parse(page)?;
         if header.kind == PageKind::Dictionary {
             return Err(corrupt("a second dictionary page"));
         }
         let runs = match self.directory {
             Some(_) => {
-                // The owner only matters to values read as views; runs
-                // are read from the slice alone.
-                let owner = Bytes::new();
-                PageParts::of(&header, &owner, body(page, &header)?, self.nullable)?.index_runs()?
+                PageParts::of(&header, owner, body(page, &header)?, self.nullable)?.index_runs()?
             }
             None => None,
         };

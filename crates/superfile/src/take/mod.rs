@@ -152,14 +152,6 @@ impl RowTake {
         self
     }
 
-    /// The same take cut into one take per row group holding wanted rows,
-    /// in file order (see [`group_span`](Self::group_span)).
-    pub fn by_row_group(&self) -> Vec<Self> {
-        (0..self.groups.len())
-            .map(|g| self.group_span(g..g + 1))
-            .collect()
-    }
-
     /// How many rows the take reads from each row group holding wanted
     /// rows, in file order.
     pub fn group_sizes(&self) -> Vec<usize> {
@@ -239,7 +231,7 @@ impl RowTake {
 
     /// Fetches the pages of [`ranges`](Self::ranges) from `path` in `store`
     /// (merged and concurrent, as `Store::get_ranges` does), for this take
-    /// or any of its [`by_row_group`](Self::by_row_group) pieces to decode.
+    /// or any of its [`group_span`](Self::group_span) parts to decode.
     ///
     /// # Errors
     /// Storage errors.
@@ -384,9 +376,22 @@ impl ChunkReader for Fetched {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         let (owner, bytes) = self.borrow(start, length)?;
-        let from = bytes.as_ptr() as usize - owner.as_ptr() as usize;
-        Ok(owner.slice(from..from + bytes.len()))
+        sub_bytes(owner, bytes).map_err(|e| parquet::errors::ParquetError::General(e.to_string()))
     }
+}
+
+/// `part` (a slice of `owner`) as a handle on `owner`'s buffer.
+pub(crate) fn sub_bytes(owner: &Bytes, part: &[u8]) -> Result<Bytes> {
+    let from = (part.as_ptr() as usize)
+        .checked_sub(owner.as_ptr() as usize)
+        .filter(|from| from + part.len() <= owner.len())
+        .ok_or_else(|| {
+            crate::error::SuperfileError::corrupt(
+                "column page",
+                "page outside its buffer".to_owned(),
+            )
+        })?;
+    Ok(owner.slice(from..from + part.len()))
 }
 
 impl Fetched {

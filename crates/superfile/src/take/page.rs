@@ -16,6 +16,7 @@ use super::directory::Spans;
 use super::header::{PageHeader, PageKind};
 use super::hybrid::Hybrid;
 use super::out::ColumnOut;
+use super::sub_bytes;
 use crate::error::{Result, SuperfileError};
 
 fn corrupt(reason: impl Into<String>) -> SuperfileError {
@@ -235,15 +236,6 @@ fn length_prefixed(data: &[u8], pos: usize) -> Result<(u32, u32)> {
     }
     let offset = u32::try_from(start).map_err(|_| corrupt("page over 4 GiB"))?;
     Ok((offset, len))
-}
-
-/// `part` (a slice of `owner`) as a handle on `owner`'s buffer.
-pub(crate) fn sub_bytes(owner: &Bytes, part: &[u8]) -> Result<Bytes> {
-    let from = (part.as_ptr() as usize)
-        .checked_sub(owner.as_ptr() as usize)
-        .filter(|from| from + part.len() <= owner.len())
-        .ok_or_else(|| corrupt("page outside its buffer"))?;
-    Ok(owner.slice(from..from + part.len()))
 }
 
 /// Where a page's values are read from.
