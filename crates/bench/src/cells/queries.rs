@@ -1,6 +1,11 @@
 //! Query classes for full-text cells, drawn from the corpus itself so they
 //! match documents on any corpus: rare and common terms by document
 //! frequency, adjacent word pairs for phrases, and so on.
+//!
+//! Only words of ASCII letters and digits are drawn: our analyzer keeps
+//! `44.4` or `u.s` whole where tantivy's splits them, and a word one
+//! engine does not have as a term is a different (empty, instant) query
+//! there — two of Reuters' twenty phrases were, before this rule.
 
 use infino_fts::FtsIndex;
 
@@ -34,6 +39,11 @@ impl QuerySpec {
     }
 }
 
+/// Whether both engines' analyzers read `word` as this one term.
+fn plain(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// Named classes of queries, in report order.
 pub(crate) fn query_classes(
     index: &FtsIndex,
@@ -48,11 +58,16 @@ pub(crate) fn query_classes(
     let mut seen = std::collections::HashSet::new();
     for text in texts.iter().step_by(step) {
         let terms = analyzer.terms(text);
-        if let Some(w) = terms.windows(2).nth(terms.len() / 3) {
+        if let Some(w) = terms
+            .windows(2)
+            .skip(terms.len() / 3)
+            .find(|w| w.iter().all(|t| plain(t)))
+        {
             pairs.push(w.to_vec());
         }
         for t in terms {
-            if seen.insert(t.clone())
+            if plain(&t)
+                && seen.insert(t.clone())
                 && let Ok(Some(info)) = index.term_info(&t)
             {
                 vocab.push((u64::from(info.doc_freq), t));
