@@ -11,12 +11,16 @@ pub(crate) const MAGIC: [u8; 4] = *b"IFTS";
 /// records leave out the ends and lengths of streams the region does not
 /// store).
 pub(crate) const MAJOR: u16 = 3;
-/// Minor version written.
-pub(crate) const MINOR: u16 = 0;
+/// Minor version written (1: flag bit 2).
+pub(crate) const MINOR: u16 = 1;
 /// Header flag: positions are stored.
 pub(crate) const FLAG_POSITIONS: u32 = 1;
 /// Header flag: byte offsets are stored (only with positions).
 pub(crate) const FLAG_OFFSETS: u32 = 2;
+/// Header flag: every document's text is exactly one term, spelled as the
+/// text itself (codes, tags, lowercase keywords), so equality with a value
+/// that is its own term is answered exactly by that term's postings.
+pub(crate) const FLAG_WHOLE_VALUES: u32 = 4;
 /// Documents per postings block.
 pub(crate) const BLOCK_SIZE: usize = 128;
 /// Bytes per skip entry of a multi-block postings list storing `streams`
@@ -172,7 +176,7 @@ impl Header {
             analyzer_len: u32_at(36)?,
             sections: [Extent::default(); SECTION_COUNT],
         };
-        if header.flags & !(FLAG_POSITIONS | FLAG_OFFSETS) != 0
+        if header.flags & !(FLAG_POSITIONS | FLAG_OFFSETS | FLAG_WHOLE_VALUES) != 0
             || header.flags & (FLAG_POSITIONS | FLAG_OFFSETS) == FLAG_OFFSETS
         {
             return Err(corrupt(12, "unknown flags"));
@@ -218,6 +222,10 @@ impl Header {
 
     pub(crate) fn has_offsets(&self) -> bool {
         self.flags & FLAG_OFFSETS != 0
+    }
+
+    pub(crate) fn whole_values(&self) -> bool {
+        self.flags & FLAG_WHOLE_VALUES != 0
     }
 }
 

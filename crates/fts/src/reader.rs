@@ -325,6 +325,13 @@ impl FtsIndex {
         self.header.has_offsets()
     }
 
+    /// Whether every document's text is exactly one term spelled as the
+    /// text ([`Analyzer::is_own_term`]): then the rows equal to a value
+    /// that is its own term are exactly that term's postings.
+    pub fn whole_values(&self) -> bool {
+        self.header.whole_values()
+    }
+
     /// The analyzer recorded in the region; analyze queries with it.
     pub fn analyzer(&self) -> &Analyzer {
         &self.analyzer

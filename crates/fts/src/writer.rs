@@ -6,13 +6,14 @@
 //! column of one superfile, so the simple design is the right trade for now.
 
 use crate::accumulate::{Decoded, TermPostings};
-use crate::analyzer::{Analyzer, AnalyzerConfig};
+use crate::analyzer::{Analyzer, AnalyzerConfig, spans_whole};
 use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer};
 use crate::codec::norm;
 use crate::encode::{TermLists, write_term};
 use crate::error::{FtsError, Result};
 use crate::format::{
-    self, Extent, FIXED_HEADER_LEN, FLAG_OFFSETS, FLAG_POSITIONS, Header, MAX_DOC, SECTION_COUNT,
+    self, Extent, FIXED_HEADER_LEN, FLAG_OFFSETS, FLAG_POSITIONS, FLAG_WHOLE_VALUES, Header,
+    MAX_DOC, SECTION_COUNT,
 };
 use crate::intern::Interner;
 use crate::terminfo::TermTableWriter;
@@ -51,6 +52,9 @@ pub struct FtsIndexBuilder {
     last_doc: Option<u32>,
     doc_count: u32,
     total_tokens: u64,
+    /// Whether every text added so far is exactly one term spelled as the
+    /// text ([`Analyzer::is_own_term`]); recorded as a header flag.
+    whole_values: bool,
     /// Running estimate of heap bytes held, for [`Self::memory_estimate`].
     memory: usize,
 }
@@ -82,6 +86,7 @@ impl FtsIndexBuilder {
             last_doc: None,
             doc_count: 0,
             total_tokens: 0,
+            whole_values: true,
             memory: 0,
         })
     }
@@ -126,6 +131,7 @@ impl FtsIndexBuilder {
         // a term's entries for this document stay contiguous because
         // documents are added one at a time.
         let mut doc_len: u32 = 0;
+        let mut first_is_whole = false;
         let mut out_of_ids = false;
         let Self {
             analyzer,
@@ -136,6 +142,9 @@ impl FtsIndexBuilder {
             ..
         } = self;
         analyzer.for_each_term(text, |term, position, start, end| {
+            if doc_len == 0 {
+                first_is_whole = spans_whole(text, term, start, end);
+            }
             doc_len += 1;
             // Offsets fit u32: longer texts were rejected above.
             let start = u32::try_from(start).unwrap_or(u32::MAX);
@@ -156,6 +165,7 @@ impl FtsIndexBuilder {
                 what: "more than u32::MAX distinct terms",
             });
         }
+        self.whole_values &= doc_len == 1 && first_is_whole;
         self.norms[doc as usize] = norm::encode_norm(doc_len);
         self.presence[doc as usize / 8] |= 1 << (doc % 8);
         self.doc_count += 1;
@@ -273,6 +283,10 @@ impl FtsIndexBuilder {
                 (true, true) => FLAG_POSITIONS | FLAG_OFFSETS,
                 (true, false) => FLAG_POSITIONS,
                 (false, _) => 0,
+            } | if self.whole_values {
+                FLAG_WHOLE_VALUES
+            } else {
+                0
             },
             doc_count: self.doc_count,
             doc_slots: u32::try_from(self.norms.len()).expect("invariant: doc ≤ MAX_DOC"),
@@ -328,5 +342,34 @@ mod tests {
         assert!(builder.add_document(u32::MAX, None).is_err());
         builder.add_document(7, None).expect("null");
         assert_eq!(builder.doc_count(), 1);
+    }
+
+    /// The whole-values flag, read back from the region, for `texts`.
+    fn whole_values(texts: &[Option<&str>]) -> bool {
+        let mut builder = FtsIndexBuilder::new(FtsConfig::default()).expect("config");
+        for (doc, text) in (0..).zip(texts) {
+            builder.add_document(doc, *text).expect("add");
+        }
+        let region = builder.finish().expect("finish");
+        crate::FtsIndex::open(bytes::Bytes::from(region))
+            .expect("open")
+            .whole_values()
+    }
+
+    #[test]
+    fn whole_values_flag_needs_every_text_to_be_its_own_term() {
+        assert!(whole_values(&[]));
+        assert!(whole_values(&[None, None]));
+        assert!(whole_values(&[Some("c1"), None, Some("c97"), Some("c1")]));
+        // One text that is not its own term clears it, wherever it is.
+        for odd in ["C1", "c1 c2", "", "c-1", " c1"] {
+            assert!(
+                !whole_values(&[Some("c1"), Some(odd), Some("c2")]),
+                "{odd:?}"
+            );
+            assert!(!whole_values(&[Some(odd)]), "{odd:?}");
+        }
+        // Each text must be one term by itself, not only start with one.
+        assert!(!whole_values(&[Some("c1 c1")]));
     }
 }

@@ -7,7 +7,11 @@
 //! per-file `ParquetAccessPlan` (a row selection):
 //!
 //! - the rows the full-text index says can match an indexed predicate
-//!   (see [`crate::pushdown`]) — a file with none is not scanned at all;
+//!   (see [`crate::pushdown`]) — a file with none is not scanned at all.
+//!   Where that answer is exact (`matches`, equality on a whole-values
+//!   column), DataFusion leaves the filter to the scan: a take or a row
+//!   selection reads exactly those rows, and a scan widened to whole row
+//!   groups re-checks an equality itself;
 //! - the rows its deletion vector removes.
 //!
 //! Selected rows decode only the pages that hold them (the superfiles carry
@@ -20,6 +24,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::DFSchema;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
@@ -30,9 +35,11 @@ use datafusion::datasource::physical_plan::parquet::{
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::filter::FilterExecBuilder;
 use infino_store::{Path, Store};
 use infino_superfile::RowTake;
 use infino_table::Table;
@@ -283,12 +290,12 @@ impl TableProvider for InfinoTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if !mentions_matches(f) {
+                if self.indexed.answers_exactly(f) {
+                    TableProviderFilterPushDown::Exact
+                } else if !mentions_matches(f) {
                     // DataFusion re-checks; the scan narrows by the index
                     // where it can and prunes by Parquet statistics.
                     TableProviderFilterPushDown::Inexact
-                } else if self.indexed.answers_exactly(f) {
-                    TableProviderFilterPushDown::Exact
                 } else {
                     // Left above the scan, where `matches` reports why it
                     // cannot run.
@@ -317,6 +324,9 @@ impl TableProvider for InfinoTable {
         // Whether a narrowing predicate is answered by the index alone
         // (`matches`): its rows must then be selected exactly.
         let mut exact = false;
+        // Exact equalities on whole-values columns: nothing above the scan
+        // checks them, so a scan that widens its rows re-checks them itself.
+        let mut rechecked: Vec<Expr> = Vec::new();
         // The rest go to the manifest's summaries. A filter the index
         // narrows is left out there: a file it has candidates in almost
         // never fails its min/max test, and building the pruning costs a
@@ -326,7 +336,11 @@ impl TableProvider for InfinoTable {
             if let Some(narrow) = self.indexed.narrow(f) {
                 narrowing.push(narrow);
                 label.fts_pushdown.push(f.to_string());
-                exact |= self.indexed.answers_exactly(f);
+                match (self.indexed.answers_exactly(f), mentions_matches(f)) {
+                    (true, true) => exact = true,
+                    (true, false) => rechecked.push(f.clone()),
+                    (false, _) => {}
+                }
             } else if !mentions_matches(f) {
                 prunable.push(f.clone());
             }
@@ -380,6 +394,11 @@ impl TableProvider for InfinoTable {
         // row groups.
         let whole_groups = narrowed && !exact;
         label.whole_row_groups = whole_groups;
+        let recheck = if whole_groups {
+            conjunction(rechecked)
+        } else {
+            None
+        };
         let mut scanned = Vec::with_capacity(chosen.len());
         for (i, rows) in chosen {
             let entry = &files[i];
@@ -398,18 +417,37 @@ impl TableProvider for InfinoTable {
         for (i, file) in scanned.into_iter().enumerate() {
             file_groups[i % groups].push(file);
         }
+        // A re-check needs its columns read too, after the asked ones.
+        let mut read = projection.cloned();
+        if let (Some(read), Some(predicate)) = (&mut read, &recheck) {
+            for column in predicate.column_refs() {
+                let i = self.schema.index_of(&column.name)?;
+                if !read.contains(&i) {
+                    read.push(i);
+                }
+            }
+        }
         let source = ParquetSource::new(Arc::clone(&self.schema))
             .with_table_parquet_options(state.table_options().parquet.clone())
             .with_parquet_file_reader_factory(readers as _);
         let config = FileScanConfigBuilder::new(self.url.clone(), Arc::new(source))
             .with_file_groups(file_groups.into_iter().map(FileGroup::new).collect())
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
+            .with_projection_indices(read)?
+            .with_limit(if recheck.is_some() { None } else { limit })
             .build();
-        Ok(DataSourceExec::from_data_source(LabeledScan::new(
-            Arc::new(config),
-            label,
-        )))
+        let scan = DataSourceExec::from_data_source(LabeledScan::new(Arc::new(config), label));
+        let Some(predicate) = recheck else {
+            return Ok(scan);
+        };
+        let predicate =
+            state.create_physical_expr(predicate, &DFSchema::try_from(scan.schema())?)?;
+        let asked = projection.map(|p| (0..p.len()).collect());
+        Ok(Arc::new(
+            FilterExecBuilder::new(predicate, scan)
+                .apply_projection(asked)?
+                .with_fetch(limit)
+                .build()?,
+        ))
     }
 }
 

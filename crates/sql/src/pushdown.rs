@@ -8,11 +8,16 @@
 //! ordinals to read. The scan then reads only those rows' pages, and a file
 //! with no candidate is not opened at all.
 //!
-//! Equality is answered by a superset — the rows holding every token of the
-//! value — so DataFusion re-checks it on the candidates (the filter is
-//! `Inexact`). `matches` *is* the index's answer (the query language), so
-//! it is `Exact`, and the [`matches_udf`] itself refuses to run anywhere
-//! else.
+//! Equality is in general answered by a superset — the rows holding every
+//! token of the value — so DataFusion re-checks it on the candidates (the
+//! filter is `Inexact`). On a column whose every value is one term spelled
+//! as the value (a code, tag or lowercase keyword: every file's
+//! whole-values flag), equality with a value that is its own term is
+//! answered exactly, and so are `IN` lists and `AND`/`OR` of such: the
+//! filter is `Exact`, the column is not decoded to re-check it, and no
+//! filter runs above the scan. `matches` *is* the index's answer (the query
+//! language), so it is `Exact` too, and the [`matches_udf`] itself refuses
+//! to run anywhere else.
 
 use arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, exec_err};
@@ -43,14 +48,22 @@ pub(crate) enum IndexExpr {
 /// Per superfile, the row ordinals that may match (`None`: any row).
 pub(crate) type Candidates = Vec<Option<RoaringBitmap>>;
 
+/// A full-text indexed column of a table.
+struct IndexedColumn {
+    name: String,
+    analyzer: Analyzer,
+    /// Every value in every file is one term spelled as the value.
+    whole_values: bool,
+}
+
 /// The full-text indexed columns of a table and their analyzers.
 pub(crate) struct IndexedColumns {
-    columns: Vec<(String, Analyzer)>,
+    columns: Vec<IndexedColumn>,
 }
 
 impl std::fmt::Debug for IndexedColumns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.columns.iter().map(|(c, _)| c.as_str()).collect();
+        let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
         f.debug_tuple("IndexedColumns").field(&names).finish()
     }
 }
@@ -58,17 +71,20 @@ impl std::fmt::Debug for IndexedColumns {
 impl IndexedColumns {
     /// The indexed columns of `table`.
     pub(crate) fn of(table: &Table) -> Result<Self> {
-        let spec = table
-            .manifest()
+        let manifest = table.manifest();
+        let spec = manifest
             .index_spec()
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let columns = spec
             .fts
             .into_iter()
             .map(|c| {
-                Analyzer::new(c.config.analyzer)
-                    .map(|a| (c.column, a))
-                    .map_err(|e| DataFusionError::External(Box::new(e)))
+                Ok(IndexedColumn {
+                    analyzer: Analyzer::new(c.config.analyzer)
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?,
+                    whole_values: manifest.whole_values(&c.column),
+                    name: c.column,
+                })
             })
             .collect::<Result<_>>()?;
         Ok(Self { columns })
@@ -76,10 +92,11 @@ impl IndexedColumns {
 
     /// The analyzer of `column`, if it is full-text indexed.
     pub(crate) fn analyzer(&self, column: &str) -> Option<&Analyzer> {
-        self.columns
-            .iter()
-            .find(|(c, _)| c == column)
-            .map(|(_, a)| a)
+        self.column(column).map(|c| &c.analyzer)
+    }
+
+    fn column(&self, name: &str) -> Option<&IndexedColumn> {
+        self.columns.iter().find(|c| c.name == name)
     }
 
     /// The part of `expr` the index can narrow (a superset of its rows),
@@ -113,8 +130,9 @@ impl IndexedColumns {
         }
     }
 
-    /// Whether `expr` is exactly what the index answers: `matches` calls
-    /// joined by `AND`/`OR` on indexed columns.
+    /// Whether `expr` is exactly what the index answers: `matches` calls,
+    /// and equalities and `IN` lists of own-term values on whole-values
+    /// columns, joined by `AND`/`OR`.
     pub(crate) fn answers_exactly(&self, expr: &Expr) -> bool {
         match expr {
             Expr::BinaryExpr(BinaryExpr {
@@ -122,7 +140,30 @@ impl IndexedColumns {
                 op: Operator::And | Operator::Or,
                 right,
             }) => self.answers_exactly(left) && self.answers_exactly(right),
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Eq,
+                right,
+            }) => self.exact_equality(left, right) || self.exact_equality(right, left),
+            Expr::InList(list) => {
+                !list.negated
+                    && !list.list.is_empty()
+                    && list.list.iter().all(|v| self.exact_equality(&list.expr, v))
+            }
             Expr::ScalarFunction(f) if f.name() == MATCHES => self.matches_args(&f.args).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the index answers `column = value` exactly: the column's
+    /// values are whole terms and `value` is its own term, so the rows
+    /// equal to it are exactly its term's postings.
+    fn exact_equality(&self, column: &Expr, value: &Expr) -> bool {
+        let (Expr::Column(column), Expr::Literal(value, _)) = (column, value) else {
+            return false;
+        };
+        match (self.column(&column.name), string(value)) {
+            (Some(c), Some(value)) => c.whole_values && c.analyzer.is_own_term(value),
             _ => false,
         }
     }

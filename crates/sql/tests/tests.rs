@@ -14,3 +14,4 @@ mod explain;
 mod filtered_vectors;
 mod functions;
 mod pushdown;
+mod whole_values;

@@ -1,6 +1,6 @@
 //! Building superfiles for a commit, and summarizing them for the manifest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arrow::array::{RecordBatch, UInt64Array};
@@ -126,8 +126,12 @@ pub(crate) fn build_file(
     let mut term_blooms = BTreeMap::new();
     let mut term_ranges = BTreeMap::new();
     let mut fts_lookup = BTreeMap::new();
+    let mut whole_values = BTreeSet::new();
     for col in &spec.fts {
         let index = file.fts(&col.column)?;
+        if index.whole_values() {
+            whole_values.insert(col.column.clone());
+        }
         let summary = FtsSummary {
             doc_count: u64::from(index.doc_count()),
             total_tokens: index.total_tokens(),
@@ -176,6 +180,7 @@ pub(crate) fn build_file(
         vectors,
         fts_lookup,
         vector_lookup,
+        whole_values,
     };
     Ok((bytes, entry))
 }

@@ -7,7 +7,7 @@
 //! which makes its bytes unique to the writer: the store uses that to
 //! recognise its own write after a lost reply.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -123,6 +123,12 @@ pub struct FileEntry {
     /// instead of a 256 KiB guess.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vector_lookup: BTreeMap<String, u64>,
+    /// Full-text columns whose every value in this file is exactly one
+    /// term spelled as the value (codes, tags, lowercase keywords; the
+    /// region's whole-values flag): equality with a value that is its own
+    /// term is then answered exactly by the postings, with no re-check.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub whole_values: BTreeSet<String>,
 }
 
 impl FileEntry {
@@ -274,6 +280,13 @@ impl Manifest {
             fields.push(Field::new(&c.name, data_type, c.nullable));
         }
         Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// Whether every file's values of full-text column `column` are each
+    /// one term spelled as the value ([`FileEntry::whole_values`]), so an
+    /// equality with a value that is its own term needs no re-check.
+    pub fn whole_values(&self, column: &str) -> bool {
+        self.files.iter().all(|f| f.whole_values.contains(column))
     }
 
     /// The index spec.

@@ -309,6 +309,7 @@ async fn manifest_open(report: &mut Report) -> anyhow::Result<()> {
             vectors: Default::default(),
             fts_lookup: [("text".to_owned(), 1_000_000)].into(),
             vector_lookup: Default::default(),
+            whole_values: Default::default(),
         })
         .collect();
     manifest.version = 1;

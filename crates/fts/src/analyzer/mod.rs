@@ -156,6 +156,19 @@ impl Analyzer {
         });
     }
 
+    /// Whether `text` analyzes to exactly one term, spelled as `text`
+    /// itself (`c97`, `news`; not `News`, `a b`, `running` when stemmed, or
+    /// a stop word). Equality with such a value is a term lookup.
+    pub fn is_own_term(&self, text: &str) -> bool {
+        let mut terms = 0;
+        let mut whole = false;
+        self.for_each_term(text, |term, _, start, end| {
+            terms += 1;
+            whole = spans_whole(text, term, start, end);
+        });
+        terms == 1 && whole
+    }
+
     /// Returns the tokens of `text`, in order.
     pub fn analyze(&self, text: &str) -> Vec<Token> {
         let mut out = Vec::new();
@@ -169,6 +182,12 @@ impl Analyzer {
         self.for_each_token(text, |t| out.push(t.term));
         out
     }
+}
+
+/// Whether the token `term` at bytes `start..end` of `text` is the whole
+/// text, unchanged by analysis.
+pub(crate) fn spans_whole(text: &str, term: &str, start: usize, end: usize) -> bool {
+    start == 0 && end == text.len() && term == text
 }
 
 #[cfg(test)]
@@ -234,5 +253,25 @@ mod tests {
             ..AnalyzerConfig::default()
         };
         assert_eq!(terms(config, "café au lait"), ["au", "lait"]);
+    }
+
+    #[test]
+    fn own_terms_are_single_unchanged_tokens() {
+        let plain = Analyzer::new(AnalyzerConfig::default()).expect("config");
+        for own in ["c97", "news", "a1b2", "中"] {
+            assert!(plain.is_own_term(own), "{own}");
+        }
+        for not in ["", " c97", "c97 ", "News", "élan", "a b", "c-97", "!!"] {
+            assert!(!plain.is_own_term(not), "{not:?}");
+        }
+        let english = Analyzer::new(AnalyzerConfig {
+            stemmer: Some(Language::English),
+            stop_words: StopWords::English,
+            ..AnalyzerConfig::default()
+        })
+        .expect("config");
+        assert!(!english.is_own_term("running"));
+        assert!(!english.is_own_term("the"));
+        assert!(english.is_own_term("run"));
     }
 }
