@@ -1,7 +1,22 @@
 //! Helpers shared by the SQL tests.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
+use datafusion::physical_plan::ExecutionPlan;
+use infino_sql::SqlContext;
+
+/// The physical plan of `query` in `sql`'s session.
+pub(crate) async fn physical_plan(sql: &SqlContext, query: &str) -> Arc<dyn ExecutionPlan> {
+    sql.session()
+        .sql(query)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .create_physical_plan()
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+}
 
 /// Rows as text lines (cells joined by `|`), in the order they came.
 /// Float64 cells are rounded to 6 decimals: sums of floats depend on the

@@ -12,7 +12,7 @@ use infino_sql::{SqlContext, SqlError};
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table};
 
-use crate::common::lines;
+use crate::common::{lines, physical_plan};
 
 const WORDS: [&str; 8] = [
     "alpha", "beta", "gamma", "delta", "error", "warn", "disk", "net",
@@ -317,15 +317,7 @@ async fn scan_kind(sql: &SqlContext, query: &str) -> String {
         }
         plan.children().into_iter().find_map(find)
     }
-    let plan = sql
-        .session()
-        .sql(query)
-        .await
-        .expect("plan")
-        .create_physical_plan()
-        .await
-        .expect("physical plan");
-    find(&plan).unwrap_or_default()
+    find(&physical_plan(sql, query).await).unwrap_or_default()
 }
 
 /// Rows the scans of `plan` produced.
@@ -341,16 +333,9 @@ fn scanned_rows(plan: &Arc<dyn ExecutionPlan>) -> usize {
 
 /// (rows out, rows the scan decoded, store bytes read, store requests).
 async fn measure(sql: &SqlContext, conn: &Connection, query: &str) -> (usize, usize, u64, u64) {
-    let ctx = sql.session();
     let before = conn.store().stats();
-    let plan = ctx
-        .sql(query)
-        .await
-        .expect("plan")
-        .create_physical_plan()
-        .await
-        .expect("physical plan");
-    let out = collect(Arc::clone(&plan), ctx.task_ctx())
+    let plan = physical_plan(sql, query).await;
+    let out = collect(Arc::clone(&plan), sql.session().task_ctx())
         .await
         .expect("run");
     let io = conn.store().stats().since(&before);

@@ -15,7 +15,7 @@ use infino_sql::SqlContext;
 use infino_superfile::IndexSpec;
 use infino_table::{Connection, Table};
 
-use crate::common::lines;
+use crate::common::{lines, physical_plan};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -89,15 +89,9 @@ async fn same_as_copy(sql: &SqlContext, select: &str, predicate: &str) -> Vec<St
 
 /// The physical plan of `query`, as EXPLAIN prints it.
 async fn plan(sql: &SqlContext, query: &str) -> String {
-    let plan = sql
-        .session()
-        .sql(query)
-        .await
-        .expect("plan")
-        .create_physical_plan()
-        .await
-        .expect("physical plan");
-    displayable(plan.as_ref()).indent(true).to_string()
+    displayable(physical_plan(sql, query).await.as_ref())
+        .indent(true)
+        .to_string()
 }
 
 /// An `IN` list of 60 of the 300 codes: a fifth of the rows, too many to
