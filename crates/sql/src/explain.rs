@@ -50,6 +50,9 @@ pub(crate) struct ScanLabel {
     /// Whether the selected files are read by whole row groups (those
     /// holding a selected row, less deleted rows) rather than row by row.
     pub(crate) whole_row_groups: bool,
+    /// When the index was not asked: its terms' document counts bounded
+    /// the matches above a take's share, so a plain scan re-checks them.
+    pub(crate) index_skipped_at: Option<u64>,
 }
 
 impl ScanLabel {
@@ -77,7 +80,11 @@ impl fmt::Display for ScanLabel {
             self.selected_rows,
             self.selected_files,
             self.whole_row_groups,
-        )
+        )?;
+        match self.index_skipped_at {
+            Some(bound) => write!(f, " index_skipped=broad(<={bound} rows)"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -190,6 +190,26 @@ impl InfinoTable {
         })
     }
 
+    /// The fewest rows the terms of one of `filters` (exact `=`/`IN`, all
+    /// of which hold) can match, when that is more than a take reads;
+    /// `None` when a take may do.
+    async fn broad(&self, filters: &[Expr]) -> Result<Option<u64>> {
+        let rows: u64 = self.table.manifest().files.iter().map(|f| f.rows).sum();
+        let mut fewest = u64::MAX;
+        for f in filters {
+            let Some((column, terms)) = self.indexed.exact_terms(f) else {
+                return Ok(None);
+            };
+            let bound = self
+                .table
+                .term_rows_bound(&column, &terms)
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            fewest = fewest.min(bound);
+        }
+        Ok((fewest.saturating_mul(TAKE_MAX_SHARE) > rows).then_some(fewest))
+    }
+
     /// The files to read as row takes ([`TakeScan`]) producing `schema`,
     /// or `None` when the kept rows are too large a share of their files'
     /// rows, or a file is not addressable by row.
@@ -345,6 +365,17 @@ impl TableProvider for InfinoTable {
                 prunable.push(f.clone());
             }
         }
+        // An exact `=`/`IN` so broad that no take would read it costs less
+        // re-checked over a plain scan than looked up first (the row groups
+        // of scattered matches are all read either way): the index is not
+        // asked when its terms' document counts already pass a take's share.
+        let skip = !exact && !rechecked.is_empty() && rechecked.len() == narrowing.len();
+        if skip && let Some(bound) = self.broad(&rechecked).await? {
+            narrowing.clear();
+            label.fts_pushdown.clear();
+            label.index_skipped_at = Some(bound);
+            prunable.extend(rechecked.iter().cloned());
+        }
         let narrowed = !narrowing.is_empty();
         let candidates: Candidates = match narrowing.len() {
             0 => vec![None; files.len()],
@@ -394,7 +425,7 @@ impl TableProvider for InfinoTable {
         // row groups.
         let whole_groups = narrowed && !exact;
         label.whole_row_groups = whole_groups;
-        let recheck = if whole_groups {
+        let recheck = if whole_groups || label.index_skipped_at.is_some() {
             conjunction(rechecked)
         } else {
             None

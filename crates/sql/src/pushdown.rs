@@ -155,6 +155,42 @@ impl IndexedColumns {
         }
     }
 
+    /// The column and the terms of an exact `=` or `IN` ([`Self::answers_exactly`]):
+    /// its rows are those holding one of the terms (each value is its own
+    /// term).
+    pub(crate) fn exact_terms(&self, expr: &Expr) -> Option<(String, Vec<String>)> {
+        let (column, values) = match expr {
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Eq,
+                right,
+            }) => {
+                if self.exact_equality(left, right) {
+                    (left.as_ref(), vec![right.as_ref()])
+                } else if self.exact_equality(right, left) {
+                    (right.as_ref(), vec![left.as_ref()])
+                } else {
+                    return None;
+                }
+            }
+            Expr::InList(list) if self.answers_exactly(expr) => {
+                (list.expr.as_ref(), list.list.iter().collect())
+            }
+            _ => return None,
+        };
+        let Expr::Column(column) = column else {
+            return None;
+        };
+        let terms = values
+            .into_iter()
+            .map(|v| match v {
+                Expr::Literal(v, _) => string(v).map(str::to_owned),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        Some((column.name.clone(), terms))
+    }
+
     /// Whether the index answers `column = value` exactly: the column's
     /// values are whole terms and `value` is its own term, so the rows
     /// equal to it are exactly its term's postings.

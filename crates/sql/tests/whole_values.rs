@@ -26,9 +26,9 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// Codes `c0`..`c299` in a scattered order, a null every 23 rows; with
-/// `odd`, one row holds `C7 x`, which is not its own term.
-fn rows(range: std::ops::Range<i64>, odd: bool) -> RecordBatch {
+/// Codes `{prefix}0`..`{prefix}299` in a scattered order, a null every 23
+/// rows; with `odd`, one row holds `C7 x`, which is not its own term.
+fn rows(range: std::ops::Range<i64>, odd: bool, prefix: char) -> RecordBatch {
     let codes: Vec<Option<String>> = range
         .clone()
         .map(|i| {
@@ -37,7 +37,7 @@ fn rows(range: std::ops::Range<i64>, odd: bool) -> RecordBatch {
             } else if i % 23 == 0 {
                 None
             } else {
-                Some(format!("c{}", (i * 7_919 + 13) % 300))
+                Some(format!("{prefix}{}", (i * 7_919 + 13) % 300))
             }
         })
         .collect();
@@ -63,7 +63,7 @@ async fn tags(conn: &Connection, files: i64, odd: Option<i64>) -> Table {
         .expect("create");
     for f in 0..files {
         t = t
-            .append(&[rows(f * 3_000..(f + 1) * 3_000, odd == Some(f))])
+            .append(&[rows(f * 3_000..(f + 1) * 3_000, odd == Some(f), 'c')])
             .await
             .expect("append");
     }
@@ -148,10 +148,12 @@ async fn equality_on_whole_values_needs_no_recheck() {
     assert!(few.contains("TakeScan"), "{few}");
     assert!(few.contains("projection=[id]"), "{few}");
     assert!(!few.contains("FilterExec"), "{few}");
-    // Many rows: whole row groups, re-checked by the scan's own filter.
+    // Many rows, by the terms' document counts alone: no index lookup, a
+    // plain scan re-checked by its own filter.
     let query = format!("SELECT id FROM tags WHERE {broad}");
     let many = plan(&sql, &query).await;
-    assert!(many.contains("whole_row_groups=true"), "{many}");
+    assert!(many.contains("index_skipped=broad"), "{many}");
+    assert!(many.contains("fts_index_pushdown=[]"), "{many}");
     assert!(many.contains("FilterExec"), "{many}");
     // A limit is applied after that re-check, not before.
     let all = run(&sql, &query).await;
@@ -178,6 +180,39 @@ async fn equality_on_whole_values_needs_no_recheck() {
         let rows = same_as_copy(&after, "SELECT * FROM tags", predicate).await;
         assert_eq!(rows, expected, "{predicate}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_rows_of_few_files_are_read_by_row_group_and_re_checked() {
+    // The `c` codes live in one file of four: few rows of the table, too
+    // many of that file for a take.
+    let conn = Connection::connect("memory://").expect("connect");
+    let t = tags(&conn, 1, None).await;
+    for f in 1..4 {
+        t.append(&[rows(f * 3_000..(f + 1) * 3_000, false, 'd')])
+            .await
+            .expect("append");
+    }
+    let sql = SqlContext::new(&conn).await.expect("context");
+    let broad = broad();
+    let query = format!("SELECT id FROM tags WHERE {broad}");
+    let many = plan(&sql, &query).await;
+    assert!(many.contains("whole_row_groups=true"), "{many}");
+    assert!(!many.contains("index_skipped"), "{many}");
+    assert!(many.contains("FilterExec"), "{many}");
+    for select in [
+        "SELECT * FROM tags",
+        "SELECT id FROM tags",
+        "SELECT count(*) FROM tags",
+    ] {
+        same_as_copy(&sql, select, &broad).await;
+        same_as_copy(&sql, select, &format!("{broad} AND n = 2")).await;
+    }
+    assert!(run(&sql, &query).await.len() > 400);
+    let limited = run(&sql, &format!("{query} LIMIT 7")).await;
+    let all = run(&sql, &query).await;
+    assert_eq!(limited.len(), 7);
+    assert!(limited.iter().all(|id| all.contains(id)), "{limited:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -189,6 +189,28 @@ impl Table {
         Ok(out)
     }
 
+    /// An upper bound on the rows whose `column` holds any of `terms`
+    /// (analyzed terms), over all files: the sum of the terms' document
+    /// counts, deleted rows included. Reads only each file's lookup prefix
+    /// (kept by the snapshot), no postings, so a caller can tell a broad
+    /// lookup from a narrow one before paying for it.
+    ///
+    /// # Errors
+    /// An unindexed column, storage errors.
+    pub async fn term_rows_bound(&self, column: &str, terms: &[String]) -> Result<u64> {
+        self.fts_column(column)?;
+        let mut bound = 0u64;
+        for file in 0..self.manifest().files.len() {
+            let index = self.file(file).await?.fts_lookup(column).await?;
+            for term in terms {
+                if let Some(info) = index.term_info(term)? {
+                    bound += u64::from(info.doc_freq);
+                }
+            }
+        }
+        Ok(bound)
+    }
+
     /// Live rows `matches` selects in each candidate file, as hits in
     /// `_id` order (score 1), at most `limit`.
     async fn matching_hits(
