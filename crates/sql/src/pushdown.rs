@@ -141,15 +141,9 @@ impl IndexedColumns {
                 right,
             }) => self.answers_exactly(left) && self.answers_exactly(right),
             Expr::BinaryExpr(BinaryExpr {
-                left,
-                op: Operator::Eq,
-                right,
-            }) => self.exact_equality(left, right) || self.exact_equality(right, left),
-            Expr::InList(list) => {
-                !list.negated
-                    && !list.list.is_empty()
-                    && list.list.iter().all(|v| self.exact_equality(&list.expr, v))
-            }
+                op: Operator::Eq, ..
+            })
+            | Expr::InList(_) => self.exact_terms(expr).is_some(),
             Expr::ScalarFunction(f) if f.name() == MATCHES => self.matches_args(&f.args).is_some(),
             _ => false,
         }
@@ -159,49 +153,37 @@ impl IndexedColumns {
     /// its rows are those holding one of the terms (each value is its own
     /// term).
     pub(crate) fn exact_terms(&self, expr: &Expr) -> Option<(String, Vec<String>)> {
-        let (column, values) = match expr {
+        let pairs: Vec<(&str, &str)> = match expr {
             Expr::BinaryExpr(BinaryExpr {
                 left,
                 op: Operator::Eq,
                 right,
-            }) => {
-                if self.exact_equality(left, right) {
-                    (left.as_ref(), vec![right.as_ref()])
-                } else if self.exact_equality(right, left) {
-                    (right.as_ref(), vec![left.as_ref()])
-                } else {
-                    return None;
-                }
-            }
-            Expr::InList(list) if self.answers_exactly(expr) => {
-                (list.expr.as_ref(), list.list.iter().collect())
-            }
+            }) => vec![
+                self.exact_equality(left, right)
+                    .or_else(|| self.exact_equality(right, left))?,
+            ],
+            Expr::InList(list) if !list.negated && !list.list.is_empty() => list
+                .list
+                .iter()
+                .map(|v| self.exact_equality(&list.expr, v))
+                .collect::<Option<_>>()?,
             _ => return None,
         };
-        let Expr::Column(column) = column else {
-            return None;
-        };
-        let terms = values
-            .into_iter()
-            .map(|v| match v {
-                Expr::Literal(v, _) => string(v).map(str::to_owned),
-                _ => None,
-            })
-            .collect::<Option<_>>()?;
-        Some((column.name.clone(), terms))
+        let column = pairs.first()?.0.to_owned();
+        Some((column, pairs.iter().map(|(_, v)| (*v).to_owned()).collect()))
     }
 
-    /// Whether the index answers `column = value` exactly: the column's
-    /// values are whole terms and `value` is its own term, so the rows
-    /// equal to it are exactly its term's postings.
-    fn exact_equality(&self, column: &Expr, value: &Expr) -> bool {
+    /// `(column, value)` when the index answers `column = value` exactly:
+    /// the column's values are whole terms and `value` is its own term, so
+    /// the rows equal to it are exactly its term's postings.
+    fn exact_equality<'a>(&self, column: &'a Expr, value: &'a Expr) -> Option<(&'a str, &'a str)> {
         let (Expr::Column(column), Expr::Literal(value, _)) = (column, value) else {
-            return false;
+            return None;
         };
-        match (self.column(&column.name), string(value)) {
-            (Some(c), Some(value)) => c.whole_values && c.analyzer.is_own_term(value),
-            _ => false,
-        }
+        let value = string(value)?;
+        let indexed = self.column(&column.name)?;
+        (indexed.whole_values && indexed.analyzer.is_own_term(value))
+            .then_some((column.name.as_str(), value))
     }
 
     fn matches_args(&self, args: &[Expr]) -> Option<(String, String)> {

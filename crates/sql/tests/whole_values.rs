@@ -107,6 +107,15 @@ async fn equality_on_whole_values_needs_no_recheck() {
     let t = tags(&conn, 3, None).await;
     assert!(t.manifest().whole_values("code"));
     let sql = SqlContext::new(&conn).await.expect("context");
+    // An absent value opens no file: its terms' row bound reads only the
+    // files whose term blooms admit it.
+    let before = conn.store().stats();
+    assert!(
+        run(&sql, "SELECT id FROM tags WHERE code = 'c999'")
+            .await
+            .is_empty()
+    );
+    assert_eq!(conn.store().stats().since(&before).total_requests(), 0);
     let broad = broad();
     let predicates = [
         ("code = 'c17'", true),

@@ -40,24 +40,34 @@ impl Table {
         let mut tokens = Vec::new();
         let prunable = positive_tokens(parsed.root(), &analyzer, &mut tokens) && !tokens.is_empty();
         let (mut keep, mut pruned) = (Vec::new(), Vec::new());
-        for (i, entry) in self.inner.manifest.files.iter().enumerate() {
-            let blooms = self.inner.state[i].blooms.get_or_init(|| {
-                entry
-                    .term_blooms
-                    .iter()
-                    .filter_map(|(c, b)| Some((c.clone(), TermBloom::decode(b)?)))
-                    .collect()
-            });
-            match blooms.get(column) {
-                Some(bloom)
-                    if prunable && !tokens.iter().any(|t| bloom.may_contain(t.as_bytes())) =>
-                {
-                    pruned.push(i)
-                }
-                _ => keep.push(i),
+        for i in 0..self.inner.manifest.files.len() {
+            if prunable && !self.bloom_admits(i, column, &tokens) {
+                pruned.push(i);
+            } else {
+                keep.push(i);
             }
         }
         Ok((keep, pruned))
+    }
+
+    /// Whether file `i`'s term bloom filter of `column` may hold one of
+    /// `terms` (true when the file has no filter for it).
+    pub(crate) fn bloom_admits(&self, i: usize, column: &str, terms: &[String]) -> bool {
+        let (Some(entry), Some(state)) =
+            (self.inner.manifest.files.get(i), self.inner.state.get(i))
+        else {
+            return true;
+        };
+        let blooms = state.blooms.get_or_init(|| {
+            entry
+                .term_blooms
+                .iter()
+                .filter_map(|(c, b)| Some((c.clone(), TermBloom::decode(b)?)))
+                .collect()
+        });
+        blooms
+            .get(column)
+            .is_none_or(|bloom| terms.iter().any(|t| bloom.may_contain(t.as_bytes())))
     }
 
     /// The files a query must read, with their full-text indexes opened for

@@ -191,9 +191,10 @@ impl Table {
 
     /// An upper bound on the rows whose `column` holds any of `terms`
     /// (analyzed terms), over all files: the sum of the terms' document
-    /// counts, deleted rows included. Reads only each file's lookup prefix
-    /// (kept by the snapshot), no postings, so a caller can tell a broad
-    /// lookup from a narrow one before paying for it.
+    /// counts, deleted rows included. Reads only the lookup prefix (kept by
+    /// the snapshot) of each file whose term bloom filter admits a term,
+    /// no postings, so a caller can tell a broad lookup from a narrow one
+    /// before paying for it.
     ///
     /// # Errors
     /// An unindexed column, storage errors.
@@ -201,6 +202,9 @@ impl Table {
         self.fts_column(column)?;
         let mut bound = 0u64;
         for file in 0..self.manifest().files.len() {
+            if !self.bloom_admits(file, column, terms) {
+                continue;
+            }
             let index = self.file(file).await?.fts_lookup(column).await?;
             for term in terms {
                 if let Some(info) = index.term_info(term)? {
