@@ -86,15 +86,10 @@ pub struct Postings<'a> {
     decoded_idx: usize,
     decoded: BlockMeta,
     decoded_base: u32,
-    /// The decoded block's documents: entries from the current one up to
-    /// `summed` are document ids, later ones still the stored gaps, and
-    /// earlier ones unspecified (a seek may skip gaps without summing them). Sums are taken as the cursor
-    /// reaches them, so a seek into a block pays for the entries up to its
-    /// target (one serial add each, which is also the search), not for the
-    /// whole block — a rare term seeking a common one lands in a fresh
-    /// block nearly every time.
+    /// The decoded block's documents, summed from their gaps when it is
+    /// decoded, and [`TERMINATED`] past its entries: a seek inside the
+    /// block is a branch-free search over all 128 ([`kary_search`]).
     docs: [u32; BLOCK_SIZE],
-    summed: usize,
     /// Byte range in `src.data` of the decoded block's packed `tf − 1`
     /// codes, read one entry at a time on demand (most entries of a block
     /// a conjunction decodes are never scored).
@@ -130,7 +125,6 @@ impl<'a> Postings<'a> {
             decoded: BlockMeta::default(),
             decoded_base: 0,
             docs: [0; BLOCK_SIZE],
-            summed: 0,
             tf_codes: (0, 0),
             tfs: [0; BLOCK_SIZE],
             tfs_block: usize::MAX,
@@ -160,7 +154,7 @@ impl<'a> Postings<'a> {
                 };
                 cursor.decoded = cursor.shallow;
                 cursor.docs[0] = doc;
-                cursor.summed = 1;
+                cursor.docs[1..].fill(TERMINATED);
                 cursor.n = 1;
                 cursor.doc = doc;
             }
@@ -328,34 +322,9 @@ impl<'a> Postings<'a> {
         self.decoded_base = self.shallow_base;
         self.n = h.n;
         self.idx = 0;
-        // Cannot wrap: at most the checked last document.
-        self.docs[0] = self.docs[0].wrapping_add(self.shallow_base);
-        self.summed = 1;
+        prefix_sum(&mut self.docs, h.n, self.shallow_base);
         self.doc = self.docs[0];
         Ok(())
-    }
-
-    /// Turns the gaps of entries `summed..upto` into documents.
-    #[inline]
-    fn sum_to(&mut self, upto: usize) {
-        let upto = upto.min(self.n);
-        if self.summed >= upto {
-            return;
-        }
-        let mut prev = self.docs[self.summed - 1];
-        for slot in &mut self.docs[self.summed..upto] {
-            // Exact: every sum is at most the block's checked last document.
-            prev = prev.wrapping_add(*slot).wrapping_add(1);
-            *slot = prev;
-        }
-        self.summed = upto;
-    }
-
-    /// Sums every entry of the decoded block from the current one on, for
-    /// passes over the rest of it.
-    #[inline]
-    pub(crate) fn sum_block(&mut self) {
-        self.sum_to(self.n);
     }
 
     /// Index of the current document within the decoded block and the
@@ -370,20 +339,10 @@ impl<'a> Postings<'a> {
         self.decoded_idx
     }
 
-    /// Document `i` of the decoded block, for `i` from the current entry
-    /// to below the entry count. Cheap once the entry is summed (see
-    /// [`sum_block`](Self::sum_block)); otherwise summed here without being
-    /// kept.
+    /// Document `i` of the decoded block (`i` below the entry count).
     #[inline]
     pub(crate) fn doc_at(&self, i: usize) -> u32 {
-        if i < self.summed {
-            return self.docs[i];
-        }
-        let mut doc = self.docs[self.summed - 1];
-        for &gap in &self.docs[self.summed..=i] {
-            doc = doc.wrapping_add(gap).wrapping_add(1);
-        }
-        doc
+        self.docs[i]
     }
 
     /// Calls `f` with every document from the current one to the end of
@@ -394,7 +353,6 @@ impl<'a> Postings<'a> {
     /// [`FtsError::Corrupt`] on malformed postings.
     pub(crate) fn for_each_doc(&mut self, mut f: impl FnMut(u32)) -> Result<()> {
         while self.doc != TERMINATED {
-            self.sum_block();
             for &doc in &self.docs[self.idx..self.n] {
                 f(doc);
             }
@@ -524,7 +482,6 @@ impl<'a> Postings<'a> {
         }
         if self.idx + 1 < self.n {
             self.idx += 1;
-            self.sum_to(self.idx + 1);
             self.doc = self.docs[self.idx];
             return Ok(self.doc);
         }
@@ -657,52 +614,77 @@ impl<'a> Postings<'a> {
     /// last document is `≥ target`.
     #[inline(always)]
     fn seek_in_block(&mut self, target: u32) {
-        // The block's last doc is ≥ target, so the answer lies inside it.
-        // Among the summed entries, targets are usually a few ahead (a
-        // conjunction seeks a frequent term to a rarer one's documents):
-        // gallop in steps of 8, then scan. Past them, runs of 8 gaps whose
-        // end is still below the target are skipped by their sum (eight
-        // independent loads and one dependent add, where a running sum
-        // would chain eight), and the run holding the target summed entry
-        // by entry. Skipped entries are left as gaps: they lie before the
-        // new current document, and nothing reads behind that.
-        let last = self.n - 1;
-        let mut i = self.idx;
-        if self.docs[self.summed - 1] >= target {
-            while i + 8 < self.summed && self.docs[i + 8] < target {
-                i += 8;
-            }
-            while i < last && self.docs[i] < target {
-                i += 1;
-            }
-        } else {
-            let mut prev = self.docs[self.summed - 1];
-            i = self.summed;
-            while i + 8 <= last {
-                let run: u32 = self.docs[i..i + 8]
-                    .iter()
-                    .fold(0u32, |acc, &gap| acc.wrapping_add(gap));
-                let end = prev.wrapping_add(run).wrapping_add(8);
-                if end >= target {
-                    break;
-                }
-                prev = end;
-                i += 8;
-            }
-            while i < last {
-                prev = prev.wrapping_add(self.docs[i]).wrapping_add(1);
-                self.docs[i] = prev;
-                if prev >= target {
-                    break;
-                }
-                i += 1;
-            }
-            if i == last {
-                self.docs[i] = prev.wrapping_add(self.docs[i]).wrapping_add(1);
-            }
-            self.summed = i + 1;
-        }
-        self.idx = i;
+        self.idx = kary_search(&self.docs, target);
         self.doc = self.docs[self.idx];
     }
+}
+
+/// Turns `n` stored gaps into documents from `base` (each is the previous
+/// document + 1 + gap, the first `base` + gap), and pads the entries past
+/// `n` with [`TERMINATED`] so a search over all 128 stops inside the block.
+/// Sums cannot wrap: each is at most the block's checked last document.
+#[inline]
+fn prefix_sum(docs: &mut [u32; BLOCK_SIZE], n: usize, base: u32) {
+    #[cfg(target_arch = "x86_64")]
+    prefix_sum_sse2(docs, base);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut prev = base.wrapping_sub(1);
+        for slot in docs.iter_mut() {
+            prev = prev.wrapping_add(*slot).wrapping_add(1);
+            *slot = prev;
+        }
+    }
+    docs[n..].fill(TERMINATED);
+}
+
+/// [`prefix_sum`] four entries per instruction (SSE2 is part of every
+/// x86-64): a scan within each four by two shifted adds, then the previous
+/// four's last sum added. The scalar loop is one serial add per entry,
+/// which the compiler does not vectorize, and it was the larger part of
+/// decoding a block.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn prefix_sum_sse2(docs: &mut [u32; BLOCK_SIZE], base: u32) {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_set1_epi32, _mm_shuffle_epi32,
+        _mm_slli_si128, _mm_storeu_si128,
+    };
+    let carry = i32::from_ne_bytes(base.wrapping_sub(1).to_ne_bytes());
+    // SAFETY: SSE2 is enabled on every x86-64 target, and each load and
+    // store covers one `chunk` of four u32s (16 bytes, unaligned access).
+    unsafe {
+        let ones = _mm_set1_epi32(1);
+        let mut carry = _mm_set1_epi32(carry);
+        for chunk in docs.chunks_exact_mut(4) {
+            let at = chunk.as_mut_ptr().cast::<__m128i>();
+            let mut x = _mm_add_epi32(_mm_loadu_si128(at), ones);
+            x = _mm_add_epi32(x, _mm_slli_si128::<4>(x));
+            x = _mm_add_epi32(x, _mm_slli_si128::<8>(x));
+            x = _mm_add_epi32(x, carry);
+            _mm_storeu_si128(at, x);
+            carry = _mm_shuffle_epi32::<0xFF>(x);
+        }
+    }
+}
+
+/// Index of the first of the 128 increasing `docs` that is `≥ target`
+/// (the last is, so the answer is inside): an 8-ary search whose rounds
+/// (128 → 16 → 2 → 1) each compare seven pivots independently and add up
+/// the results, with no branch on the data — a binary search's branches
+/// mispredict about half the time, and a linear scan's exit once per seek.
+#[inline(always)]
+fn kary_search(docs: &[u32; BLOCK_SIZE], target: u32) -> usize {
+    let mut base = 0;
+    let mut step = BLOCK_SIZE / 8;
+    while step > 0 {
+        let mut below = 0;
+        for k in 1..8 {
+            below += usize::from(docs[base + k * step - 1] < target);
+        }
+        base += below * step;
+        step /= 8;
+    }
+    // 128 → 16 → 2: two entries left.
+    base + usize::from(docs[base] < target)
 }

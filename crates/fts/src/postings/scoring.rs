@@ -25,7 +25,6 @@ impl Postings<'_> {
         scores: &mut [f32; BLOCK_SIZE],
     ) -> Result<(usize, usize)> {
         self.decode_tfs()?;
-        self.sum_block();
         let (from, n) = (self.idx, self.n);
         let mut norms = [0u8; BLOCK_SIZE];
         for (norm, &doc) in norms[from..n].iter_mut().zip(&self.docs[from..n]) {
