@@ -16,6 +16,8 @@ pub(crate) struct TermLists {
     pub(crate) postings: Vec<u8>,
     pub(crate) positions: Vec<u8>,
     pub(crate) offsets: Vec<u8>,
+    /// The layout of position and offset groups.
+    pub(crate) group_widths: groups::Widths,
 }
 
 impl TermLists {
@@ -70,9 +72,11 @@ pub(crate) fn write_term(
             let count: usize = tfs.iter().map(|&tf| tf as usize).sum();
             let range = occurrence..occurrence + count;
             occurrence += count;
-            groups::pack([&acc.positions[range.clone()]], &mut out.positions);
+            let layout = out.group_widths;
+            groups::pack(layout, [&acc.positions[range.clone()]], &mut out.positions);
             if offsets {
                 groups::pack(
+                    layout,
                     [&acc.gaps[range.clone()], &acc.lens[range]],
                     &mut out.offsets,
                 );

@@ -11,8 +11,8 @@ pub(crate) const MAGIC: [u8; 4] = *b"IFTS";
 /// records leave out the ends and lengths of streams the region does not
 /// store).
 pub(crate) const MAJOR: u16 = 3;
-/// Minor version written (1: flag bit 2).
-pub(crate) const MINOR: u16 = 1;
+/// Minor version written (1: flag bit 2; 2: flag bit 3).
+pub(crate) const MINOR: u16 = 2;
 /// Header flag: positions are stored.
 pub(crate) const FLAG_POSITIONS: u32 = 1;
 /// Header flag: byte offsets are stored (only with positions).
@@ -21,6 +21,11 @@ pub(crate) const FLAG_OFFSETS: u32 = 2;
 /// text itself (codes, tags, lowercase keywords), so equality with a value
 /// that is its own term is answered exactly by that term's postings.
 pub(crate) const FLAG_WHOLE_VALUES: u32 = 4;
+/// Header flag: the group widths of a block's positions (and offsets)
+/// lead its groups instead of sitting before each one (only with
+/// positions). Readers that predate it refuse the region (unknown flag)
+/// rather than misread it.
+pub(crate) const FLAG_LEADING_WIDTHS: u32 = 8;
 /// Documents per postings block.
 pub(crate) const BLOCK_SIZE: usize = 128;
 /// Bytes per skip entry of a multi-block postings list storing `streams`
@@ -176,8 +181,10 @@ impl Header {
             analyzer_len: u32_at(36)?,
             sections: [Extent::default(); SECTION_COUNT],
         };
-        if header.flags & !(FLAG_POSITIONS | FLAG_OFFSETS | FLAG_WHOLE_VALUES) != 0
-            || header.flags & (FLAG_POSITIONS | FLAG_OFFSETS) == FLAG_OFFSETS
+        let known = FLAG_POSITIONS | FLAG_OFFSETS | FLAG_WHOLE_VALUES | FLAG_LEADING_WIDTHS;
+        let positions = header.flags & FLAG_POSITIONS != 0;
+        if header.flags & !known != 0
+            || (!positions && header.flags & (FLAG_OFFSETS | FLAG_LEADING_WIDTHS) != 0)
         {
             return Err(corrupt(12, "unknown flags"));
         }
@@ -226,6 +233,15 @@ impl Header {
 
     pub(crate) fn whole_values(&self) -> bool {
         self.flags & FLAG_WHOLE_VALUES != 0
+    }
+
+    /// How the region's position and offset groups place their widths.
+    pub(crate) fn group_widths(&self) -> crate::codec::groups::Widths {
+        if self.flags & FLAG_LEADING_WIDTHS != 0 {
+            crate::codec::groups::Widths::Leading
+        } else {
+            crate::codec::groups::Widths::Inline
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 use crate::codec::bitpack;
 use crate::codec::bound::{Bound, MAX_PAIRS};
+use crate::codec::groups::Widths;
 use crate::error::{FtsError, Result, Section};
 use crate::format::{self, BLOCK_SIZE, skip_entry_len};
 use crate::terminfo::Shape;
@@ -64,6 +65,8 @@ pub(crate) struct PostingsSource<'a> {
     pub(crate) norms: &'a [u8],
     pub(crate) shape: Shape,
     pub(crate) doc_freq: u32,
+    /// How the region places position and offset group widths.
+    pub(crate) group_widths: Widths,
 }
 
 /// Cursor over one term's postings in increasing document order.
@@ -647,8 +650,8 @@ fn prefix_sum(docs: &mut [u32; BLOCK_SIZE], n: usize, base: u32) {
 #[inline]
 fn prefix_sum_sse2(docs: &mut [u32; BLOCK_SIZE], base: u32) {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_set1_epi32, _mm_shuffle_epi32,
-        _mm_slli_si128, _mm_storeu_si128,
+        __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_set1_epi32, _mm_shuffle_epi32, _mm_slli_si128,
+        _mm_storeu_si128,
     };
     let carry = i32::from_ne_bytes(base.wrapping_sub(1).to_ne_bytes());
     // SAFETY: SSE2 is enabled on every x86-64 target, and each load and

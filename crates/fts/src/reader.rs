@@ -472,6 +472,7 @@ impl FtsIndex {
             norms: self.section(NORMS),
             shape: info.shape,
             doc_freq: info.doc_freq,
+            group_widths: self.header.group_widths(),
         })
     }
 

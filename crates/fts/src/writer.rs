@@ -8,12 +8,13 @@
 use crate::accumulate::{Decoded, TermPostings};
 use crate::analyzer::{Analyzer, AnalyzerConfig, spans_whole};
 use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer};
+use crate::codec::groups::Widths;
 use crate::codec::norm;
 use crate::encode::{TermLists, write_term};
 use crate::error::{FtsError, Result};
 use crate::format::{
-    self, Extent, FIXED_HEADER_LEN, FLAG_OFFSETS, FLAG_POSITIONS, FLAG_WHOLE_VALUES, Header,
-    MAX_DOC, SECTION_COUNT,
+    self, Extent, FIXED_HEADER_LEN, FLAG_LEADING_WIDTHS, FLAG_OFFSETS, FLAG_POSITIONS,
+    FLAG_WHOLE_VALUES, Header, MAX_DOC, SECTION_COUNT,
 };
 use crate::intern::Interner;
 use crate::terminfo::TermTableWriter;
@@ -44,6 +45,9 @@ pub struct FtsIndexBuilder {
     config: FtsConfig,
     /// Store byte offsets too (see [`FtsIndexBuilder::with_offsets`]).
     offsets: bool,
+    /// Where position and offset group widths go: leading, except in
+    /// tests that write the older inline layout readers still accept.
+    group_widths: Widths,
     terms: Interner,
     /// Postings per term id.
     postings: Vec<TermPostings>,
@@ -79,6 +83,7 @@ impl FtsIndexBuilder {
             analyzer: Analyzer::new(config.analyzer.clone())?,
             config,
             offsets: false,
+            group_widths: Widths::Leading,
             terms: Interner::default(),
             postings: Vec::new(),
             norms: Vec::new(),
@@ -191,6 +196,14 @@ impl FtsIndexBuilder {
         self
     }
 
+    /// Writes position and offset groups in the older inline-widths
+    /// layout, to test that readers still accept it.
+    #[cfg(test)]
+    pub(crate) fn with_inline_group_widths(mut self) -> FtsIndexBuilder {
+        self.group_widths = Widths::Inline;
+        self
+    }
+
     /// Number of documents with a value added so far.
     pub fn doc_count(&self) -> u32 {
         self.doc_count
@@ -209,7 +222,10 @@ impl FtsIndexBuilder {
 
         let mut dict = fst::MapBuilder::memory();
         let mut table = TermTableWriter::new(self.config.positions, self.offsets);
-        let mut lists = TermLists::default();
+        let mut lists = TermLists {
+            group_widths: self.group_widths,
+            ..TermLists::default()
+        };
         // Bound pairs are chosen to be tightest under default parameters
         // and this file's average length; any choice stays a valid bound.
         let avg = CollectionStats {
@@ -246,6 +262,7 @@ impl FtsIndexBuilder {
             postings,
             positions,
             offsets,
+            ..
         } = lists;
         let dict = dict
             .into_inner()
@@ -283,6 +300,10 @@ impl FtsIndexBuilder {
                 (true, true) => FLAG_POSITIONS | FLAG_OFFSETS,
                 (true, false) => FLAG_POSITIONS,
                 (false, _) => 0,
+            } | if self.config.positions && self.group_widths == Widths::Leading {
+                FLAG_LEADING_WIDTHS
+            } else {
+                0
             } | if self.whole_values {
                 FLAG_WHOLE_VALUES
             } else {

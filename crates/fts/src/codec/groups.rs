@@ -1,10 +1,17 @@
-//! Runs of values in groups of [`GROUP`], each group prefixed by its bit
+//! Runs of values in groups of [`GROUP`], each group packed at its own bit
 //! widths: how positions and offsets are stored per postings block.
 //!
 //! `N` parallel streams (1 for positions, 2 for offsets) share a group
-//! layout: `N` width bytes, then each stream's values of the group packed at
-//! its width. A group width fits its own values, so one long document or a
-//! large first position does not widen the rest of the block.
+//! layout: each stream's values of the group packed at its width. A group
+//! width fits its own values, so one long document or a large first
+//! position does not widen the rest of the block.
+//!
+//! Two layouts place the widths ([`Widths`]). Written now: every group's
+//! `N` width bytes lead the block, then the packed groups back to back, so
+//! a group is found by summing width bytes that share a cache line or two.
+//! Read still: each group's widths right before its values, where finding
+//! a group means hopping from header to header, a cache line each on a
+//! common term's long blocks.
 
 use crate::codec::bitpack;
 
@@ -16,24 +23,57 @@ pub(crate) const GROUP: usize = 128;
 /// reads a common term's few positions in one document per block.
 const IN_PLACE_MAX: usize = 16;
 
-/// Appends `streams` (all the same length) as groups.
-pub(crate) fn pack<const N: usize>(streams: [&[u32]; N], out: &mut Vec<u8>) {
+/// Where a block's group widths are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Widths {
+    /// All groups' widths first, then the packed groups (written now).
+    #[default]
+    Leading,
+    /// Each group's widths right before its packed values.
+    Inline,
+}
+
+/// Appends `streams` (all the same length) as groups in `layout`.
+pub(crate) fn pack<const N: usize>(layout: Widths, streams: [&[u32]; N], out: &mut Vec<u8>) {
     let len = streams.first().map_or(0, |s| s.len());
-    let mut start = 0;
-    while start < len {
-        let end = (start + GROUP).min(len);
-        let widths = streams.map(|s| {
-            s[start..end]
-                .iter()
-                .map(|&v| bitpack::bits_needed(v))
-                .max()
-                .unwrap_or(0)
-        });
-        out.extend_from_slice(&widths);
-        for (stream, width) in streams.iter().zip(widths) {
-            bitpack::pack(&stream[start..end], width, out);
+    let starts = (0..len).step_by(GROUP);
+    if layout == Widths::Leading {
+        for start in starts.clone() {
+            out.extend_from_slice(&group_widths(streams, start));
         }
-        start = end;
+    }
+    for start in starts {
+        let widths = group_widths(streams, start);
+        if layout == Widths::Inline {
+            out.extend_from_slice(&widths);
+        }
+        pack_group(streams, start, widths, out);
+    }
+}
+
+/// The widths of the group starting at `start`.
+fn group_widths<const N: usize>(streams: [&[u32]; N], start: usize) -> [u8; N] {
+    streams.map(|s| {
+        s[start..(start + GROUP).min(s.len())]
+            .iter()
+            .map(|&v| bitpack::bits_needed(v))
+            .max()
+            .unwrap_or(0)
+    })
+}
+
+fn pack_group<const N: usize>(
+    streams: [&[u32]; N],
+    start: usize,
+    widths: [u8; N],
+    out: &mut Vec<u8>,
+) {
+    for (stream, width) in streams.iter().zip(widths) {
+        bitpack::pack(
+            &stream[start..(start + GROUP).min(stream.len())],
+            width,
+            out,
+        );
     }
 }
 
@@ -50,7 +90,9 @@ fn group_len<const N: usize>(count: usize, widths: &[u8; N]) -> usize {
 pub(crate) struct GroupReader<const N: usize> {
     /// Values in the block.
     total: u64,
-    /// Start (in the block's bytes) of group `walk_group`.
+    layout: Widths,
+    /// Start (in the block's bytes) of group `walk_group`: of its packed
+    /// values with leading widths, of its widths inline.
     walk_group: u64,
     walk_at: usize,
     /// The decoded group, if any.
@@ -62,6 +104,7 @@ impl<const N: usize> GroupReader<N> {
     pub(crate) fn new() -> Self {
         GroupReader {
             total: 0,
+            layout: Widths::Leading,
             walk_group: 0,
             walk_at: 0,
             cached: None,
@@ -69,12 +112,27 @@ impl<const N: usize> GroupReader<N> {
         }
     }
 
-    /// Starts over on a block of `total` values.
-    pub(crate) fn reset(&mut self, total: u64) {
+    /// Starts over on a block of `total` values stored in `layout`.
+    pub(crate) fn reset(&mut self, total: u64, layout: Widths) {
         self.total = total;
+        self.layout = layout;
         self.walk_group = 0;
-        self.walk_at = 0;
+        self.walk_at = self.first_group_at();
         self.cached = None;
+    }
+
+    /// Where group 0 starts, as `walk_at` counts.
+    fn first_group_at(&self) -> usize {
+        match self.layout {
+            Widths::Leading => usize::try_from(self.groups())
+                .unwrap_or(usize::MAX)
+                .saturating_mul(N),
+            Widths::Inline => 0,
+        }
+    }
+
+    fn groups(&self) -> u64 {
+        self.total.div_ceil(GROUP as u64)
     }
 
     /// Value `i` of every stream, reading from the block bytes `bytes`.
@@ -114,7 +172,7 @@ impl<const N: usize> GroupReader<N> {
                 if take <= IN_PLACE_MAX {
                     let (start, widths) = self.locate(bytes, group)?;
                     let count = self.count(group);
-                    let packed = bytes.get(start + N..)?;
+                    let packed = bytes.get(start..)?;
                     if packed.len() < bitpack::packed_len(count, widths[0]) {
                         return None;
                     }
@@ -144,30 +202,49 @@ impl<const N: usize> GroupReader<N> {
         widths.iter().all(|&w| w <= 32).then_some(widths)
     }
 
-    /// The byte offset of `group` in the block and its widths, walking
-    /// on from the last group located.
+    /// Group `group`'s widths: in the leading table, or at `at` inline.
+    fn widths_of(&self, bytes: &[u8], group: u64, at: usize) -> Option<[u8; N]> {
+        match self.layout {
+            Widths::Leading => Self::widths(bytes, usize::try_from(group).ok()?.checked_mul(N)?),
+            Widths::Inline => Self::widths(bytes, at),
+        }
+    }
+
+    /// The byte offset of `group`'s packed values in the block and its
+    /// widths, walking on from the last group located.
     fn locate(&mut self, bytes: &[u8], group: u64) -> Option<(usize, [u8; N])> {
+        if group >= self.groups() {
+            return None;
+        }
         if group < self.walk_group {
             self.walk_group = 0;
-            self.walk_at = 0;
+            self.walk_at = self.first_group_at();
         }
         // Groups before the requested one are full (only a block's last
-        // group is short): a short dependent chain per group skipped, no
-        // per-group count.
+        // group is short), so each adds 16 bytes per width bit: with
+        // leading widths a sum over adjacent bytes, inline a short
+        // dependent chain per group.
         let (mut walked, mut at) = (self.walk_group, self.walk_at);
         while walked < group {
-            let widths = Self::widths(bytes, at)?;
+            let widths = self.widths_of(bytes, walked, at)?;
             at += group_len(GROUP, &widths);
+            if self.layout == Widths::Leading {
+                at -= N;
+            }
             walked += 1;
         }
         (self.walk_group, self.walk_at) = (walked, at);
-        Some((at, Self::widths(bytes, at)?))
+        let widths = self.widths_of(bytes, group, at)?;
+        match self.layout {
+            Widths::Leading => Some((at, widths)),
+            Widths::Inline => Some((at + N, widths)),
+        }
     }
 
     fn load(&mut self, bytes: &[u8], group: u64) -> Option<()> {
         let (start, widths) = self.locate(bytes, group)?;
         let count = self.count(group);
-        let mut at = start + N;
+        let mut at = start;
         if at + group_len(count, &widths) - N > bytes.len() {
             return None;
         }
@@ -183,11 +260,13 @@ impl<const N: usize> GroupReader<N> {
     /// `None` if the bytes end first.
     #[cfg(test)]
     pub(crate) fn encoded_len(&mut self, bytes: &[u8]) -> Option<usize> {
-        let groups = self.total.div_ceil(GROUP as u64);
-        let mut at = 0;
-        for g in 0..groups {
-            let widths = Self::widths(bytes, at)?;
+        let mut at = self.first_group_at();
+        for g in 0..self.groups() {
+            let widths = self.widths_of(bytes, g, at)?;
             at += group_len(self.count(g), &widths);
+            if self.layout == Widths::Leading {
+                at -= N;
+            }
         }
         (at <= bytes.len()).then_some(at)
     }
@@ -203,13 +282,23 @@ mod tests {
             a in proptest::collection::vec(proptest::num::u32::ANY, 0..700),
             shift in 0u32..32,
             probes in proptest::collection::vec(0usize..800, 1..60),
+            inline in proptest::bool::ANY,
         ) {
             let a: Vec<u32> = a.into_iter().map(|v| v >> shift).collect();
             let b: Vec<u32> = a.iter().map(|v| v.rotate_left(7) >> shift).collect();
             let mut bytes = Vec::new();
-            pack([&a, &b], &mut bytes);
+            let (layout, other) = if inline {
+                (Widths::Inline, Widths::Leading)
+            } else {
+                (Widths::Leading, Widths::Inline)
+            };
+            pack(layout, [&a, &b], &mut bytes);
+            // Both layouts take as many bytes.
+            let mut same_len = Vec::new();
+            pack(other, [&a, &b], &mut same_len);
+            proptest::prop_assert_eq!(same_len.len(), bytes.len());
             let mut reader = GroupReader::<2>::new();
-            reader.reset(a.len() as u64);
+            reader.reset(a.len() as u64, layout);
             proptest::prop_assert_eq!(reader.encoded_len(&bytes), Some(bytes.len()));
             for &i in &probes {
                 let want = (i < a.len()).then(|| [a[i], b[i]]);
@@ -224,7 +313,7 @@ mod tests {
                 // decoded), crossing group edges too.
                 let short = (i % 20) as u64;
                 let mut fresh = GroupReader::<2>::new();
-                fresh.reset(a.len() as u64);
+                fresh.reset(a.len() as u64, layout);
                 let mut run = Vec::new();
                 let got = fresh.for_each_slice(&bytes, i as u64, short, |s| run.extend_from_slice(s));
                 let end = i + short as usize;
@@ -234,7 +323,7 @@ mod tests {
             // Truncated bytes fail, never panic.
             if !bytes.is_empty() {
                 let cut = &bytes[..bytes.len() - 1];
-                reader.reset(a.len() as u64);
+                reader.reset(a.len() as u64, layout);
                 let last = a.len() as u64 - 1;
                 proptest::prop_assert!(reader.get(cut, last).is_none());
             }

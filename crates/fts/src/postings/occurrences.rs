@@ -94,9 +94,10 @@ impl Postings<'_> {
             state.at = 0;
             state.start = 0;
             state.total = total;
-            state.positions.reset(total);
+            let layout = self.src.group_widths;
+            state.positions.reset(total, layout);
             if let Some(offsets) = &mut state.offsets {
-                offsets.reset(total);
+                offsets.reset(total, layout);
             }
         }
         // The cursor never moves back within a block: the start moves on
@@ -198,12 +199,13 @@ impl Postings<'_> {
             .get(from..to)
             .filter(|_| from <= to)
             .ok_or_else(corrupt)?;
+        let layout = self.src.group_widths;
         let state = self.occurrence_state();
         let first = state.start;
         let total = state.total;
         let offsets = state.offsets.get_or_insert_with(|| {
             let mut reader = Box::new(GroupReader::new());
-            reader.reset(total);
+            reader.reset(total, layout);
             reader
         });
         let mut out = Vec::with_capacity(positions.len());
