@@ -581,14 +581,29 @@ impl<'a> Postings<'a> {
             if !self.seek_block(target)? {
                 return Ok(TERMINATED);
             }
-        } else if self.decoded_idx != self.shallow_idx {
-            // A shallow_seek ran ahead; the target is behind it, in the
-            // decoded block: the shallow pointer comes back onto it.
-            self.shallow_idx = self.decoded_idx;
-            self.shallow = self.decoded;
-            self.shallow_base = self.decoded_base;
+            self.idx = kary_search(&self.docs, target);
+        } else {
+            if self.decoded_idx != self.shallow_idx {
+                // A shallow_seek ran ahead; the target is behind it, in the
+                // decoded block: the shallow pointer comes back onto it.
+                self.shallow_idx = self.decoded_idx;
+                self.shallow = self.decoded;
+                self.shallow_base = self.decoded_base;
+            }
+            // The current document is below the target and the block's
+            // last is not, so a next entry exists. A rare term seeking a
+            // common one's documents (a conjunction's lead) mostly needs
+            // just that entry, a common term seeking a rare one's mostly
+            // more: the test is predictable either way, and saves the lead
+            // the search's three dependent rounds.
+            let next = (self.idx + 1).min(BLOCK_SIZE - 1);
+            self.idx = if self.docs[next] >= target {
+                next
+            } else {
+                kary_search(&self.docs, target)
+            };
         }
-        self.seek_in_block(target);
+        self.doc = self.docs[self.idx];
         Ok(self.doc)
     }
 
@@ -611,14 +626,6 @@ impl<'a> Postings<'a> {
             self.decode_shallow()?;
         }
         Ok(true)
-    }
-
-    /// Moves to the first document `≥ target` of the decoded block, whose
-    /// last document is `≥ target`.
-    #[inline(always)]
-    fn seek_in_block(&mut self, target: u32) {
-        self.idx = kary_search(&self.docs, target);
-        self.doc = self.docs[self.idx];
     }
 }
 
