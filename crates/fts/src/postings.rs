@@ -290,22 +290,25 @@ impl<'a> Postings<'a> {
         if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
             return Err(self.corrupt(h.body.0, "bad block body"));
         }
-        // The last document from the sum of the gaps: checked here, once,
-        // so the sums taken later in u32 are exact — each is at most the
-        // last, which is below TERMINATED. When the width bounds the sum
-        // below 2^32 (nearly always) it is taken in u32 lanes, else in u64
-        // (where 128 gaps below 2^32 cannot overflow).
-        let gaps = if (h.n as u64) << h.doc_bits <= u64::from(u32::MAX) {
-            let sum = self.docs[..h.n]
-                .iter()
-                .fold(0u32, |acc, &gap| acc.wrapping_add(gap));
-            u64::from(sum)
+        // The gaps become documents here, once, and the last is checked so
+        // every sum is exact — at most the last, which is below TERMINATED.
+        // When the width bounds the block's span below 2^32 (nearly
+        // always) the sums run in u32 and wrapped iff the last one fell
+        // below the base; otherwise the span is first summed in u64 (where
+        // 128 gaps below 2^32 cannot overflow).
+        let base = self.shallow_base;
+        let last = if (h.n as u64) << h.doc_bits <= u64::from(u32::MAX) {
+            prefix_sum(&mut self.docs, h.n, base);
+            Some(self.docs[h.n - 1]).filter(|&last| last >= base)
         } else {
-            self.docs[..h.n].iter().map(|&g| u64::from(g)).sum()
+            let gaps: u64 = self.docs[..h.n].iter().map(|&g| u64::from(g)).sum();
+            let last = u32::try_from(u64::from(base) + gaps + (h.n as u64 - 1)).ok();
+            if last.is_some() {
+                prefix_sum(&mut self.docs, h.n, base);
+            }
+            last
         };
-        let last = u64::from(self.shallow_base) + gaps + (h.n as u64 - 1);
-        let last = u32::try_from(last)
-            .ok()
+        let last = last
             .filter(|&last| last != TERMINATED)
             .ok_or_else(|| self.corrupt(h.body.0, "block last doc mismatch"))?;
         self.tf_codes = (h.body.0 + tfs_at, h.body.1);
@@ -325,7 +328,6 @@ impl<'a> Postings<'a> {
         self.decoded_base = self.shallow_base;
         self.n = h.n;
         self.idx = 0;
-        prefix_sum(&mut self.docs, h.n, self.shallow_base);
         self.doc = self.docs[0];
         Ok(())
     }
