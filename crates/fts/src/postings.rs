@@ -11,6 +11,7 @@
 
 use crate::codec::bitpack;
 use crate::codec::bound::{Bound, MAX_PAIRS};
+use crate::codec::docs::{kary_search, prefix_sum};
 use crate::codec::groups::Widths;
 use crate::error::{FtsError, Result, Section};
 use crate::format::{self, BLOCK_SIZE, skip_entry_len};
@@ -351,8 +352,9 @@ impl<'a> Postings<'a> {
     }
 
     /// Calls `f` with every document from the current one to the end of
-    /// the list, a decoded block at a time (a gap-summing loop per block
-    /// instead of a call per document), and leaves the cursor terminated.
+    /// the list, a decoded block at a time (a loop over its summed
+    /// documents instead of a call per document), and leaves the cursor
+    /// terminated.
     ///
     /// # Errors
     /// [`FtsError::Corrupt`] on malformed postings.
@@ -629,74 +631,4 @@ impl<'a> Postings<'a> {
         }
         Ok(true)
     }
-}
-
-/// Turns `n` stored gaps into documents from `base` (each is the previous
-/// document + 1 + gap, the first `base` + gap), and pads the entries past
-/// `n` with [`TERMINATED`] so a search over all 128 stops inside the block.
-/// Sums cannot wrap: each is at most the block's checked last document.
-#[inline]
-fn prefix_sum(docs: &mut [u32; BLOCK_SIZE], n: usize, base: u32) {
-    #[cfg(target_arch = "x86_64")]
-    prefix_sum_sse2(docs, base);
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let mut prev = base.wrapping_sub(1);
-        for slot in docs.iter_mut() {
-            prev = prev.wrapping_add(*slot).wrapping_add(1);
-            *slot = prev;
-        }
-    }
-    docs[n..].fill(TERMINATED);
-}
-
-/// [`prefix_sum`] four entries per instruction (SSE2 is part of every
-/// x86-64): a scan within each four by two shifted adds, then the previous
-/// four's last sum added. The scalar loop is one serial add per entry,
-/// which the compiler does not vectorize, and it was the larger part of
-/// decoding a block.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn prefix_sum_sse2(docs: &mut [u32; BLOCK_SIZE], base: u32) {
-    use std::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_set1_epi32, _mm_shuffle_epi32, _mm_slli_si128,
-        _mm_storeu_si128,
-    };
-    let carry = i32::from_ne_bytes(base.wrapping_sub(1).to_ne_bytes());
-    // SAFETY: SSE2 is enabled on every x86-64 target, and each load and
-    // store covers one `chunk` of four u32s (16 bytes, unaligned access).
-    unsafe {
-        let ones = _mm_set1_epi32(1);
-        let mut carry = _mm_set1_epi32(carry);
-        for chunk in docs.chunks_exact_mut(4) {
-            let at = chunk.as_mut_ptr().cast::<__m128i>();
-            let mut x = _mm_add_epi32(_mm_loadu_si128(at), ones);
-            x = _mm_add_epi32(x, _mm_slli_si128::<4>(x));
-            x = _mm_add_epi32(x, _mm_slli_si128::<8>(x));
-            x = _mm_add_epi32(x, carry);
-            _mm_storeu_si128(at, x);
-            carry = _mm_shuffle_epi32::<0xFF>(x);
-        }
-    }
-}
-
-/// Index of the first of the 128 increasing `docs` that is `≥ target`
-/// (the last is, so the answer is inside): an 8-ary search whose rounds
-/// (128 → 16 → 2 → 1) each compare seven pivots independently and add up
-/// the results, with no branch on the data — a binary search's branches
-/// mispredict about half the time, and a linear scan's exit once per seek.
-#[inline(always)]
-fn kary_search(docs: &[u32; BLOCK_SIZE], target: u32) -> usize {
-    let mut base = 0;
-    let mut step = BLOCK_SIZE / 8;
-    while step > 0 {
-        let mut below = 0;
-        for k in 1..8 {
-            below += usize::from(docs[base + k * step - 1] < target);
-        }
-        base += below * step;
-        step /= 8;
-    }
-    // 128 → 16 → 2: two entries left.
-    base + usize::from(docs[base] < target)
 }
