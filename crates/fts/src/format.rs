@@ -3,6 +3,7 @@
 
 use std::mem::size_of;
 
+use crate::codec::groups::Widths;
 use crate::error::{FtsError, Result, Section};
 
 /// Region magic bytes.
@@ -236,11 +237,11 @@ impl Header {
     }
 
     /// How the region's position and offset groups place their widths.
-    pub(crate) fn group_widths(&self) -> crate::codec::groups::Widths {
+    pub(crate) fn group_widths(&self) -> Widths {
         if self.flags & FLAG_LEADING_WIDTHS != 0 {
-            crate::codec::groups::Widths::Leading
+            Widths::Leading
         } else {
-            crate::codec::groups::Widths::Inline
+            Widths::Inline
         }
     }
 }

@@ -36,16 +36,17 @@ pub(crate) enum Widths {
 /// Appends `streams` (all the same length) as groups in `layout`.
 pub(crate) fn pack<const N: usize>(layout: Widths, streams: [&[u32]; N], out: &mut Vec<u8>) {
     let len = streams.first().map_or(0, |s| s.len());
-    let starts = (0..len).step_by(GROUP);
+    // Leading widths: the table is reserved first and filled as each
+    // group is packed, so every group's widths are found once.
+    let table_at = out.len();
     if layout == Widths::Leading {
-        for start in starts.clone() {
-            out.extend_from_slice(&group_widths(streams, start));
-        }
+        out.resize(table_at + len.div_ceil(GROUP) * N, 0);
     }
-    for start in starts {
+    for (g, start) in (0..len).step_by(GROUP).enumerate() {
         let widths = group_widths(streams, start);
-        if layout == Widths::Inline {
-            out.extend_from_slice(&widths);
+        match layout {
+            Widths::Leading => out[table_at + g * N..][..N].copy_from_slice(&widths),
+            Widths::Inline => out.extend_from_slice(&widths),
         }
         pack_group(streams, start, widths, out);
     }
@@ -77,9 +78,9 @@ fn pack_group<const N: usize>(
     }
 }
 
-/// Bytes of a group of `count` values with `widths`.
-fn group_len<const N: usize>(count: usize, widths: &[u8; N]) -> usize {
-    N + widths
+/// Bytes of a group's packed values: `count` values at `widths`.
+fn values_len<const N: usize>(count: usize, widths: &[u8; N]) -> usize {
+    widths
         .iter()
         .map(|&w| bitpack::packed_len(count, w))
         .sum::<usize>()
@@ -128,6 +129,15 @@ impl<const N: usize> GroupReader<N> {
                 .unwrap_or(usize::MAX)
                 .saturating_mul(N),
             Widths::Inline => 0,
+        }
+    }
+
+    /// Width bytes in front of each group: `N` inline, none when they
+    /// lead the block.
+    fn inline_widths(&self) -> usize {
+        match self.layout {
+            Widths::Leading => 0,
+            Widths::Inline => N,
         }
     }
 
@@ -227,25 +237,19 @@ impl<const N: usize> GroupReader<N> {
         let (mut walked, mut at) = (self.walk_group, self.walk_at);
         while walked < group {
             let widths = self.widths_of(bytes, walked, at)?;
-            at += group_len(GROUP, &widths);
-            if self.layout == Widths::Leading {
-                at -= N;
-            }
+            at += self.inline_widths() + values_len(GROUP, &widths);
             walked += 1;
         }
         (self.walk_group, self.walk_at) = (walked, at);
         let widths = self.widths_of(bytes, group, at)?;
-        match self.layout {
-            Widths::Leading => Some((at, widths)),
-            Widths::Inline => Some((at + N, widths)),
-        }
+        Some((at + self.inline_widths(), widths))
     }
 
     fn load(&mut self, bytes: &[u8], group: u64) -> Option<()> {
         let (start, widths) = self.locate(bytes, group)?;
         let count = self.count(group);
         let mut at = start;
-        if at + group_len(count, &widths) - N > bytes.len() {
+        if at + values_len(count, &widths) > bytes.len() {
             return None;
         }
         for (values, width) in self.values.iter_mut().zip(widths) {
@@ -263,10 +267,7 @@ impl<const N: usize> GroupReader<N> {
         let mut at = self.first_group_at();
         for g in 0..self.groups() {
             let widths = self.widths_of(bytes, g, at)?;
-            at += group_len(self.count(g), &widths);
-            if self.layout == Widths::Leading {
-                at -= N;
-            }
+            at += self.inline_widths() + values_len(self.count(g), &widths);
         }
         (at <= bytes.len()).then_some(at)
     }
