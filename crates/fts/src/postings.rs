@@ -9,9 +9,11 @@
 //! (and inline terms of one document) have no skip table: their single
 //! block is decoded when the cursor opens.
 
+use std::cell::Cell;
+
 use crate::codec::bitpack;
 use crate::codec::bound::{Bound, MAX_PAIRS};
-use crate::codec::docs::{kary_search, prefix_sum};
+use crate::codec::docs::{kary_search, prefix_sum, unpack_sum};
 use crate::codec::groups::Widths;
 use crate::error::{FtsError, Result, Section};
 use crate::format::{self, BLOCK_SIZE, skip_entry_len};
@@ -37,20 +39,20 @@ pub struct Occurrence {
     pub end: u32,
 }
 
-/// One block as the skip table (or the term record) describes it.
+/// What decoding one block takes, as the skip table (or the term record)
+/// describes it. The rest of a skip entry — the block's score bound and
+/// where its positions and offsets are — is read from the entry when it
+/// is needed: a conjunction's frequent term moves onto a block per lead
+/// document it seeks, and mostly needs neither.
 #[derive(Debug, Clone, Copy, Default)]
 struct BlockMeta {
     /// Last document; for a block without a skip entry, known once decoded.
     last_doc: u32,
     /// Byte range of the packed doc gaps and tf codes in the term's postings.
     body: (usize, usize),
-    /// Byte ranges of the block's positions and offsets groups.
-    positions: (usize, usize),
-    offsets: (usize, usize),
     n: usize,
     doc_bits: u8,
     tf_bits: u8,
-    bound: Bound,
 }
 
 /// Where the cursor's bytes come from; borrowed from an
@@ -82,14 +84,18 @@ pub struct Postings<'a> {
     /// skip entry's u32 ends, and the entry length.
     streams: usize,
     entry_len: usize,
-    // Shallow state: block `shallow_idx`.
+    /// The bound of a term without a skip table (inline or one block).
+    single_bound: Bound,
+    // Shallow state: block `shallow_idx`, and its bound once read.
     shallow_idx: usize,
     shallow: BlockMeta,
     shallow_base: u32,
-    // Deep state: the decoded block.
+    shallow_bound: Cell<Option<Bound>>,
+    // Deep state: the decoded block, and its bound once read.
     decoded_idx: usize,
     decoded: BlockMeta,
     decoded_base: u32,
+    decoded_bound: Cell<Option<Bound>>,
     /// The decoded block's documents, summed from their gaps when it is
     /// decoded, and [`TERMINATED`] past its entries: a seek inside the
     /// block is a branch-free search over all 128 ([`kary_search`]).
@@ -122,12 +128,15 @@ impl<'a> Postings<'a> {
             blocks,
             streams,
             entry_len: skip_entry_len(streams),
+            single_bound: Bound::default(),
             shallow_idx: 0,
             shallow: BlockMeta::default(),
             shallow_base: 0,
+            shallow_bound: Cell::new(None),
             decoded_idx: 0,
             decoded: BlockMeta::default(),
             decoded_base: 0,
+            decoded_bound: Cell::new(None),
             docs: [0; BLOCK_SIZE],
             tf_codes: (0, 0),
             tfs: [0; BLOCK_SIZE],
@@ -150,12 +159,10 @@ impl<'a> Postings<'a> {
                 }
                 cursor.shallow = BlockMeta {
                     last_doc: doc,
-                    positions: (0, cursor.positions_len()),
-                    offsets: (0, cursor.offsets_len()),
                     n: 1,
-                    bound: Bound::single(tf, norm),
                     ..BlockMeta::default()
                 };
+                cursor.single_bound = Bound::single(tf, norm);
                 cursor.decoded = cursor.shallow;
                 cursor.docs[0] = doc;
                 cursor.docs[1..].fill(TERMINATED);
@@ -172,13 +179,11 @@ impl<'a> Postings<'a> {
                 cursor.shallow = BlockMeta {
                     last_doc: 0,
                     body: (2, data.len()),
-                    positions: (0, cursor.positions_len()),
-                    offsets: (0, cursor.offsets_len()),
                     n,
                     doc_bits,
                     tf_bits,
-                    bound,
                 };
+                cursor.single_bound = bound;
                 cursor.check_body(&cursor.shallow, 0)?;
                 cursor.decode_shallow()?;
             }
@@ -186,19 +191,11 @@ impl<'a> Postings<'a> {
                 if blocks * cursor.entry_len > cursor.src.data.len() {
                     return Err(cursor.corrupt(0, "truncated skip table"));
                 }
-                cursor.shallow = cursor.read_entry(0, 0)?;
+                cursor.move_shallow(0, 0)?;
                 cursor.decode_shallow()?;
             }
         }
         Ok(cursor)
-    }
-
-    fn positions_len(&self) -> usize {
-        self.src.positions.len()
-    }
-
-    fn offsets_len(&self) -> usize {
-        self.src.offsets.len()
     }
 
     fn corrupt(&self, at: usize, reason: &'static str) -> FtsError {
@@ -225,52 +222,37 @@ impl<'a> Postings<'a> {
         Ok(())
     }
 
-    /// Skip entry `b` of a multi-block term, whose documents are `≥ base`.
-    fn read_entry(&self, b: usize, base: u32) -> Result<BlockMeta> {
+    /// Moves the shallow pointer onto block `b` of a multi-block term,
+    /// whose documents are `≥ base`: reads and checks what decoding the
+    /// block takes from its skip entry.
+    fn move_shallow(&mut self, b: usize, base: u32) -> Result<()> {
         let data = self.src.data;
         let len = self.entry_len;
         let at = b * len;
         let truncated = || self.corrupt(at, "truncated skip entry");
         let entry = data.get(at..at + len).ok_or_else(truncated)?;
-        let u32_at = |bytes: &[u8], i| format::read_u32(bytes, i).map(|v| v as usize);
-        let ends = |i: usize| -> Option<(usize, usize)> {
-            let end = u32_at(entry, 4 + 4 * i)?;
-            let start = if b == 0 {
-                0
-            } else {
-                u32_at(data, at - len + 4 + 4 * i)?
-            };
-            Some((start, end))
+        // The body starts where the previous block's ended.
+        let body_start = if b == 0 {
+            Some(0)
+        } else {
+            format::read_u32(data, at - len + 4)
         };
-        let bodies_at = self.blocks * len;
-        let body = ends(0).ok_or_else(truncated)?;
-        // Ends of streams the region does not store are absent (empty).
-        let stream = |i: usize| -> Option<(usize, usize)> {
-            if i < self.streams {
-                ends(i)
-            } else {
-                Some((0, 0))
-            }
-        };
+        let body = body_start
+            .zip(format::read_u32(entry, 4))
+            .ok_or_else(truncated)?;
         let widths_at = 4 + 4 * self.streams;
-        let mut codes = [(0u8, 0u8); MAX_PAIRS];
-        for (i, slot) in codes.iter_mut().enumerate() {
-            *slot = (entry[widths_at + 2 + 2 * i], entry[widths_at + 3 + 2 * i]);
-        }
         let n = if b + 1 == self.blocks {
             self.src.doc_freq as usize - b * BLOCK_SIZE
         } else {
             BLOCK_SIZE
         };
+        let bodies_at = self.blocks * len;
         let meta = BlockMeta {
             last_doc: format::read_u32(entry, 0).ok_or_else(truncated)?,
-            body: (bodies_at + body.0, bodies_at + body.1),
-            positions: stream(1).ok_or_else(truncated)?,
-            offsets: stream(2).ok_or_else(truncated)?,
+            body: (bodies_at + body.0 as usize, bodies_at + body.1 as usize),
             n,
             doc_bits: entry[widths_at],
             tf_bits: entry[widths_at + 1],
-            bound: Bound::from_codes(&codes).ok_or_else(truncated)?,
         };
         self.check_body(&meta, at)?;
         if meta.last_doc < base || meta.last_doc == TERMINATED {
@@ -279,7 +261,70 @@ impl<'a> Postings<'a> {
         if b + 1 == self.blocks && meta.body.1 != data.len() {
             return Err(self.corrupt(at, "postings length mismatch"));
         }
-        Ok(meta)
+        self.shallow = meta;
+        self.shallow_idx = b;
+        self.shallow_base = base;
+        self.shallow_bound.set(None);
+        Ok(())
+    }
+
+    /// The score bound of block `b`, from its skip entry (a term without
+    /// one has a single bound). An entry is read whole before its block
+    /// is reached, so its codes are there; were they not, the empty bound
+    /// covers no document and scoring one reports corruption.
+    fn read_bound(&self, b: usize) -> Bound {
+        if !matches!(self.src.shape, Shape::Multi { .. }) {
+            return self.single_bound;
+        }
+        let at = b * self.entry_len + 4 + 4 * self.streams + 2;
+        let Some(bytes) = self.src.data.get(at..at + 2 * MAX_PAIRS) else {
+            return Bound::default();
+        };
+        let mut codes = [(0u8, 0u8); MAX_PAIRS];
+        for (slot, pair) in codes.iter_mut().zip(bytes.chunks_exact(2)) {
+            *slot = (pair[0], pair[1]);
+        }
+        Bound::from_codes(&codes).unwrap_or_default()
+    }
+
+    /// The shallow block's bound, read from its entry at the first call.
+    fn shallow_bound(&self) -> Bound {
+        self.shallow_bound.get().unwrap_or_else(|| {
+            let bound = self.read_bound(self.shallow_idx);
+            self.shallow_bound.set(Some(bound));
+            bound
+        })
+    }
+
+    /// The decoded block's bound, read from its entry at the first call.
+    fn decoded_bound(&self) -> Bound {
+        self.decoded_bound.get().unwrap_or_else(|| {
+            let bound = self.read_bound(self.decoded_idx);
+            self.decoded_bound.set(Some(bound));
+            bound
+        })
+    }
+
+    /// The byte range of the decoded block's positions (`stream` 1) or
+    /// offsets (2) in the term's stored bytes, `len` long in all: the
+    /// stream's ends in this skip entry and the previous one, or all of
+    /// it for a term without a skip table. `None` if an entry is short.
+    fn decoded_stream(&self, stream: usize, len: usize) -> Option<(usize, usize)> {
+        if !matches!(self.src.shape, Shape::Multi { .. }) {
+            return Some((0, len));
+        }
+        if stream >= self.streams {
+            return Some((0, 0));
+        }
+        let b = self.decoded_idx;
+        let end_at = |b: usize| b * self.entry_len + 4 + 4 * stream;
+        let start = if b == 0 {
+            0
+        } else {
+            format::read_u32(self.src.data, end_at(b - 1))?
+        };
+        let end = format::read_u32(self.src.data, end_at(b))?;
+        Some((start as usize, end as usize))
     }
 
     /// Decodes the block under the shallow pointer and moves onto its first
@@ -288,9 +333,6 @@ impl<'a> Postings<'a> {
         let h = self.shallow;
         let body = &self.src.data[h.body.0..h.body.1];
         let tfs_at = bitpack::packed_len(h.n, h.doc_bits);
-        if bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n]).is_none() {
-            return Err(self.corrupt(h.body.0, "bad block body"));
-        }
         // The gaps become documents here, once, and the last is checked so
         // every sum is exact — at most the last, which is below TERMINATED.
         // When the width bounds the block's span below 2^32 (nearly
@@ -298,8 +340,19 @@ impl<'a> Postings<'a> {
         // below the base; otherwise the span is first summed in u64 (where
         // 128 gaps below 2^32 cannot overflow).
         let base = self.shallow_base;
-        let last = if (h.n as u64) << h.doc_bits <= u64::from(u32::MAX) {
-            prefix_sum(&mut self.docs, h.n, base);
+        let fits = (h.n as u64) << h.doc_bits <= u64::from(u32::MAX);
+        let unpacked = if fits && h.n == BLOCK_SIZE {
+            unpack_sum(body, h.doc_bits, base, &mut self.docs)
+        } else {
+            bitpack::unpack(body, h.doc_bits, &mut self.docs[..h.n])
+        };
+        if unpacked.is_none() {
+            return Err(self.corrupt(h.body.0, "bad block body"));
+        }
+        let last = if fits {
+            if h.n < BLOCK_SIZE {
+                prefix_sum(&mut self.docs, h.n, base);
+            }
             Some(self.docs[h.n - 1]).filter(|&last| last >= base)
         } else {
             let gaps: u64 = self.docs[..h.n].iter().map(|&g| u64::from(g)).sum();
@@ -327,6 +380,7 @@ impl<'a> Postings<'a> {
         self.decoded_idx = self.shallow_idx;
         self.decoded = self.shallow;
         self.decoded_base = self.shallow_base;
+        self.decoded_bound.set(self.shallow_bound.get());
         self.n = h.n;
         self.idx = 0;
         self.doc = self.docs[0];
@@ -398,7 +452,7 @@ impl<'a> Postings<'a> {
     #[inline]
     pub(crate) fn checked_tf_at(&self, i: usize, norm: u8) -> Result<u32> {
         let tf = self.tf_at(i);
-        if !self.decoded.bound.covers(tf, norm) {
+        if !self.decoded_bound().covers(tf, norm) {
             return Err(self.corrupt(self.decoded.body.0, "block entry violates its header"));
         }
         Ok(tf)
@@ -500,10 +554,7 @@ impl<'a> Postings<'a> {
         // The shallow pointer may be further ahead after a shallow_seek; it
         // is moved back onto the block after the decoded one.
         if self.shallow_idx != next {
-            let base = self.decoded.last_doc + 1;
-            self.shallow = self.read_entry(next, base)?;
-            self.shallow_idx = next;
-            self.shallow_base = base;
+            self.move_shallow(next, self.decoded.last_doc + 1)?;
         }
         self.decode_shallow()?;
         Ok(self.doc)
@@ -547,9 +598,7 @@ impl<'a> Postings<'a> {
                 .and_then(|last| last.checked_add(1))
                 .ok_or_else(|| self.corrupt(at, "bad block bounds"))?
         };
-        self.shallow = self.read_entry(b, base)?;
-        self.shallow_idx = b;
-        self.shallow_base = base;
+        self.move_shallow(b, base)?;
         Ok(true)
     }
 
@@ -563,7 +612,7 @@ impl<'a> Postings<'a> {
     /// pairs: at least the score of any of its documents when `score` is
     /// non-decreasing in tf and non-increasing in norm.
     pub(crate) fn block_bound(&self, score: impl Fn(u32, u8) -> f32) -> f32 {
-        self.shallow.bound.max_score(score)
+        self.shallow_bound().max_score(score)
     }
 
     /// Advances to the first document `≥ target`, skipping whole blocks by
@@ -590,9 +639,7 @@ impl<'a> Postings<'a> {
             if self.decoded_idx != self.shallow_idx {
                 // A shallow_seek ran ahead; the target is behind it, in the
                 // decoded block: the shallow pointer comes back onto it.
-                self.shallow_idx = self.decoded_idx;
-                self.shallow = self.decoded;
-                self.shallow_base = self.decoded_base;
+                self.shallow_back_to_decoded();
             }
             // The current document is below the target and the block's
             // last is not, so a next entry exists. A rare term seeking a
@@ -611,6 +658,14 @@ impl<'a> Postings<'a> {
         Ok(self.doc)
     }
 
+    /// Moves the shallow pointer back onto the decoded block.
+    fn shallow_back_to_decoded(&mut self) {
+        self.shallow_idx = self.decoded_idx;
+        self.shallow = self.decoded;
+        self.shallow_base = self.decoded_base;
+        self.shallow_bound.set(self.decoded_bound.get());
+    }
+
     /// Decodes the block holding the first document `≥ target`, which lies
     /// past the decoded block; false (and terminated) when there is none.
     #[inline(never)]
@@ -618,9 +673,7 @@ impl<'a> Postings<'a> {
         // A shallow_seek past `target` may have left blocks behind that hold
         // documents ≥ target: walk again from the decoded block.
         if self.decoded_idx != self.shallow_idx && target < self.shallow_base {
-            self.shallow_idx = self.decoded_idx;
-            self.shallow = self.decoded;
-            self.shallow_base = self.decoded_base;
+            self.shallow_back_to_decoded();
         }
         if !self.shallow_seek(target)? {
             self.doc = TERMINATED;

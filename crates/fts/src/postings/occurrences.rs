@@ -27,13 +27,6 @@ pub(crate) enum Stored<'a> {
 }
 
 impl<'a> Stored<'a> {
-    pub(super) fn len(self) -> usize {
-        match self {
-            Stored::Loaded(bytes, _) => bytes.len(),
-            _ => 0,
-        }
-    }
-
     /// The bytes, or why they cannot be read.
     fn get(self, section: Section) -> Result<(&'a [u8], u64)> {
         match self {
@@ -138,7 +131,7 @@ impl Postings<'_> {
         if self.doc == TERMINATED {
             return Ok(());
         }
-        let (from, to) = self.decoded.positions;
+        let (from, to) = self.decoded_stream(1, data.len()).unwrap_or((1, 0));
         let corrupt = || {
             FtsError::corrupt(
                 Section::Positions,
@@ -187,7 +180,7 @@ impl Postings<'_> {
         if self.doc == TERMINATED {
             return Ok(Vec::new());
         }
-        let (from, to) = self.decoded.offsets;
+        let (from, to) = self.decoded_stream(2, data.len()).unwrap_or((1, 0));
         let corrupt = || {
             FtsError::corrupt(
                 Section::Offsets,

@@ -32,7 +32,8 @@ impl Postings<'_> {
             *norm = self.src.norms.get(doc as usize).copied().unwrap_or(0);
         }
         // Unused bound slots are (0, 0), which no tf ≥ 1 satisfies.
-        let pairs = self.decoded.bound.slots();
+        let bound = self.decoded_bound();
+        let pairs = bound.slots();
         let mut violated = false;
         for ((slot, &tf), &norm) in scores[from..n]
             .iter_mut()
