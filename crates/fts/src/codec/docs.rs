@@ -115,7 +115,11 @@ mod lanes_sse2 {
     #[inline(always)]
     #[expect(unused_assignments, reason = "the last four's carry is not used")]
     #[expect(clippy::cast_possible_truncation, reason = "shifts are below 32")]
-    pub(super) fn unpack_sum<const W: usize>(bytes: &[u8], base: u32, docs: &mut [u32; BLOCK_SIZE]) {
+    pub(super) fn unpack_sum<const W: usize>(
+        bytes: &[u8],
+        base: u32,
+        docs: &mut [u32; BLOCK_SIZE],
+    ) {
         if bytes.len() < 16 * W {
             return;
         }
