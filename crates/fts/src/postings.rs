@@ -13,7 +13,7 @@ use std::cell::Cell;
 
 use crate::codec::bitpack;
 use crate::codec::bound::{Bound, MAX_PAIRS};
-use crate::codec::docs::{kary_search, prefix_sum, unpack_sum};
+use crate::codec::docs::{kary_search, prefix_sum, unpack_sum, unpack_tfs};
 use crate::codec::groups::Widths;
 use crate::error::{FtsError, Result, Section};
 use crate::format::{self, BLOCK_SIZE, skip_entry_len};
@@ -495,6 +495,16 @@ impl<'a> Postings<'a> {
                 .get(self.tf_codes.0..self.tf_codes.1)
                 .unwrap_or_default();
             let n = self.n;
+            let fused = if n == BLOCK_SIZE {
+                unpack_tfs(codes, self.decoded.tf_bits, &mut self.tfs)
+            } else {
+                None
+            };
+            if let Some(total) = fused {
+                self.tfs_total = u64::from(total);
+                self.tfs_block = self.decoded_idx;
+                return Ok(());
+            }
             if bitpack::unpack(codes, self.decoded.tf_bits, &mut self.tfs[..n]).is_none() {
                 return Err(self.corrupt(self.tf_codes.0, "bad block body"));
             }

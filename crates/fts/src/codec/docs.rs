@@ -74,21 +74,12 @@ pub(crate) fn unpack_sum(
 ) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
-        let bytes = bytes.get(..16 * usize::from(width))?;
-        macro_rules! dispatch {
-            ($($w:literal)*) => {
-                match width {
-                    $($w => lanes_sse2::unpack_sum::<$w>(bytes, base, docs),)*
-                    0 => {
-                        docs.fill(0);
-                        prefix_sum(docs, BLOCK_SIZE, base);
-                    }
-                    _ => return None,
-                }
-            };
+        if width == 0 {
+            docs.fill(0);
+            prefix_sum(docs, BLOCK_SIZE, base);
+            return Some(());
         }
-        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
-        Some(())
+        lanes_sse2::decode(bytes, width, lanes_sse2::Sums::new(base, docs)).map(drop)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -98,45 +89,169 @@ pub(crate) fn unpack_sum(
     }
 }
 
-/// The fused lane decoder, one instance per width so every shift is a
-/// constant.
+/// A full block's term frequencies from their lane-packed `tf − 1` codes
+/// at `width ≤ 24` bits, and their total, in one pass (as [`unpack_sum`]
+/// fuses the documents' unpacking and sums; 128 tfs of at most 2^24 sum
+/// below 2^32). `None` for a wider code or short `bytes`.
+pub(crate) fn unpack_tfs(bytes: &[u8], width: u8, tfs: &mut [u32; BLOCK_SIZE]) -> Option<u32> {
+    if width > 24 {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if width == 0 {
+            tfs.fill(1);
+            return u32::try_from(BLOCK_SIZE).ok();
+        }
+        lanes_sse2::decode(bytes, width, lanes_sse2::Tfs::new(tfs)).map(|sink| sink.total())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        lanes::unpack(bytes, width, tfs)?;
+        let mut total = 0u32;
+        for tf in tfs.iter_mut() {
+            *tf += 1;
+            total += *tf;
+        }
+        Some(total)
+    }
+}
+
+/// The fused lane decoders: a full block's lane words are shifted apart
+/// in registers, four values at a time, and handed to a [`Fours`] sink,
+/// one decoder per width so that every shift is a constant.
 #[cfg(target_arch = "x86_64")]
 mod lanes_sse2 {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_and_si128, _mm_cvtsi32_si128, _mm_loadu_si128, _mm_or_si128,
-        _mm_set1_epi32, _mm_shuffle_epi32, _mm_sll_epi32, _mm_slli_si128, _mm_srl_epi32,
-        _mm_storeu_si128,
+        __m128i, _mm_add_epi32, _mm_and_si128, _mm_cvtsi32_si128, _mm_cvtsi128_si32,
+        _mm_loadu_si128, _mm_or_si128, _mm_set1_epi32, _mm_setzero_si128, _mm_shuffle_epi32,
+        _mm_sll_epi32, _mm_slli_si128, _mm_srl_epi32, _mm_storeu_si128,
     };
 
     use crate::format::BLOCK_SIZE;
 
-    /// Decodes and sums a block packed at `W` bits (`1 ≤ W ≤ 32`) from the
-    /// first `16 · W` bytes of `bytes`.
+    /// What becomes of each four decoded values.
+    pub(super) trait Fours {
+        /// Takes values `4v..4v + 4` of the block (`v < 32`), in order.
+        fn four(&mut self, v: usize, values: __m128i);
+    }
+
+    /// Stores `values` as `out[4v..4v + 4]`.
     #[inline(always)]
-    #[expect(unused_assignments, reason = "the last four's carry is not used")]
+    fn store(out: &mut [u32; BLOCK_SIZE], v: usize, values: __m128i) {
+        let slot = &mut out[4 * v..4 * v + 4];
+        // SAFETY: SSE2 is part of every x86-64 target; the store covers
+        // `slot`, four u32s (16 bytes, unaligned access).
+        unsafe { _mm_storeu_si128(slot.as_mut_ptr().cast::<__m128i>(), values) }
+    }
+
+    /// Gaps summed into documents (see [`super::prefix_sum`]).
+    pub(super) struct Sums<'a> {
+        out: &'a mut [u32; BLOCK_SIZE],
+        /// The previous document, in every lane.
+        carry: __m128i,
+        ones: __m128i,
+    }
+
+    impl<'a> Sums<'a> {
+        pub(super) fn new(base: u32, out: &'a mut [u32; BLOCK_SIZE]) -> Sums<'a> {
+            let carry = i32::from_ne_bytes(base.wrapping_sub(1).to_ne_bytes());
+            // SAFETY: SSE2 is part of every x86-64 target.
+            let (carry, ones) = unsafe { (_mm_set1_epi32(carry), _mm_set1_epi32(1)) };
+            Sums { out, carry, ones }
+        }
+    }
+
+    impl Fours for Sums<'_> {
+        #[inline(always)]
+        fn four(&mut self, v: usize, gaps: __m128i) {
+            // SAFETY: SSE2 is part of every x86-64 target.
+            let docs = unsafe {
+                let mut x = _mm_add_epi32(gaps, self.ones);
+                x = _mm_add_epi32(x, _mm_slli_si128::<4>(x));
+                x = _mm_add_epi32(x, _mm_slli_si128::<8>(x));
+                let docs = _mm_add_epi32(x, self.carry);
+                self.carry = _mm_shuffle_epi32::<0xFF>(docs);
+                docs
+            };
+            store(self.out, v, docs);
+        }
+    }
+
+    /// `tf − 1` codes turned into tfs, and their total.
+    pub(super) struct Tfs<'a> {
+        out: &'a mut [u32; BLOCK_SIZE],
+        total: __m128i,
+        ones: __m128i,
+    }
+
+    impl<'a> Tfs<'a> {
+        pub(super) fn new(out: &'a mut [u32; BLOCK_SIZE]) -> Tfs<'a> {
+            // SAFETY: SSE2 is part of every x86-64 target.
+            let (total, ones) = unsafe { (_mm_setzero_si128(), _mm_set1_epi32(1)) };
+            Tfs { out, total, ones }
+        }
+
+        /// The sum of the four lanes' totals (each below 2^32, as is the
+        /// sum, for codes of at most 24 bits).
+        pub(super) fn total(&self) -> u32 {
+            // SAFETY: SSE2 is part of every x86-64 target.
+            let total = unsafe {
+                let x = _mm_add_epi32(self.total, _mm_shuffle_epi32::<0b01_00_11_10>(self.total));
+                let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0b10_11_00_01>(x));
+                _mm_cvtsi128_si32(x)
+            };
+            u32::from_ne_bytes(total.to_ne_bytes())
+        }
+    }
+
+    impl Fours for Tfs<'_> {
+        #[inline(always)]
+        fn four(&mut self, v: usize, codes: __m128i) {
+            // SAFETY: SSE2 is part of every x86-64 target.
+            let tfs = unsafe {
+                let tfs = _mm_add_epi32(codes, self.ones);
+                self.total = _mm_add_epi32(self.total, tfs);
+                tfs
+            };
+            store(self.out, v, tfs);
+        }
+    }
+
+    /// Decodes a block packed at `width` bits (`1 ≤ width ≤ 32`) from the
+    /// first `16 · width` bytes of `bytes` into `sink`, and returns it;
+    /// `None` for another width or short `bytes`. The sink is moved in and
+    /// out, not borrowed: as a local its state stays in registers, where
+    /// behind a reference every store of values reloaded it (the store
+    /// might have written it), which put memory on the sums' carry chain.
+    pub(super) fn decode<S: Fours>(bytes: &[u8], width: u8, sink: S) -> Option<S> {
+        let bytes = bytes.get(..16 * usize::from(width))?;
+        macro_rules! dispatch {
+            ($($w:literal)*) => {
+                match width {
+                    $($w => Some(decode_width::<$w, S>(bytes, sink)),)*
+                    _ => None,
+                }
+            };
+        }
+        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    }
+
+    /// [`decode`] at `W` bits, written out value by value.
+    #[inline(always)]
     #[expect(clippy::cast_possible_truncation, reason = "shifts are below 32")]
-    pub(super) fn unpack_sum<const W: usize>(
-        bytes: &[u8],
-        base: u32,
-        docs: &mut [u32; BLOCK_SIZE],
-    ) {
+    fn decode_width<const W: usize, S: Fours>(bytes: &[u8], mut sink: S) -> S {
         if bytes.len() < 16 * W {
-            return;
+            return sink;
         }
         let words = bytes.as_ptr().cast::<__m128i>();
-        let out = docs.as_mut_ptr().cast::<__m128i>();
         let mask = i32::from_ne_bytes((u32::MAX >> (32 - W)).to_ne_bytes());
-        let carry = i32::from_ne_bytes(base.wrapping_sub(1).to_ne_bytes());
         // SAFETY: SSE2 is part of every x86-64 target. Lane word `k` is
         // the 16 bytes at `16k`; value `V` reads words `V·W/32` and, when
         // it crosses, the next, whose end `16·((V+1)·W/32 + 1)` is within
-        // the `16·W` bytes checked above. Value `V`'s four sums are stored
-        // to `docs[4V..4V + 4]`, inside the array (V < 32). Loads and
-        // stores are unaligned.
+        // the `16·W` bytes checked above. Loads are unaligned.
         unsafe {
-            let ones = _mm_set1_epi32(1);
             let mask = _mm_set1_epi32(mask);
-            let mut carry = _mm_set1_epi32(carry);
             macro_rules! values {
                 ($($v:literal)*) => {$({
                     let (k, shift) = (($v * W) / 32, ($v * W) % 32);
@@ -151,16 +266,12 @@ mod lanes_sse2 {
                     if W < 32 {
                         x = _mm_and_si128(x, mask);
                     }
-                    x = _mm_add_epi32(x, ones);
-                    x = _mm_add_epi32(x, _mm_slli_si128::<4>(x));
-                    x = _mm_add_epi32(x, _mm_slli_si128::<8>(x));
-                    x = _mm_add_epi32(x, carry);
-                    _mm_storeu_si128(out.add($v), x);
-                    carry = _mm_shuffle_epi32::<0xFF>(x);
+                    sink.four($v, x);
                 })*};
             }
             values!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
         }
+        sink
     }
 }
 
@@ -218,8 +329,9 @@ mod tests {
             }
         }
 
-        /// The fused decoder gives the sums of unpacking, then summing,
-        /// at every width (sums wrap alike where a width lets them).
+        /// The fused decoders give the sums of unpacking, then summing,
+        /// at every width (sums wrap alike where a width lets them), and
+        /// the tfs and total of unpacking, then adding one.
         #[test]
         fn fused_unpack_sum_matches_unpack_then_sum(
             gaps in proptest::collection::vec(proptest::num::u32::ANY, BLOCK_SIZE),
@@ -237,6 +349,21 @@ mod tests {
             proptest::prop_assert_eq!(got, want);
             if width > 0 {
                 proptest::prop_assert!(unpack_sum(&bytes[1..], width, base, &mut got).is_none());
+            }
+            // The tfs decoder: codes plus one, and their total.
+            let mut tfs = [7u32; BLOCK_SIZE];
+            let total = unpack_tfs(&bytes, width, &mut tfs);
+            if width > 24 {
+                proptest::prop_assert_eq!(total, None);
+            } else {
+                let mut codes = [0u32; BLOCK_SIZE];
+                crate::codec::lanes::unpack(&bytes, width, &mut codes).expect("packed");
+                let want: Vec<u32> = codes.iter().map(|&c| c + 1).collect();
+                proptest::prop_assert_eq!(tfs.as_slice(), want.as_slice());
+                proptest::prop_assert_eq!(total, Some(want.iter().sum::<u32>()));
+                if width > 0 {
+                    proptest::prop_assert!(unpack_tfs(&bytes[1..], width, &mut tfs).is_none());
+                }
             }
         }
     }
