@@ -231,15 +231,7 @@ impl<'a> Postings<'a> {
         let at = b * len;
         let truncated = || self.corrupt(at, "truncated skip entry");
         let entry = data.get(at..at + len).ok_or_else(truncated)?;
-        // The body starts where the previous block's ended.
-        let body_start = if b == 0 {
-            Some(0)
-        } else {
-            format::read_u32(data, at - len + 4)
-        };
-        let body = body_start
-            .zip(format::read_u32(entry, 4))
-            .ok_or_else(truncated)?;
+        let body = self.entry_range(b, 0).ok_or_else(truncated)?;
         let widths_at = 4 + 4 * self.streams;
         let n = if b + 1 == self.blocks {
             self.src.doc_freq as usize - b * BLOCK_SIZE
@@ -249,7 +241,7 @@ impl<'a> Postings<'a> {
         let bodies_at = self.blocks * len;
         let meta = BlockMeta {
             last_doc: format::read_u32(entry, 0).ok_or_else(truncated)?,
-            body: (bodies_at + body.0 as usize, bodies_at + body.1 as usize),
+            body: (bodies_at + body.0, bodies_at + body.1),
             n,
             doc_bits: entry[widths_at],
             tf_bits: entry[widths_at + 1],
@@ -287,36 +279,31 @@ impl<'a> Postings<'a> {
         Bound::from_codes(&codes).unwrap_or_default()
     }
 
-    /// The shallow block's bound, read from its entry at the first call.
+    /// Block `b`'s bound from `cache`, read from its entry at the first
+    /// call.
+    fn cached_bound(&self, cache: &Cell<Option<Bound>>, b: usize) -> Bound {
+        cache.get().unwrap_or_else(|| {
+            let bound = self.read_bound(b);
+            cache.set(Some(bound));
+            bound
+        })
+    }
+
+    /// The shallow block's bound.
     fn shallow_bound(&self) -> Bound {
-        self.shallow_bound.get().unwrap_or_else(|| {
-            let bound = self.read_bound(self.shallow_idx);
-            self.shallow_bound.set(Some(bound));
-            bound
-        })
+        self.cached_bound(&self.shallow_bound, self.shallow_idx)
     }
 
-    /// The decoded block's bound, read from its entry at the first call.
+    /// The decoded block's bound.
     fn decoded_bound(&self) -> Bound {
-        self.decoded_bound.get().unwrap_or_else(|| {
-            let bound = self.read_bound(self.decoded_idx);
-            self.decoded_bound.set(Some(bound));
-            bound
-        })
+        self.cached_bound(&self.decoded_bound, self.decoded_idx)
     }
 
-    /// The byte range of the decoded block's positions (`stream` 1) or
-    /// offsets (2) in the term's stored bytes, `len` long in all: the
-    /// stream's ends in this skip entry and the previous one, or all of
-    /// it for a term without a skip table. `None` if an entry is short.
-    fn decoded_stream(&self, stream: usize, len: usize) -> Option<(usize, usize)> {
-        if !matches!(self.src.shape, Shape::Multi { .. }) {
-            return Some((0, len));
-        }
-        if stream >= self.streams {
-            return Some((0, 0));
-        }
-        let b = self.decoded_idx;
+    /// The byte range of block `b`'s part of stream `stream` (0 postings
+    /// body, 1 positions, 2 offsets) of a multi-block term: the stream's
+    /// end in the previous skip entry (0 for the first) to its end in this
+    /// one. `None` if an entry is short.
+    fn entry_range(&self, b: usize, stream: usize) -> Option<(usize, usize)> {
         let end_at = |b: usize| b * self.entry_len + 4 + 4 * stream;
         let start = if b == 0 {
             0
@@ -325,6 +312,20 @@ impl<'a> Postings<'a> {
         };
         let end = format::read_u32(self.src.data, end_at(b))?;
         Some((start as usize, end as usize))
+    }
+
+    /// The byte range of the decoded block's positions (`stream` 1) or
+    /// offsets (2) in the term's stored bytes, `len` long in all: from its
+    /// skip entries, or all of it for a term without a skip table. `None`
+    /// if an entry is short.
+    fn decoded_stream(&self, stream: usize, len: usize) -> Option<(usize, usize)> {
+        if !matches!(self.src.shape, Shape::Multi { .. }) {
+            return Some((0, len));
+        }
+        if stream >= self.streams {
+            return Some((0, 0));
+        }
+        self.entry_range(self.decoded_idx, stream)
     }
 
     /// Decodes the block under the shallow pointer and moves onto its first
@@ -495,23 +496,21 @@ impl<'a> Postings<'a> {
                 .get(self.tf_codes.0..self.tf_codes.1)
                 .unwrap_or_default();
             let n = self.n;
+            // A full block of codes up to 24 bits is unpacked, incremented
+            // and totalled in one pass.
             let fused = if n == BLOCK_SIZE {
                 unpack_tfs(codes, self.decoded.tf_bits, &mut self.tfs)
             } else {
                 None
             };
-            if let Some(total) = fused {
-                self.tfs_total = u64::from(total);
-                self.tfs_block = self.decoded_idx;
-                return Ok(());
-            }
-            if bitpack::unpack(codes, self.decoded.tf_bits, &mut self.tfs[..n]).is_none() {
+            self.tfs_total = if let Some(total) = fused {
+                u64::from(total)
+            } else if bitpack::unpack(codes, self.decoded.tf_bits, &mut self.tfs[..n]).is_none() {
                 return Err(self.corrupt(self.tf_codes.0, "bad block body"));
-            }
-            // Codes of at most 24 bits cannot saturate and 128 tfs of at
-            // most 2^24 sum below 2^32: one u32 pass adds the 1 and sums;
-            // wider codes (a huge tf) take the careful pass.
-            self.tfs_total = if self.decoded.tf_bits <= 24 {
+            } else if self.decoded.tf_bits <= 24 {
+                // Codes of at most 24 bits cannot saturate and 128 tfs of
+                // at most 2^24 sum below 2^32: one u32 pass adds the 1 and
+                // sums; wider codes (a huge tf) take the careful pass.
                 let mut total = 0u32;
                 for tf in &mut self.tfs[..n] {
                     *tf = tf.wrapping_add(1);

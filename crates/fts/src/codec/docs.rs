@@ -74,11 +74,6 @@ pub(crate) fn unpack_sum(
 ) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     {
-        if width == 0 {
-            docs.fill(0);
-            prefix_sum(docs, BLOCK_SIZE, base);
-            return Some(());
-        }
         lanes_sse2::decode(bytes, width, lanes_sse2::Sums::new(base, docs)).map(drop)
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -99,10 +94,6 @@ pub(crate) fn unpack_tfs(bytes: &[u8], width: u8, tfs: &mut [u32; BLOCK_SIZE]) -
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if width == 0 {
-            tfs.fill(1);
-            return u32::try_from(BLOCK_SIZE).ok();
-        }
         lanes_sse2::decode(bytes, width, lanes_sse2::Tfs::new(tfs)).map(|sink| sink.total())
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -218,8 +209,8 @@ mod lanes_sse2 {
         }
     }
 
-    /// Decodes a block packed at `width` bits (`1 ≤ width ≤ 32`) from the
-    /// first `16 · width` bytes of `bytes` into `sink`, and returns it;
+    /// Decodes a block packed at `width ≤ 32` bits (at 0, all zeros) from
+    /// the first `16 · width` bytes of `bytes` into `sink`, and returns it;
     /// `None` for another width or short `bytes`. The sink is moved in and
     /// out, not borrowed: as a local its state stays in registers, where
     /// behind a reference every store of values reloaded it (the store
@@ -229,12 +220,23 @@ mod lanes_sse2 {
         macro_rules! dispatch {
             ($($w:literal)*) => {
                 match width {
+                    0 => Some(zeros(sink)),
                     $($w => Some(decode_width::<$w, S>(bytes, sink)),)*
                     _ => None,
                 }
             };
         }
         dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    }
+
+    /// [`decode`] at width 0: every value is zero.
+    fn zeros<S: Fours>(mut sink: S) -> S {
+        // SAFETY: SSE2 is part of every x86-64 target.
+        let zero = unsafe { _mm_setzero_si128() };
+        for v in 0..BLOCK_SIZE / 4 {
+            sink.four(v, zero);
+        }
+        sink
     }
 
     /// [`decode`] at `W` bits, written out value by value.

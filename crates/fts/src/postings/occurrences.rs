@@ -131,7 +131,8 @@ impl Postings<'_> {
         if self.doc == TERMINATED {
             return Ok(());
         }
-        let (from, to) = self.decoded_stream(1, data.len()).unwrap_or((1, 0));
+        let range = self.decoded_stream(1, data.len());
+        let from = range.map_or(0, |(from, _)| from);
         let corrupt = || {
             FtsError::corrupt(
                 Section::Positions,
@@ -139,9 +140,8 @@ impl Postings<'_> {
                 "malformed positions",
             )
         };
-        let bytes = data
-            .get(from..to)
-            .filter(|_| from <= to)
+        let bytes = range
+            .and_then(|(from, to)| data.get(from..to))
             .ok_or_else(corrupt)?;
         let tf = self.tf_at(self.idx);
         let state = self.occurrence_state();
@@ -180,7 +180,8 @@ impl Postings<'_> {
         if self.doc == TERMINATED {
             return Ok(Vec::new());
         }
-        let (from, to) = self.decoded_stream(2, data.len()).unwrap_or((1, 0));
+        let range = self.decoded_stream(2, data.len());
+        let from = range.map_or(0, |(from, _)| from);
         let corrupt = || {
             FtsError::corrupt(
                 Section::Offsets,
@@ -188,9 +189,8 @@ impl Postings<'_> {
                 "malformed offsets",
             )
         };
-        let bytes = data
-            .get(from..to)
-            .filter(|_| from <= to)
+        let bytes = range
+            .and_then(|(from, to)| data.get(from..to))
             .ok_or_else(corrupt)?;
         let layout = self.src.group_widths;
         let state = self.occurrence_state();
