@@ -17,6 +17,7 @@
 
 use crate::codec::varint;
 use crate::error::{FtsError, Result};
+use crate::prefetch::prefetch;
 
 /// One term's accumulated occurrences.
 #[derive(Default)]
@@ -68,6 +69,20 @@ impl TermPostings {
         }
         self.total_tf += 1;
         self.stream.len() - before
+    }
+
+    /// Asks the CPU to start loading the stream's first bytes, for a term
+    /// about to be decoded: terms are decoded in byte order, not in the
+    /// order they were interned, so each one's stream is a cache miss that
+    /// otherwise stalls [`decode_into`](Self::decode_into).
+    pub(crate) fn prefetch_head(&self) {
+        prefetch(self.stream.as_ptr());
+    }
+
+    /// Starts loading where the next occurrence will be written, for a
+    /// term about to be [`add`](Self::add)ed to.
+    pub(crate) fn prefetch_tail(&self) {
+        prefetch(self.stream.as_ptr().wrapping_add(self.stream.len()));
     }
 
     /// Total occurrences.

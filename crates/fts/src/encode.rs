@@ -4,7 +4,7 @@
 
 use crate::accumulate::Decoded;
 use crate::bm25::TermScorer;
-use crate::codec::bound::{Bound, MAX_PAIRS, dominating_codes};
+use crate::codec::bound::{Bound, Frontier, MAX_PAIRS};
 use crate::codec::{bitpack, groups};
 use crate::error::{FtsError, Result};
 use crate::format::{BLOCK_SIZE, skip_entry_len};
@@ -62,6 +62,9 @@ pub(crate) fn write_term(
     let score = |tf: u32, norm: u8| rank.score(tf, norm);
     let mut occurrence = 0;
     let mut base = 0u32;
+    // The term's bound pairs come from its blocks' frontiers, merged.
+    let mut term_frontier = Frontier::default();
+    let mut block_frontier = Frontier::default();
     for (block, (docs, tfs)) in acc
         .docs
         .chunks(BLOCK_SIZE)
@@ -106,15 +109,20 @@ pub(crate) fn write_term(
         bitpack::pack(&deltas[..n], doc_bits, &mut out.postings);
         bitpack::pack(&tf_codes[..n], tf_bits, &mut out.postings);
         base = last_doc + 1;
+        let frontier = if multi {
+            block_frontier.clear();
+            &mut block_frontier
+        } else {
+            &mut term_frontier
+        };
+        for (&doc, &tf) in docs.iter().zip(tfs) {
+            frontier.add(tf, norms[doc as usize]);
+        }
         if !multi {
             continue;
         }
-        let pairs = dominating_codes(
-            docs.iter()
-                .zip(tfs)
-                .map(|(&d, &tf)| (tf, norms[d as usize])),
-            score,
-        );
+        term_frontier.merge(&block_frontier);
+        let pairs = block_frontier.codes(score);
         let rel =
             |now: usize, from: usize, what| u32::try_from(now - from).map_err(|_| too_large(what));
         let mut entry = [0u8; skip_entry_len(3)];
@@ -148,13 +156,7 @@ pub(crate) fn write_term(
             tf: acc.tfs[0],
         }
     } else {
-        let pairs = dominating_codes(
-            acc.docs
-                .iter()
-                .zip(&acc.tfs)
-                .map(|(&d, &tf)| (tf, norms[d as usize])),
-            score,
-        );
+        let pairs = term_frontier.codes(score);
         let bound = Bound::from_codes(&pairs).ok_or(too_large("documents per term"))?;
         if multi {
             Shape::Multi { bound }

@@ -22,7 +22,7 @@ fn load_partial(bytes: &[u8]) -> u64 {
         .fold(0u64, |word, &b| word << 8 | u64::from(b))
 }
 
-fn hash(bytes: &[u8]) -> u64 {
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
     let mut h = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
@@ -75,15 +75,34 @@ impl Interner {
 
     /// The id of `term` and whether it was new, or `None` when the id space
     /// (`u32`) is exhausted.
+    #[cfg(test)]
     pub(crate) fn intern(&mut self, term: &[u8]) -> Option<(u32, bool)> {
+        self.intern_hashed(term, hash(term))
+    }
+
+    /// The slot a probe for a term hashing to `h` starts at.
+    fn home(&self, h: u64) -> usize {
+        usize::try_from(h & 0xFFFF_FFFF).unwrap_or(0) & (self.slots.len().max(1) - 1)
+    }
+
+    /// Starts loading the slot a probe for `h` begins at: a probe is a
+    /// cache miss once the table outgrows the cache, and a document's
+    /// terms are hashed ahead so their misses overlap.
+    pub(crate) fn prefetch(&self, h: u64) {
+        if let Some(slot) = self.slots.get(self.home(h)) {
+            crate::prefetch::prefetch(std::ptr::from_ref(slot));
+        }
+    }
+
+    /// [`intern`](Self::intern) with the term's [`hash`] `h` given.
+    pub(crate) fn intern_hashed(&mut self, term: &[u8], h: u64) -> Option<(u32, bool)> {
         if (self.spans.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let h = hash(term);
         let tag = h >> 32;
         let key = short_key(term);
         let mask = self.slots.len() - 1;
-        let mut at = usize::try_from(h & 0xFFFF_FFFF).unwrap_or(0) & mask;
+        let mut at = self.home(h);
         loop {
             let [slot, slot_key] = self.slots[at];
             if slot == 0 {
@@ -124,10 +143,25 @@ impl Interner {
     }
 
     /// Ids in byte order of their terms.
+    ///
+    /// Sorted by each term's first eight bytes as a big-endian word (zero
+    /// padded, so word order is byte order), then by the whole term where
+    /// those tie: most comparisons are then one register compare instead
+    /// of two arena reads.
     pub(crate) fn sorted_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = (0..u32::try_from(self.len()).unwrap_or(u32::MAX)).collect();
-        ids.sort_unstable_by(|&a, &b| self.get(a).cmp(self.get(b)));
-        ids
+        let mut keyed: Vec<(u64, u32)> = self
+            .spans
+            .iter()
+            .zip(0..u32::MAX)
+            .map(|(&(start, len), id)| {
+                let mut head = [0u8; 8];
+                let take = len.min(8);
+                head[..take].copy_from_slice(&self.arena[start..start + take]);
+                (u64::from_be_bytes(head), id)
+            })
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| self.get(a.1).cmp(self.get(b.1))));
+        keyed.into_iter().map(|(_, id)| id).collect()
     }
 }
 

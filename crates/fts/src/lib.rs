@@ -65,6 +65,7 @@ mod intern;
 mod layout;
 mod matching;
 mod postings;
+mod prefetch;
 mod query;
 mod reader;
 mod search;

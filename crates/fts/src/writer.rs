@@ -17,11 +17,52 @@ use crate::format::{
     FLAG_WHOLE_VALUES, Header, MAX_DOC, SECTION_COUNT,
 };
 use crate::intern::Interner;
+use crate::prefetch::prefetch;
 use crate::terminfo::TermTableWriter;
 
 /// Bytes per distinct term beyond its text: interner slot and span, and the
 /// accumulator (a conservative round figure).
 const NEW_TERM_OVERHEAD: usize = 128;
+
+/// Tokens ahead of the one being interned (or added) whose intern slot
+/// (or accumulator) is prefetched.
+const PREFETCH_AHEAD: usize = 4;
+
+/// One document's terms, between analysis and accumulation.
+#[derive(Default)]
+struct DocTerms {
+    /// The terms' bytes, one after another.
+    bytes: Vec<u8>,
+    tokens: Vec<DocToken>,
+}
+
+struct DocToken {
+    /// Where the term's bytes end in `bytes` (they start where the previous
+    /// token's end).
+    end: usize,
+    hash: u64,
+    /// `[position, start, end]`.
+    occurrence: [u32; 3],
+    /// The term's id, once interned.
+    id: u32,
+}
+
+impl DocTerms {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.tokens.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Token `i`'s term.
+    fn term(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).map_or(0, |prev| self.tokens[prev].end);
+        &self.bytes[start..self.tokens[i].end]
+    }
+}
 
 /// What to build: the analyzer and whether to store positions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -61,6 +102,8 @@ pub struct FtsIndexBuilder {
     whole_values: bool,
     /// Running estimate of heap bytes held, for [`Self::memory_estimate`].
     memory: usize,
+    /// The document being added, reused across documents.
+    doc_terms: DocTerms,
 }
 
 impl std::fmt::Debug for FtsIndexBuilder {
@@ -93,6 +136,7 @@ impl FtsIndexBuilder {
             total_tokens: 0,
             whole_values: true,
             memory: 0,
+            doc_terms: DocTerms::default(),
         })
     }
 
@@ -132,43 +176,69 @@ impl FtsIndexBuilder {
         let Some(text) = text else {
             return Ok(());
         };
-        // Occurrences go straight into each term's lists in position order:
-        // a term's entries for this document stay contiguous because
+        // The document's terms are gathered first, then interned, then
+        // their occurrences added, each pass prefetching a few tokens
+        // ahead: the intern table's slot and the term's accumulator are
+        // cache misses on a large vocabulary, and this way they overlap
+        // instead of stalling one token at a time. A term's entries for
+        // this document stay contiguous, in position order, because
         // documents are added one at a time.
-        let mut doc_len: u32 = 0;
         let mut first_is_whole = false;
-        let mut out_of_ids = false;
         let Self {
             analyzer,
             config,
             terms,
             postings,
             memory,
+            doc_terms,
             ..
         } = self;
+        doc_terms.clear();
+        let DocTerms { bytes, tokens } = doc_terms;
         analyzer.for_each_term(text, |term, position, start, end| {
-            if doc_len == 0 {
+            if tokens.is_empty() {
                 first_is_whole = spans_whole(text, term, start, end);
             }
-            doc_len += 1;
             // Offsets fit u32: longer texts were rejected above.
             let start = u32::try_from(start).unwrap_or(u32::MAX);
             let end = u32::try_from(end).unwrap_or(u32::MAX);
-            let Some((id, new)) = terms.intern(term.as_bytes()) else {
-                out_of_ids = true;
-                return;
+            bytes.extend_from_slice(term.as_bytes());
+            tokens.push(DocToken {
+                end: bytes.len(),
+                hash: crate::intern::hash(term.as_bytes()),
+                occurrence: [position, start, end],
+                id: 0,
+            });
+        });
+        let doc_len = u32::try_from(doc_terms.len()).unwrap_or(u32::MAX);
+        for i in 0..doc_terms.len() {
+            if let Some(ahead) = doc_terms.tokens.get(i + PREFETCH_AHEAD) {
+                terms.prefetch(ahead.hash);
+            }
+            let token = &doc_terms.tokens[i];
+            let term = doc_terms.term(i);
+            let Some((id, new)) = terms.intern_hashed(term, token.hash) else {
+                // Unreachable in practice: 2^32 distinct terms exhaust
+                // memory first.
+                return Err(FtsError::TooLarge {
+                    what: "more than u32::MAX distinct terms",
+                });
             };
             if new {
                 postings.push(TermPostings::default());
                 *memory += term.len() + NEW_TERM_OVERHEAD;
             }
-            *memory += postings[id as usize].add(doc, config.positions, [position, start, end]);
-        });
-        if out_of_ids {
-            // Unreachable in practice: 2^32 distinct terms exhaust memory first.
-            return Err(FtsError::TooLarge {
-                what: "more than u32::MAX distinct terms",
-            });
+            doc_terms.tokens[i].id = id;
+        }
+        let tokens = &doc_terms.tokens;
+        for (i, token) in tokens.iter().enumerate() {
+            if let Some(ahead) = tokens.get(i + 2 * PREFETCH_AHEAD) {
+                prefetch(std::ptr::from_ref(&postings[ahead.id as usize]));
+            }
+            if let Some(ahead) = tokens.get(i + PREFETCH_AHEAD) {
+                postings[ahead.id as usize].prefetch_tail();
+            }
+            *memory += postings[token.id as usize].add(doc, config.positions, token.occurrence);
         }
         self.whole_values &= doc_len == 1 && first_is_whole;
         self.norms[doc as usize] = norm::encode_norm(doc_len);
@@ -238,7 +308,17 @@ impl FtsIndexBuilder {
         let lengths = LengthNorms::new(params, avg);
         let rank = TermScorer::new(1.0, 1.0, params, &lengths);
         let mut decoded = Decoded::default();
+        // Terms are visited in byte order, so each one's accumulator and
+        // stream are cache misses: the accumulator is prefetched a few
+        // terms ahead, its stream one term ahead (once its header is in).
+        const AHEAD: usize = 4;
         for (ordinal, &id) in order.iter().enumerate() {
+            if let Some(&later) = order.get(ordinal + AHEAD) {
+                prefetch(std::ptr::from_ref(&self.postings[later as usize]));
+            }
+            if let Some(&next) = order.get(ordinal + 1) {
+                self.postings[next as usize].prefetch_head();
+            }
             let acc = &self.postings[id as usize];
             acc.decode_into(self.config.positions, &mut decoded)?;
             dict.insert(self.terms.get(id), ordinal as u64)

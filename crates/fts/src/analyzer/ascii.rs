@@ -26,17 +26,31 @@ enum Class {
     Other,
 }
 
+/// The class of byte `b`: one load from a table, where a `match` over
+/// ranges was a chain of compares per character.
 fn class(b: u8) -> Class {
-    match b {
-        b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
-        b'0'..=b'9' => Class::Numeric,
-        b'_' => Class::Extend,
-        b':' => Class::MidLetter,
-        b',' | b';' => Class::MidNum,
-        b'.' | b'\'' => Class::MidNumLet,
-        _ => Class::Other,
-    }
+    CLASSES[usize::from(b)]
 }
+
+const CLASSES: [Class; 256] = {
+    let mut table = [Class::Other; 256];
+    let mut b: u8 = 0;
+    loop {
+        table[b as usize] = match b {
+            b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
+            b'0'..=b'9' => Class::Numeric,
+            b'_' => Class::Extend,
+            b':' => Class::MidLetter,
+            b',' | b';' => Class::MidNum,
+            b'.' | b'\'' => Class::MidNumLet,
+            _ => Class::Other,
+        };
+        if b == u8::MAX {
+            break table;
+        }
+        b += 1;
+    }
+};
 
 /// Whether a character of class `c` starts or continues a word run.
 fn is_core(c: Class) -> bool {

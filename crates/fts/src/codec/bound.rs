@@ -12,7 +12,7 @@
 //! Term frequencies are stored as one-byte codes that round *up* (the bound
 //! only loosens): codes 0..=254 decode like norm bytes, 255 to `u32::MAX`.
 
-use crate::codec::norm::DECODE;
+use crate::codec::norm::{DECODE, EXACT};
 
 /// Pairs kept per bound.
 pub(crate) const MAX_PAIRS: usize = 3;
@@ -28,6 +28,12 @@ pub(crate) fn decode_tf(code: u8) -> u32 {
 
 /// The smallest code whose tf is at least `tf`.
 pub(crate) fn encode_tf(tf: u32) -> u8 {
+    // Codes below 40 are exact (as norm bytes are), and most tfs are small.
+    if let Ok(small) = u8::try_from(tf)
+        && small < EXACT
+    {
+        return small;
+    }
     let index = DECODE[..255].partition_point(|&v| v < tf);
     u8::try_from(index).unwrap_or(u8::MAX)
 }
@@ -99,48 +105,105 @@ impl Bound {
     }
 }
 
-/// Encodes a dominating set of at most [`MAX_PAIRS`] `(tf code, norm)`
-/// pairs for `docs` (`(tf, norm)` per document, non-empty).
+/// The undominated `(tf code, norm)` pairs of some documents, gathered
+/// one document at a time: the smallest norm seen per tf code.
 ///
-/// The frontier of undominated codes is found first; while it is too long,
-/// the two neighbours whose merge `(larger tf, smaller norm)` scores lowest
-/// under `rank` are merged, so the pairs lost matter least for typical
-/// parameters.
+/// A term's frontier is the frontier of its blocks' frontiers, so the
+/// writer folds each block's into the term's ([`merge`](Self::merge), 256
+/// byte-wise minimums) instead of passing over every document twice.
+pub(crate) struct Frontier {
+    /// Smallest norm per tf code; [`UNSEEN`] for a code no document has
+    /// (widened to `u16` so that merging is a plain minimum).
+    best: [u16; 256],
+    /// Codes above this are all unseen (tfs are mostly small, so sweeps
+    /// and clears stop here rather than at 255).
+    top: u8,
+}
+
+/// Above every norm byte.
+const UNSEEN: u16 = u16::MAX;
+
+impl Default for Frontier {
+    fn default() -> Self {
+        Frontier {
+            best: [UNSEEN; 256],
+            top: 0,
+        }
+    }
+}
+
+impl Frontier {
+    /// Adds a document with `tf` occurrences and norm byte `norm`.
+    pub(crate) fn add(&mut self, tf: u32, norm: u8) {
+        let code = encode_tf(tf);
+        let slot = &mut self.best[usize::from(code)];
+        *slot = (*slot).min(u16::from(norm));
+        self.top = self.top.max(code);
+    }
+
+    /// Adds every document `other` has seen.
+    pub(crate) fn merge(&mut self, other: &Frontier) {
+        let end = usize::from(other.top) + 1;
+        for (mine, &theirs) in self.best[..end].iter_mut().zip(&other.best[..end]) {
+            *mine = (*mine).min(theirs);
+        }
+        self.top = self.top.max(other.top);
+    }
+
+    /// Forgets every document.
+    pub(crate) fn clear(&mut self) {
+        self.best[..=usize::from(self.top)].fill(UNSEEN);
+        self.top = 0;
+    }
+
+    /// Encodes a dominating set of at most [`MAX_PAIRS`] `(tf code, norm)`
+    /// pairs for the documents added (at least one).
+    ///
+    /// The frontier of undominated codes is found first; while it is too
+    /// long, the two neighbours whose merge `(larger tf, smaller norm)`
+    /// scores lowest under `rank` are merged, so the pairs lost matter
+    /// least for typical parameters.
+    pub(crate) fn codes(&self, rank: impl Fn(u32, u8) -> f32) -> Vec<(u8, u8)> {
+        // A sweep from the largest code down keeps a code only if its norm
+        // beats every larger code's.
+        let mut frontier: Vec<(u8, u8)> = Vec::new();
+        let mut floor: Option<u8> = None;
+        for code in (0..=self.top).rev() {
+            if let Ok(norm) = u8::try_from(self.best[usize::from(code)])
+                && floor.is_none_or(|f| norm < f)
+            {
+                floor = Some(norm);
+                frontier.push((code, norm));
+            }
+        }
+        // Now tf codes descend and norms strictly descend; merging
+        // neighbours i and i+1 gives (code of i, norm of i+1).
+        while frontier.len() > MAX_PAIRS {
+            let cost = |i: usize| rank(decode_tf(frontier[i].0), frontier[i + 1].1);
+            let mut pick = 0;
+            for i in 1..frontier.len() - 1 {
+                if cost(i) < cost(pick) {
+                    pick = i;
+                }
+            }
+            frontier[pick].1 = frontier[pick + 1].1;
+            frontier.remove(pick + 1);
+        }
+        frontier
+    }
+}
+
+/// [`Frontier::codes`] of `docs` (`(tf, norm)` per document, non-empty).
+#[cfg(test)]
 pub(crate) fn dominating_codes(
     docs: impl Iterator<Item = (u32, u8)>,
     rank: impl Fn(u32, u8) -> f32,
 ) -> Vec<(u8, u8)> {
-    // Best (smallest) norm per tf code, then a sweep from the largest code
-    // down keeps a code only if its norm beats every larger code's.
-    let mut best = [u8::MAX; 256];
-    let mut seen = [false; 256];
+    let mut frontier = Frontier::default();
     for (tf, norm) in docs {
-        let code = usize::from(encode_tf(tf));
-        seen[code] = true;
-        best[code] = best[code].min(norm);
+        frontier.add(tf, norm);
     }
-    let mut frontier: Vec<(u8, u8)> = Vec::new();
-    let mut floor: Option<u8> = None;
-    for code in (0..256).rev() {
-        if seen[code] && floor.is_none_or(|f| best[code] < f) {
-            floor = Some(best[code]);
-            frontier.push((u8::try_from(code).unwrap_or(u8::MAX), best[code]));
-        }
-    }
-    // Now tf codes descend and norms strictly descend; merging neighbours
-    // i and i+1 gives (code of i, norm of i+1).
-    while frontier.len() > MAX_PAIRS {
-        let cost = |i: usize| rank(decode_tf(frontier[i].0), frontier[i + 1].1);
-        let mut pick = 0;
-        for i in 1..frontier.len() - 1 {
-            if cost(i) < cost(pick) {
-                pick = i;
-            }
-        }
-        frontier[pick].1 = frontier[pick + 1].1;
-        frontier.remove(pick + 1);
-    }
-    frontier
+    frontier.codes(rank)
 }
 
 #[cfg(test)]
@@ -182,6 +245,22 @@ mod tests {
                 proptest::prop_assert!(bound.covers(tf, norm));
             }
             proptest::prop_assert!(bound.max_score(bm25) >= best);
+        }
+
+        #[test]
+        fn merged_frontiers_equal_one_over_all_documents(
+            docs in proptest::collection::vec((1u32..5000, proptest::num::u8::ANY), 1..300),
+            cut in 0usize..300,
+        ) {
+            let cut = cut.min(docs.len());
+            let (mut first, mut second) = (Frontier::default(), Frontier::default());
+            docs[..cut].iter().for_each(|&(t, n)| first.add(t, n));
+            docs[cut..].iter().for_each(|&(t, n)| second.add(t, n));
+            first.merge(&second);
+            proptest::prop_assert_eq!(first.codes(bm25), dominating_codes(docs.iter().copied(), bm25));
+            second.clear();
+            docs.iter().for_each(|&(t, n)| second.add(t, n));
+            proptest::prop_assert_eq!(second.codes(bm25), first.codes(bm25));
         }
     }
 }

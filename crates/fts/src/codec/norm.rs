@@ -8,14 +8,16 @@
 //! value does not exceed it, and `decode(encode(n)) ≤ n`, with equality for
 //! every `n < 40`.
 
-const EXACT: u32 = 40;
+/// Lengths (and tf codes) below this are stored exactly.
+pub(crate) const EXACT: u8 = 40;
 
 const fn decode_const(b: u8) -> u32 {
-    if (b as u32) < EXACT {
+    let exact = EXACT as u32;
+    if (b as u32) < exact {
         b as u32
     } else {
-        let c = b as u32 - EXACT;
-        EXACT - 8 + ((8 + (c & 7)) << (c >> 3))
+        let c = b as u32 - exact;
+        exact - 8 + ((8 + (c & 7)) << (c >> 3))
     }
 }
 
@@ -35,6 +37,11 @@ pub(crate) const DECODE: [u32; 256] = build_table();
 
 /// Encodes a document length (token count) into its norm byte.
 pub fn encode_norm(len: u32) -> u8 {
+    if let Ok(small) = u8::try_from(len)
+        && small < EXACT
+    {
+        return small;
+    }
     // partition_point gives the count of entries ≤ len, at least 1 (DECODE[0] = 0).
     let index = DECODE.partition_point(|&v| v <= len) - 1;
     u8::try_from(index).expect("invariant: index < 256")
@@ -59,7 +66,7 @@ mod tests {
     fn table_is_increasing_and_encoding_rounds_down() {
         assert!(DECODE.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(DECODE[255], 1_006_632_992);
-        for n in 0..EXACT {
+        for n in 0..u32::from(EXACT) {
             assert_eq!(quantize_doc_len(n), n);
         }
         for n in (0..5_000_000u32)

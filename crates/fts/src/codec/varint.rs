@@ -14,7 +14,14 @@ pub(crate) fn write_u32(mut v: u32, out: &mut Vec<u8>) {
 ///
 /// Returns `None` on truncation, on more than 5 bytes, or when the value
 /// overflows u32.
+#[inline]
 pub(crate) fn read_u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
+    // Most values (gaps, lengths) fit one byte: no loop for them.
+    let first = *bytes.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u32::from(first));
+    }
     let mut value: u32 = 0;
     for i in 0..5u32 {
         let b = *bytes.get(*pos)?;
@@ -42,7 +49,13 @@ pub(crate) fn write_u64(mut v: u64, out: &mut Vec<u8>) {
 
 /// Decodes one u64 varint at `*pos`, advancing `*pos`. `None` on
 /// truncation, more than 10 bytes, or overflow.
+#[inline]
 pub(crate) fn read_u64(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let first = *bytes.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
     let mut value: u64 = 0;
     for i in 0..10u32 {
         let b = *bytes.get(*pos)?;
