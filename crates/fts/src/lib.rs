@@ -56,6 +56,7 @@ mod accumulate;
 mod analyzer;
 mod bm25;
 mod codec;
+mod doc_terms;
 mod encode;
 mod error;
 mod format;

@@ -10,6 +10,7 @@ use crate::analyzer::{Analyzer, AnalyzerConfig, spans_whole};
 use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer};
 use crate::codec::groups::Widths;
 use crate::codec::norm;
+use crate::doc_terms::{DocTerms, Sink};
 use crate::encode::{TermLists, write_term};
 use crate::error::{FtsError, Result};
 use crate::format::{
@@ -19,50 +20,6 @@ use crate::format::{
 use crate::intern::Interner;
 use crate::prefetch::prefetch;
 use crate::terminfo::TermTableWriter;
-
-/// Bytes per distinct term beyond its text: interner slot and span, and the
-/// accumulator (a conservative round figure).
-const NEW_TERM_OVERHEAD: usize = 128;
-
-/// Tokens ahead of the one being interned (or added) whose intern slot
-/// (or accumulator) is prefetched.
-const PREFETCH_AHEAD: usize = 4;
-
-/// One document's terms, between analysis and accumulation.
-#[derive(Default)]
-struct DocTerms {
-    /// The terms' bytes, one after another.
-    bytes: Vec<u8>,
-    tokens: Vec<DocToken>,
-}
-
-struct DocToken {
-    /// Where the term's bytes end in `bytes` (they start where the previous
-    /// token's end).
-    end: usize,
-    hash: u64,
-    /// `[position, start, end]`.
-    occurrence: [u32; 3],
-    /// The term's id, once interned.
-    id: u32,
-}
-
-impl DocTerms {
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.tokens.clear();
-    }
-
-    fn len(&self) -> usize {
-        self.tokens.len()
-    }
-
-    /// Token `i`'s term.
-    fn term(&self, i: usize) -> &[u8] {
-        let start = i.checked_sub(1).map_or(0, |prev| self.tokens[prev].end);
-        &self.bytes[start..self.tokens[i].end]
-    }
-}
 
 /// What to build: the analyzer and whether to store positions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -176,14 +133,11 @@ impl FtsIndexBuilder {
         let Some(text) = text else {
             return Ok(());
         };
-        // The document's terms are gathered first, then interned, then
-        // their occurrences added, each pass prefetching a few tokens
-        // ahead: the intern table's slot and the term's accumulator are
-        // cache misses on a large vocabulary, and this way they overlap
-        // instead of stalling one token at a time. A term's entries for
-        // this document stay contiguous, in position order, because
-        // documents are added one at a time.
+        // Tokens reach their terms' accumulators in batches (see
+        // `doc_terms`), in position order.
         let mut first_is_whole = false;
+        let mut doc_len: u32 = 0;
+        let mut failed = None;
         let Self {
             analyzer,
             config,
@@ -193,53 +147,32 @@ impl FtsIndexBuilder {
             doc_terms,
             ..
         } = self;
-        doc_terms.clear();
-        let DocTerms { bytes, tokens } = doc_terms;
+        let mut sink = Sink {
+            terms,
+            postings,
+            memory,
+            doc,
+            positions: config.positions,
+        };
         analyzer.for_each_term(text, |term, position, start, end| {
-            if tokens.is_empty() {
+            if failed.is_some() {
+                return;
+            }
+            if doc_len == 0 {
                 first_is_whole = spans_whole(text, term, start, end);
             }
+            doc_len = doc_len.saturating_add(1);
             // Offsets fit u32: longer texts were rejected above.
             let start = u32::try_from(start).unwrap_or(u32::MAX);
             let end = u32::try_from(end).unwrap_or(u32::MAX);
-            bytes.extend_from_slice(term.as_bytes());
-            tokens.push(DocToken {
-                end: bytes.len(),
-                hash: crate::intern::hash(term.as_bytes()),
-                occurrence: [position, start, end],
-                id: 0,
-            });
+            if let Err(e) = doc_terms.push(term.as_bytes(), [position, start, end], &mut sink) {
+                failed = Some(e);
+            }
         });
-        let doc_len = u32::try_from(doc_terms.len()).unwrap_or(u32::MAX);
-        for i in 0..doc_terms.len() {
-            if let Some(ahead) = doc_terms.tokens.get(i + PREFETCH_AHEAD) {
-                terms.prefetch(ahead.hash);
-            }
-            let token = &doc_terms.tokens[i];
-            let term = doc_terms.term(i);
-            let Some((id, new)) = terms.intern_hashed(term, token.hash) else {
-                // Unreachable in practice: 2^32 distinct terms exhaust
-                // memory first.
-                return Err(FtsError::TooLarge {
-                    what: "more than u32::MAX distinct terms",
-                });
-            };
-            if new {
-                postings.push(TermPostings::default());
-                *memory += term.len() + NEW_TERM_OVERHEAD;
-            }
-            doc_terms.tokens[i].id = id;
-        }
-        let tokens = &doc_terms.tokens;
-        for (i, token) in tokens.iter().enumerate() {
-            if let Some(ahead) = tokens.get(i + 2 * PREFETCH_AHEAD) {
-                prefetch(std::ptr::from_ref(&postings[ahead.id as usize]));
-            }
-            if let Some(ahead) = tokens.get(i + PREFETCH_AHEAD) {
-                postings[ahead.id as usize].prefetch_tail();
-            }
-            *memory += postings[token.id as usize].add(doc, config.positions, token.occurrence);
-        }
+        match failed {
+            Some(e) => Err(e),
+            None => doc_terms.flush(&mut sink),
+        }?;
         self.whole_values &= doc_len == 1 && first_is_whole;
         self.norms[doc as usize] = norm::encode_norm(doc_len);
         self.presence[doc as usize / 8] |= 1 << (doc % 8);

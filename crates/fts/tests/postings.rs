@@ -207,3 +207,51 @@ proptest! {
         }
     }
 }
+
+/// A document longer than the builder's token batch (4,096) keeps every
+/// occurrence of its terms, in position order, with its offsets — across
+/// the batch edges — and documents around it are untouched.
+#[test]
+fn a_document_longer_than_a_batch_keeps_every_occurrence() {
+    let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"];
+    let tokens = 3 * 4096 + 11;
+    let long: Vec<&str> = (0..tokens)
+        .map(|i| words[(i * i + i / 7) % words.len()])
+        .collect();
+    let text = long.join(" ");
+    let mut builder = FtsIndexBuilder::new(FtsConfig {
+        positions: true,
+        ..FtsConfig::default()
+    })
+    .expect("config")
+    .with_offsets(true);
+    builder.add_document(0, Some("beta")).expect("add");
+    builder.add_document(1, Some(&text)).expect("add");
+    builder.add_document(2, Some("beta zeta")).expect("add");
+    let index = FtsIndex::open(Bytes::from(builder.finish().expect("finish"))).expect("open");
+    for word in words {
+        // Expected positions and byte offsets of `word` in document 1.
+        let mut want = Vec::new();
+        let mut at = 0;
+        for (position, w) in long.iter().enumerate() {
+            if *w == word {
+                want.push((position as u32, at as u32, (at + w.len()) as u32));
+            }
+            at += w.len() + 1;
+        }
+        let info = index.term_info(word).expect("row").expect("term exists");
+        let mut cursor = index.postings(&info).expect("cursor");
+        assert_eq!(cursor.seek(1).expect("seek"), 1, "{word}");
+        let got: Vec<(u32, u32, u32)> = cursor
+            .occurrences()
+            .expect("occurrences")
+            .iter()
+            .map(|o| (o.position, o.start, o.end))
+            .collect();
+        assert_eq!(got, want, "{word}");
+        let next = cursor.next_doc().expect("next");
+        assert_eq!(next == 2, word == "beta" || word == "zeta", "{word}");
+    }
+    let beta = index.term_info("beta").expect("row").expect("term");
+    assert_eq!(beta.doc_freq, 3);
+}
