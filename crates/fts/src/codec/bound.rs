@@ -109,8 +109,8 @@ impl Bound {
 /// one document at a time: the smallest norm seen per tf code.
 ///
 /// A term's frontier is the frontier of its blocks' frontiers, so the
-/// writer folds each block's into the term's ([`merge`](Self::merge), 256
-/// byte-wise minimums) instead of passing over every document twice.
+/// writer folds each block's into the term's ([`merge`](Self::merge), a
+/// minimum per tf code) instead of passing over every document twice.
 pub(crate) struct Frontier {
     /// Smallest norm per tf code; [`UNSEEN`] for a code no document has
     /// (widened to `u16` so that merging is a plain minimum).
