@@ -2,7 +2,7 @@
 //! sets they were built from.
 
 use bytes::Bytes;
-use infino_fts::{FtsConfig, FtsIndex, FtsIndexBuilder, TERMINATED};
+use infino_fts::{FtsConfig, FtsIndex, FtsIndexBuilder, Postings, TERMINATED};
 use proptest::prelude::*;
 
 /// One region where term `t` occurs in exactly `docs` (tf = doc % 5 + 1) and
@@ -25,6 +25,16 @@ fn region(docs: &[u32], max_doc: u32) -> FtsIndex {
         }
     }
     FtsIndex::open(Bytes::from(builder.finish().expect("finish"))).expect("open")
+}
+
+/// The cursor's current document's `(position, start, end)` occurrences.
+fn occurrences(cursor: &mut Postings<'_>) -> Vec<(u32, u32, u32)> {
+    cursor
+        .occurrences()
+        .expect("occurrences")
+        .iter()
+        .map(|o| (o.position, o.start, o.end))
+        .collect()
 }
 
 proptest! {
@@ -135,13 +145,7 @@ fn check_round_trip(docs: &[ModelDoc]) {
     for d in &with_t {
         assert_eq!(cursor.doc(), d.doc);
         assert_eq!(cursor.tf() as usize, d.occurrences.len());
-        let got: Vec<(u32, u32, u32)> = cursor
-            .occurrences()
-            .expect("occurrences")
-            .iter()
-            .map(|o| (o.position, o.start, o.end))
-            .collect();
-        assert_eq!(got, d.occurrences, "doc {}", d.doc);
+        assert_eq!(occurrences(&mut cursor), d.occurrences, "doc {}", d.doc);
         cursor.positions_into(&mut positions).expect("positions");
         let want: Vec<u32> = d.occurrences.iter().map(|o| o.0).collect();
         assert_eq!(positions, want);
@@ -242,13 +246,7 @@ fn a_document_longer_than_a_batch_keeps_every_occurrence() {
         let info = index.term_info(word).expect("row").expect("term exists");
         let mut cursor = index.postings(&info).expect("cursor");
         assert_eq!(cursor.seek(1).expect("seek"), 1, "{word}");
-        let got: Vec<(u32, u32, u32)> = cursor
-            .occurrences()
-            .expect("occurrences")
-            .iter()
-            .map(|o| (o.position, o.start, o.end))
-            .collect();
-        assert_eq!(got, want, "{word}");
+        assert_eq!(occurrences(&mut cursor), want, "{word}");
         let next = cursor.next_doc().expect("next");
         assert_eq!(next == 2, word == "beta" || word == "zeta", "{word}");
     }
