@@ -40,6 +40,12 @@ pub(crate) fn hash(bytes: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
+/// The slot a probe for a term hashing to `h` starts at, in a table of
+/// `slots` slots (a power of two).
+fn home(h: u64, slots: usize) -> usize {
+    usize::try_from(h & 0xFFFF_FFFF).unwrap_or(0) & slots.saturating_sub(1)
+}
+
 /// Distinct terms with dense ids in insertion order.
 #[derive(Default)]
 pub(crate) struct Interner {
@@ -80,16 +86,11 @@ impl Interner {
         self.intern_hashed(term, hash(term))
     }
 
-    /// The slot a probe for a term hashing to `h` starts at.
-    fn home(&self, h: u64) -> usize {
-        usize::try_from(h & 0xFFFF_FFFF).unwrap_or(0) & (self.slots.len().max(1) - 1)
-    }
-
     /// Starts loading the slot a probe for `h` begins at: a probe is a
     /// cache miss once the table outgrows the cache, and a document's
     /// terms are hashed ahead so their misses overlap.
     pub(crate) fn prefetch(&self, h: u64) {
-        if let Some(slot) = self.slots.get(self.home(h)) {
+        if let Some(slot) = self.slots.get(home(h, self.slots.len())) {
             crate::prefetch::prefetch(std::ptr::from_ref(slot));
         }
     }
@@ -102,7 +103,7 @@ impl Interner {
         let tag = h >> 32;
         let key = short_key(term);
         let mask = self.slots.len() - 1;
-        let mut at = self.home(h);
+        let mut at = home(h, self.slots.len());
         loop {
             let [slot, slot_key] = self.slots[at];
             if slot == 0 {
@@ -133,7 +134,7 @@ impl Interner {
         for (id, &(start, len)) in self.spans.iter().enumerate() {
             let term = &self.arena[start..start + len];
             let h = hash(term);
-            let mut at = usize::try_from(h & 0xFFFF_FFFF).unwrap_or(0) & mask;
+            let mut at = home(h, size);
             while slots[at][0] != 0 {
                 at = (at + 1) & mask;
             }
