@@ -269,7 +269,7 @@ pub(crate) fn phrase_top_k(
         top: TopK::new(k),
         scored: 0,
     };
-    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); terms.len()];
+    let mut positions = crate::matching::position_buffers(terms.len());
     conjunction(&mut cursors, &mut scorer, |cursors| {
         for cursor in cursors.iter_mut() {
             cursor
