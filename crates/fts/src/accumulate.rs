@@ -90,49 +90,69 @@ impl TermPostings {
         self.total_tf
     }
 
+    /// The stream bytes held in memory (all of them, unless some were
+    /// spilled: see [`crate::spill`]).
+    pub(crate) fn stream(&self) -> &[u8] {
+        &self.stream
+    }
+
+    /// Frees the stream's bytes, once spilled. The running state stays, so
+    /// the next occurrences continue the stream where the spilled bytes
+    /// end.
+    pub(crate) fn release_stream(&mut self) {
+        self.stream = Vec::new();
+    }
+
     /// Replaces `out` with the decoded lists.
     ///
     /// # Errors
-    /// [`FtsError::TooLarge`] if a count overflows (a malformed stream
-    /// cannot arise from [`add`](Self::add)).
+    /// As [`decode_stream`].
     pub(crate) fn decode_into(&self, positions: bool, out: &mut Decoded) -> Result<()> {
-        out.clear();
-        let broken = || FtsError::TooLarge {
-            what: "occurrence stream",
-        };
-        let bytes = &self.stream;
-        let mut at = 0;
-        let mut base = 0u32;
-        while at < bytes.len() {
-            let head = varint::read_u64(bytes, &mut at).ok_or_else(broken)?;
-            if head & 1 == 1 {
-                let gap = u32::try_from(head >> 1).map_err(|_| broken())?;
-                let doc = base.checked_add(gap).ok_or_else(broken)?;
-                out.docs.push(doc);
-                out.tfs.push(1);
-                base = doc.checked_add(1).ok_or_else(broken)?;
-                if positions {
-                    out.positions
-                        .push(varint::read_u32(bytes, &mut at).ok_or_else(broken)?);
-                }
-            } else {
-                let tf = out.tfs.last_mut().ok_or_else(broken)?;
-                *tf = tf.checked_add(1).ok_or_else(broken)?;
-                if positions {
-                    // Stored as delta − 1 in the groups (deltas are ≥ 1).
-                    let delta = u32::try_from(head >> 1).map_err(|_| broken())?;
-                    out.positions.push(delta.checked_sub(1).ok_or_else(broken)?);
-                }
-            }
+        decode_stream(&self.stream, positions, out)
+    }
+}
+
+/// Replaces `out` with the lists of a whole stream, `bytes`.
+///
+/// # Errors
+/// [`FtsError::TooLarge`] if a count overflows (a malformed stream cannot
+/// arise from [`TermPostings::add`]).
+pub(crate) fn decode_stream(bytes: &[u8], positions: bool, out: &mut Decoded) -> Result<()> {
+    out.clear();
+    let broken = || FtsError::TooLarge {
+        what: "occurrence stream",
+    };
+    let mut at = 0;
+    let mut base = 0u32;
+    while at < bytes.len() {
+        let head = varint::read_u64(bytes, &mut at).ok_or_else(broken)?;
+        if head & 1 == 1 {
+            let gap = u32::try_from(head >> 1).map_err(|_| broken())?;
+            let doc = base.checked_add(gap).ok_or_else(broken)?;
+            out.docs.push(doc);
+            out.tfs.push(1);
+            base = doc.checked_add(1).ok_or_else(broken)?;
             if positions {
-                out.gaps
+                out.positions
                     .push(varint::read_u32(bytes, &mut at).ok_or_else(broken)?);
-                out.lens
-                    .push(varint::read_u32(bytes, &mut at).ok_or_else(broken)?);
+            }
+        } else {
+            let tf = out.tfs.last_mut().ok_or_else(broken)?;
+            *tf = tf.checked_add(1).ok_or_else(broken)?;
+            if positions {
+                // Stored as delta − 1 in the groups (deltas are ≥ 1).
+                let delta = u32::try_from(head >> 1).map_err(|_| broken())?;
+                out.positions.push(delta.checked_sub(1).ok_or_else(broken)?);
             }
         }
-        Ok(())
+        if positions {
+            out.gaps
+                .push(varint::read_u32(bytes, &mut at).ok_or_else(broken)?);
+            out.lens
+                .push(varint::read_u32(bytes, &mut at).ok_or_else(broken)?);
+        }
     }
+    Ok(())
 }
 
 /// A term's lists, decoded for encoding: documents and term frequencies,

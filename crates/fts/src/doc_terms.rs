@@ -49,11 +49,13 @@ struct DocToken {
 }
 
 /// Where a flush puts the tokens: the builder's intern table and
-/// accumulators, and its running memory estimate.
+/// accumulators, and its running memory estimates (of the new terms, and
+/// of the accumulated bytes).
 pub(crate) struct Sink<'a> {
     pub(crate) terms: &'a mut Interner,
     pub(crate) postings: &'a mut Vec<TermPostings>,
     pub(crate) memory: &'a mut usize,
+    pub(crate) stream_bytes: &'a mut usize,
     pub(crate) doc: u32,
     pub(crate) positions: bool,
 }
@@ -115,7 +117,7 @@ impl DocTerms {
             if let Some(ahead) = self.tokens.get(i + AHEAD) {
                 postings[ahead.id as usize].prefetch_tail();
             }
-            *sink.memory +=
+            *sink.stream_bytes +=
                 postings[token.id as usize].add(sink.doc, sink.positions, token.occurrence);
         }
         self.bytes.clear();

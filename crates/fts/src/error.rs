@@ -148,6 +148,14 @@ pub enum FtsError {
         /// Which limit.
         what: &'static str,
     },
+    /// Spilling postings to a temporary file, or reading them back,
+    /// failed (see
+    /// [`FtsIndexBuilder::with_memory_budget`](crate::FtsIndexBuilder::with_memory_budget)).
+    #[error("spilling postings to a temporary file failed: {source}")]
+    Spill {
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A query string or query evaluation was rejected.
     #[error("invalid query at byte {offset}: {kind:?}")]
     Query {

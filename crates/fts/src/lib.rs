@@ -70,6 +70,7 @@ mod prefetch;
 mod query;
 mod reader;
 mod search;
+mod spill;
 mod terminfo;
 mod topk;
 mod writer;

@@ -1,11 +1,12 @@
 //! Building a region: documents in, region bytes out.
 //!
 //! Postings are accumulated in memory per term, in compact form, then laid
-//! out in one pass by [`FtsIndexBuilder::finish`]. The alternative — spilling
-//! sorted runs and merging — bounds memory for huge inputs but a region is one
-//! column of one superfile, so the simple design is the right trade for now.
+//! out in one pass by [`FtsIndexBuilder::finish`]. With a memory budget
+//! ([`FtsIndexBuilder::with_memory_budget`]) the accumulated bytes are
+//! spilled to temporary files whenever they pass it ([`crate::spill`]) and
+//! read back, in order, by `finish`.
 
-use crate::accumulate::{Decoded, TermPostings};
+use crate::accumulate::{Decoded, TermPostings, decode_stream};
 use crate::analyzer::{Analyzer, AnalyzerConfig, spans_whole};
 use crate::bm25::{Bm25Params, CollectionStats, LengthNorms, TermScorer};
 use crate::codec::groups::Widths;
@@ -19,6 +20,7 @@ use crate::format::{
 };
 use crate::intern::Interner;
 use crate::prefetch::prefetch;
+use crate::spill::Spills;
 use crate::terminfo::TermTableWriter;
 
 /// What to build: the analyzer and whether to store positions.
@@ -57,8 +59,14 @@ pub struct FtsIndexBuilder {
     /// Whether every text added so far is exactly one term spelled as the
     /// text ([`Analyzer::is_own_term`]); recorded as a header flag.
     whole_values: bool,
-    /// Running estimate of heap bytes held, for [`Self::memory_estimate`].
+    /// Running estimate of heap bytes held for terms, for
+    /// [`Self::memory_estimate`].
     memory: usize,
+    /// Accumulated postings bytes held (what a spill frees).
+    stream_bytes: usize,
+    /// Spill the accumulated postings once they pass this many bytes.
+    budget: Option<usize>,
+    spills: Spills,
     /// The document being added, reused across documents.
     doc_terms: DocTerms,
 }
@@ -93,6 +101,9 @@ impl FtsIndexBuilder {
             total_tokens: 0,
             whole_values: true,
             memory: 0,
+            stream_bytes: 0,
+            budget: None,
+            spills: Spills::default(),
             doc_terms: DocTerms::default(),
         })
     }
@@ -126,6 +137,9 @@ impl FtsIndexBuilder {
                 reason: "text longer than u32::MAX bytes",
             });
         }
+        if self.budget.is_some_and(|budget| self.stream_bytes > budget) {
+            self.spill()?;
+        }
         self.last_doc = Some(doc);
         let slots = doc as usize + 1;
         self.norms.resize(slots, 0);
@@ -144,6 +158,7 @@ impl FtsIndexBuilder {
             terms,
             postings,
             memory,
+            stream_bytes,
             doc_terms,
             ..
         } = self;
@@ -151,6 +166,7 @@ impl FtsIndexBuilder {
             terms,
             postings,
             memory,
+            stream_bytes,
             doc,
             positions: config.positions,
         };
@@ -185,7 +201,32 @@ impl FtsIndexBuilder {
     /// terms, norms), excluding allocator slack; `finish` needs about the
     /// region size again on top. Lets a caller cap a region's size.
     pub fn memory_estimate(&self) -> usize {
-        self.memory + self.norms.len() + self.presence.len()
+        self.memory + self.stream_bytes + self.norms.len() + self.presence.len()
+    }
+
+    /// Spill the accumulated postings to anonymous temporary files (in the
+    /// system's temporary directory) whenever they pass `bytes`, checked
+    /// before each document: their memory then stays within `bytes` plus
+    /// one document's, whatever the input's size. The dictionary of
+    /// distinct terms and one norm byte per document stay in memory, and
+    /// `finish` still needs about the region's size. The region is
+    /// byte-identical to one built without a budget.
+    #[must_use]
+    pub fn with_memory_budget(mut self, bytes: usize) -> FtsIndexBuilder {
+        self.budget = Some(bytes);
+        self
+    }
+
+    /// Moves every accumulated stream to a new spill file.
+    ///
+    /// # Errors
+    /// [`FtsError::Spill`] if the file cannot be written; nothing is
+    /// moved then.
+    fn spill(&mut self) -> Result<()> {
+        let order = self.terms.sorted_ids();
+        let moved = self.spills.spill(&order, &mut self.postings)?;
+        self.stream_bytes = self.stream_bytes.saturating_sub(moved);
+        Ok(())
     }
 
     /// Also store each occurrence's byte offsets (with positions only), so
@@ -217,7 +258,9 @@ impl FtsIndexBuilder {
     ///
     /// # Errors
     /// [`FtsError::TooLarge`] if the term count exceeds `u32::MAX`.
-    pub fn finish(self) -> Result<Vec<u8>> {
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        let mut spills = std::mem::take(&mut self.spills);
+        let mut stream = Vec::new();
         let order = self.terms.sorted_ids();
         let term_count = u32::try_from(order.len()).map_err(|_| FtsError::TooLarge {
             what: "more than u32::MAX distinct terms",
@@ -253,7 +296,14 @@ impl FtsIndexBuilder {
                 self.postings[next as usize].prefetch_head();
             }
             let acc = &self.postings[id as usize];
-            acc.decode_into(self.config.positions, &mut decoded)?;
+            if spills.is_empty() {
+                acc.decode_into(self.config.positions, &mut decoded)?;
+            } else {
+                stream.clear();
+                spills.take_into(id, &mut stream)?;
+                stream.extend_from_slice(acc.stream());
+                decode_stream(&stream, self.config.positions, &mut decoded)?;
+            }
             dict.insert(self.terms.get(id), ordinal as u64)
                 .map_err(|_| FtsError::TooLarge {
                     what: "term dictionary",
@@ -365,6 +415,96 @@ mod tests {
         // terms.
         let per_doc = (many - one) / 99;
         assert!((3 * 4..=3 * 4 + 2).contains(&per_doc), "{one} {many}");
+    }
+
+    /// Builds `docs` (id, text) with positions and offsets as asked, and
+    /// an optional budget; returns the region and the largest accumulated
+    /// bytes seen after any document.
+    fn build(
+        docs: &[(u32, Option<String>)],
+        positions: bool,
+        offsets: bool,
+        budget: Option<usize>,
+    ) -> (Vec<u8>, usize) {
+        let mut builder = FtsIndexBuilder::new(FtsConfig {
+            positions,
+            ..FtsConfig::default()
+        })
+        .expect("config")
+        .with_offsets(offsets);
+        if let Some(budget) = budget {
+            builder = builder.with_memory_budget(budget);
+        }
+        let mut most = 0;
+        for (doc, text) in docs {
+            builder.add_document(*doc, text.as_deref()).expect("add");
+            most = most.max(builder.stream_bytes);
+        }
+        (builder.finish().expect("finish"), most)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Spilling under any budget writes the same region bytes, and
+        /// keeps the accumulated bytes within the budget plus a document.
+        #[test]
+        fn spilled_builds_equal_in_memory_builds(
+            docs in proptest::collection::vec(
+                (1u32..4, proptest::option::weighted(0.9, proptest::collection::vec(0usize..40, 0..60))),
+                1..120,
+            ),
+            budget in 0usize..4000,
+            positions in proptest::bool::ANY,
+            offsets in proptest::bool::ANY,
+        ) {
+            let mut id = 0;
+            let docs: Vec<(u32, Option<String>)> = docs
+                .into_iter()
+                .map(|(step, words)| {
+                    id += step;
+                    // Word k is "w{k}", frequent ones drawn more (k*k/40).
+                    let text = words.map(|w| {
+                        w.iter().map(|&k| format!("w{}", k * k / 40)).collect::<Vec<_>>().join(" ")
+                    });
+                    (id, text)
+                })
+                .collect();
+            let (plain, _) = build(&docs, positions, offsets, None);
+            let (spilled, most) = build(&docs, positions, offsets, Some(budget));
+            proptest::prop_assert!(plain == spilled, "region bytes differ");
+            // A document adds at most 60 occurrences of ≤ 2 + 3·5 bytes.
+            proptest::prop_assert!(most <= budget + 60 * 17, "{most} > {budget}");
+        }
+    }
+
+    #[test]
+    fn a_large_build_spills_and_reads_back_in_order() {
+        // Enough distinct terms and documents for many spills of many
+        // chunks each, with long documents mixed in.
+        let docs: Vec<(u32, Option<String>)> = (0..3000u32)
+            .map(|d| {
+                let len = if d % 97 == 0 { 2000 } else { 30 };
+                let text = (0..len)
+                    .map(|i| {
+                        format!(
+                            "t{}",
+                            (d.wrapping_mul(31) + i * 7) % 900 + (i % 3) * (d % 5)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (d * 2, (d % 50 != 7).then_some(text))
+            })
+            .collect();
+        let (plain, unbounded) = build(&docs, true, true, None);
+        let (spilled, most) = build(&docs, true, true, Some(64 * 1024));
+        assert!(plain == spilled, "region bytes differ");
+        assert!(
+            unbounded > 8 * 64 * 1024,
+            "the test should spill many times: {unbounded}"
+        );
+        assert!(most < 64 * 1024 + 2000 * 17, "{most}");
     }
 
     #[test]

@@ -41,4 +41,4 @@ pub use reader::{OpenOptions, Superfile};
 pub use row_vectors::ColumnVectors;
 pub use spec::{FtsColumn, IndexSpec, VectorColumn};
 pub use take::{FetchedPages, PageDirectory, RowTake};
-pub use writer::{SuperfileWriter, WriterOptions};
+pub use writer::{DEFAULT_FTS_MEMORY_BUDGET, SuperfileWriter, WriterOptions};

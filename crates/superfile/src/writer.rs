@@ -35,7 +35,7 @@ use crate::format::{FOOTER_CRC_FIELD, PAGE_INDEX_CRC_FIELD, find_hex_field, foot
 use crate::spec::IndexSpec;
 use crate::vector_column::VectorColumnBuilder;
 
-/// Knobs of the Parquet part.
+/// Knobs of the Parquet part and of index building.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
     /// `_id` of the first row.
@@ -46,7 +46,17 @@ pub struct WriterOptions {
     pub page_rows: usize,
     /// Column compression.
     pub compression: Compression,
+    /// Accumulated postings bytes each full-text column holds before it
+    /// spills them to a temporary file
+    /// ([`FtsIndexBuilder::with_memory_budget`]); `None` keeps them all in
+    /// memory. The file is the same either way.
+    pub fts_memory_budget: Option<usize>,
 }
+
+/// The default [`WriterOptions::fts_memory_budget`]: 1 GiB per column,
+/// more than a table's files (at most 256k rows) usually accumulate, so
+/// only an unusually large file spills.
+pub const DEFAULT_FTS_MEMORY_BUDGET: usize = 1 << 30;
 
 impl Default for WriterOptions {
     fn default() -> Self {
@@ -55,6 +65,7 @@ impl Default for WriterOptions {
             row_group_rows: 64 * 1024,
             page_rows: 4 * 1024,
             compression: Compression::SNAPPY,
+            fts_memory_budget: Some(DEFAULT_FTS_MEMORY_BUDGET),
         }
     }
 }
@@ -133,7 +144,12 @@ impl SuperfileWriter {
             fts.push((
                 index,
                 col.column.clone(),
-                FtsIndexBuilder::new(col.config.clone())?,
+                match options.fts_memory_budget {
+                    Some(budget) => {
+                        FtsIndexBuilder::new(col.config.clone())?.with_memory_budget(budget)
+                    }
+                    None => FtsIndexBuilder::new(col.config.clone())?,
+                },
             ));
         }
         let mut vectors: Vec<VectorColumnBuilder> = Vec::with_capacity(spec.vector.len());
