@@ -210,7 +210,10 @@ impl FtsIndexBuilder {
     /// one document's, whatever the input's size. The dictionary of
     /// distinct terms and one norm byte per document stay in memory, and
     /// `finish` still needs about the region's size. The region is
-    /// byte-identical to one built without a budget.
+    /// byte-identical to one built without a budget. Each spill keeps one
+    /// open (already unlinked) temporary file until `finish`, so a budget
+    /// should be megabytes: one far below the input's postings makes a
+    /// file per few documents.
     #[must_use]
     pub fn with_memory_budget(mut self, bytes: usize) -> FtsIndexBuilder {
         self.budget = Some(bytes);
