@@ -69,11 +69,6 @@ impl Spills {
         Ok(moved)
     }
 
-    /// Whether anything was spilled.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
-
     /// Appends term `id`'s spilled chunks to `out`, in spill order. Terms
     /// must be asked for in the byte order the spills were written in.
     pub(crate) fn take_into(&mut self, id: u32, out: &mut Vec<u8>) -> Result<()> {

@@ -198,8 +198,9 @@ impl FtsIndexBuilder {
     }
 
     /// Approximate heap bytes the builder holds now (postings, positions,
-    /// terms, norms), excluding allocator slack; `finish` needs about the
-    /// region size again on top. Lets a caller cap a region's size.
+    /// terms, norms), excluding allocator slack and postings already
+    /// spilled; `finish` needs about the region size again on top. Lets a
+    /// caller cap a region's size (when nothing spills).
     pub fn memory_estimate(&self) -> usize {
         self.memory + self.stream_bytes + self.norms.len() + self.presence.len()
     }
@@ -263,7 +264,7 @@ impl FtsIndexBuilder {
     /// [`FtsError::TooLarge`] if the term count exceeds `u32::MAX`.
     pub fn finish(mut self) -> Result<Vec<u8>> {
         let mut spills = std::mem::take(&mut self.spills);
-        let mut stream = Vec::new();
+        let mut spilled = Vec::new();
         let order = self.terms.sorted_ids();
         let term_count = u32::try_from(order.len()).map_err(|_| FtsError::TooLarge {
             what: "more than u32::MAX distinct terms",
@@ -299,13 +300,15 @@ impl FtsIndexBuilder {
                 self.postings[next as usize].prefetch_head();
             }
             let acc = &self.postings[id as usize];
-            if spills.is_empty() {
+            // A spilled term's stream is its chunks, then its bytes still in
+            // memory; any other's is in memory whole.
+            spilled.clear();
+            spills.take_into(id, &mut spilled)?;
+            if spilled.is_empty() {
                 acc.decode_into(self.config.positions, &mut decoded)?;
             } else {
-                stream.clear();
-                spills.take_into(id, &mut stream)?;
-                stream.extend_from_slice(acc.stream());
-                decode_stream(&stream, self.config.positions, &mut decoded)?;
+                spilled.extend_from_slice(acc.stream());
+                decode_stream(&spilled, self.config.positions, &mut decoded)?;
             }
             dict.insert(self.terms.get(id), ordinal as u64)
                 .map_err(|_| FtsError::TooLarge {

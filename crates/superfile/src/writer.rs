@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
-use infino_fts::FtsIndexBuilder;
+use infino_fts::{FtsConfig, FtsIndexBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
@@ -68,6 +68,15 @@ impl Default for WriterOptions {
             fts_memory_budget: Some(DEFAULT_FTS_MEMORY_BUDGET),
         }
     }
+}
+
+/// A full-text column's builder, spilling past `budget` if one is given.
+fn fts_builder(config: FtsConfig, budget: Option<usize>) -> Result<FtsIndexBuilder> {
+    let builder = FtsIndexBuilder::new(config)?;
+    Ok(match budget {
+        Some(budget) => builder.with_memory_budget(budget),
+        None => builder,
+    })
 }
 
 /// Streams record batches into one superfile.
@@ -144,12 +153,7 @@ impl SuperfileWriter {
             fts.push((
                 index,
                 col.column.clone(),
-                match options.fts_memory_budget {
-                    Some(budget) => {
-                        FtsIndexBuilder::new(col.config.clone())?.with_memory_budget(budget)
-                    }
-                    None => FtsIndexBuilder::new(col.config.clone())?,
-                },
+                fts_builder(col.config.clone(), options.fts_memory_budget)?,
             ));
         }
         let mut vectors: Vec<VectorColumnBuilder> = Vec::with_capacity(spec.vector.len());

@@ -36,11 +36,6 @@ pub(crate) fn run(report: &mut Report, corpus: &Corpus, classes: &[String]) -> a
     let text_mb = corpus.text_bytes() as f64 / 1e6;
     let docs = corpus.texts.len() as f64;
 
-    // Builds alternate between the engines, repeated while they are short
-    // (a sub-second build on a shared machine swings by a third between
-    // runs); the medians are reported. Peak RSS is each engine's first
-    // build's: later ones start with memory the allocator kept from earlier
-    // builds, which the kernel's mark counts.
     // First, while the process holds only the corpus, one build whose
     // postings spill to temporary files past a small budget: its time and
     // peak RSS, beside the in-memory builds' below. (Run later, its peak
@@ -64,6 +59,11 @@ pub(crate) fn run(report: &mut Report, corpus: &Corpus, classes: &[String]) -> a
         "MB",
     );
 
+    // Builds alternate between the engines, repeated while they are short
+    // (a sub-second build on a shared machine swings by a third between
+    // runs); the medians are reported. Peak RSS is each engine's first
+    // build's: later ones start with memory the allocator kept from earlier
+    // builds, which the kernel's mark counts.
     let mut ours_builds = Vec::new();
     let mut theirs_builds = Vec::new();
     let (mut rss, mut peer_rss) = (0f64, 0f64);
